@@ -1,0 +1,28 @@
+# Thin front door over CMake + CTest. Every target first installs what the
+# machine lacks (scripts/deps.sh), so a fresh machine needs nothing else.
+BUILD ?= build
+JOBS  ?= $(shell nproc)
+
+.PHONY: all deps build demo check bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# The main job: a real program (CPython) on reheap's heap, with its summary.
+demo: build
+	$(BUILD)/bin/reheap run --stats -- /usr/bin/python3 examples/demo/alloc_heavy.py
+
+check: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+bench: build
+	$(BUILD)/bin/rh-bench
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,88 @@
+/* reheap's heap: a thread-caching size-class allocator.
+ *
+ * Every function here follows its C/POSIX namesake exactly (errno, NULL,
+ * zero sizes), so that the preload library can forward to it unchanged. */
+#ifndef REHEAP_ALLOC_H
+#define REHEAP_ALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define RH_API __attribute__((visibility("default")))
+#else
+#define RH_API
+#endif
+
+/* Smallest alignment of every block. */
+#define RH_MIN_ALIGN 16
+/* Largest alignment rh_aligned_alloc and friends accept (larger ones fail
+ * with EINVAL rather than waste a huge mapping). */
+#define RH_MAX_ALIGN ((size_t)1 << 30)
+
+RH_API void *rh_malloc(size_t size);
+RH_API void *rh_calloc(size_t count, size_t size);
+RH_API void *rh_realloc(void *p, size_t size);
+RH_API void *rh_reallocarray(void *p, size_t count, size_t size);
+RH_API void  rh_free(void *p);
+/* free() for a caller that knows the size it asked for (C++ sized delete);
+ * the size is only a hint, a wrong one is harmless. */
+RH_API void  rh_free_sized(void *p, size_t size);
+/* C11 aligned_alloc: align must be a power of two (EINVAL otherwise); size
+ * need not be a multiple of align. */
+RH_API void *rh_aligned_alloc(size_t align, size_t size);
+/* POSIX: align must be a power of two multiple of sizeof(void*); returns
+ * EINVAL or ENOMEM, leaves *out untouched on failure. */
+RH_API int   rh_posix_memalign(void **out, size_t align, size_t size);
+/* Usable bytes of a live block from this heap (>= the size asked for); 0 for
+ * NULL. */
+RH_API size_t rh_usable_size(const void *p);
+/* O(1): does p point into memory that reheap's heap manages? True for every
+ * block this heap returned and for pointers inside such blocks; false for
+ * anything the system or another allocator handed out. This is the test the
+ * front uses to send foreign pointers back to their own allocator. */
+RH_API bool  rh_owns(const void *p);
+
+/* Counts by size class, for rh_heap_stats(). */
+typedef struct rh_class_stats_s {
+  size_t block_size;   /* bytes of every block of the class */
+  uint64_t allocations;
+  uint64_t frees;
+  uint64_t live_blocks;
+} rh_class_stats_t;
+
+typedef struct rh_heap_stats_s {
+  uint64_t allocations;     /* blocks handed out, every size */
+  uint64_t frees;           /* blocks given back */
+  uint64_t live_bytes;      /* usable bytes of the blocks live now */
+  uint64_t peak_live_bytes; /* high-water of live_bytes, sampled on the heap's slow paths */
+  uint64_t committed_bytes; /* memory backed (or backable) by the OS now */
+  uint64_t peak_committed_bytes;
+  uint64_t reserved_bytes;  /* address space held */
+  uint64_t os_map_calls;    /* mmap calls */
+  uint64_t os_unmap_calls;  /* munmap calls */
+  uint64_t os_purge_calls;  /* pages given back with madvise */
+  uint64_t threads;         /* thread heaps ever made (reused ones count once) */
+  uint64_t heaps_reused;    /* times an exited thread's heap was taken over */
+} rh_heap_stats_t;
+
+/* Number of size classes (for sizing the array below). */
+RH_API size_t rh_size_class_count(void);
+/* Fills *out; when classes is not NULL, also fills up to nclasses entries,
+ * one per size class. Counts are summed over all threads when read and may
+ * lag a little behind threads that are running. */
+RH_API void rh_heap_stats(rh_heap_stats_t *out, rh_class_stats_t *classes, size_t nclasses);
+
+/* Gives back to the OS now every idle page the calling thread's heap holds
+ * (normally done after a delay). */
+RH_API void rh_heap_collect(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
