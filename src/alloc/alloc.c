@@ -1,0 +1,193 @@
+/* The public allocation functions and their fast paths.
+ *
+ * Fast path of rh_malloc (size <= 1 KiB): thread heap, class table, current
+ * page, pop its free list. Fast path of rh_free: the block's segment by
+ * masking, owner check against the thread's heap, push on the page's free
+ * list. Neither takes a lock or does an atomic read-modify-write. */
+#include <errno.h>
+#include <string.h>
+
+#include "alloc/heap_internal.h"
+
+static inline void count_alloc(heap_t *h, size_t cls, size_t bs) {
+  heap_count(h, &h->allocs[cls], 1);
+  h->live_delta += (int64_t)bs;
+}
+
+/* Every allocation that missed the fast path. align is 0, or a power of two
+ * above 16 that alloc_aligned could not serve from a size class: then the
+ * block comes from a page run (64 KiB aligned) or a huge mapping. */
+static void *alloc_generic(size_t size, size_t align, bool *zeroed) {
+  heap_t *h = heap_tl;
+  if (unlikely(h->state != HEAP_ACTIVE)) {
+    h = heap_thread_init();
+    if (h == NULL) goto oom;
+  }
+  if (size > HEAP_MAX_REQUEST) goto oom;
+  void *p;
+  if (align == 0 && size <= CLASS_MAX_SIZE) {
+    size_t cls = heap_class_of(size);
+    heap_page_t *pg = h->current[cls];
+    heap_block_t *b = pg->free;
+    if (b != NULL) {
+      pg->free = b->next;
+      pg->used++;
+      count_alloc(h, cls, pg->block_size);
+      return b;
+    }
+    p = heap_class_alloc_slow(h, cls);
+  } else if (size + (align > SLICE_SIZE ? align - SLICE_SIZE : 0) <= LARGE_MAX_SIZE) {
+    p = heap_large_alloc(h, size, align);
+    if (p != NULL && zeroed) *zeroed = heap_page_of(heap_segment_of(p), p)->is_zero;
+  } else {
+    heap_slow_tick(h);
+    p = heap_huge_alloc(size, align, zeroed);
+  }
+  if (p == NULL) goto oom;
+  return p;
+oom:
+  errno = ENOMEM;
+  return NULL;
+}
+
+RH_API void *rh_malloc(size_t size) {
+  if (likely(size <= SMALL_DIRECT_MAX)) {
+    heap_t *h = heap_tl;
+    size_t cls = heap_small_class[(size + 15) >> 4];
+    heap_page_t *pg = h->current[cls];
+    heap_block_t *b = pg->free;
+    if (likely(b != NULL)) {
+      pg->free = b->next;
+      pg->used++;
+      count_alloc(h, cls, heap_class_size[cls]);
+      return b;
+    }
+  }
+  return alloc_generic(size, 0, NULL);
+}
+
+RH_API void rh_free(void *p) {
+  if (unlikely(p == NULL)) return;
+  heap_segment_t *seg = heap_segment_of(p);
+  heap_t *h = heap_tl;
+  if (likely(atomic_load_explicit(&seg->heap, memory_order_relaxed) == h)) {
+    heap_page_t *pg = heap_page_of(seg, p);
+    if (likely(pg->flags == 0)) {
+      heap_assert(pg->slice_count > 0 && pg->used > 0);
+      heap_assert((uint8_t *)p >= pg->start &&
+                  ((uint8_t *)p - pg->start) % pg->block_size == 0 &&
+                  (uint8_t *)p < pg->start + (size_t)pg->capacity * pg->block_size);
+      heap_block_t *b = p;
+      b->next = pg->free;
+      pg->free = b;
+      heap_count(h, &h->frees[pg->class_idx], 1);
+      h->live_delta -= pg->block_size;
+      if (unlikely(--pg->used == 0)) heap_page_now_empty(h, pg);
+      return;
+    }
+  }
+  heap_free_generic(seg, p);
+}
+
+RH_API void rh_free_sized(void *p, size_t size) {
+  (void)size; /* the block's page knows its size better than the caller */
+  rh_free(p);
+}
+
+RH_API void *rh_calloc(size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (total <= SMALL_DIRECT_MAX) {
+    void *p = rh_malloc(total);
+    if (p != NULL) memset(p, 0, total);
+    return p;
+  }
+  bool zeroed = false;
+  void *p = alloc_generic(total, 0, &zeroed);
+  if (p != NULL && !zeroed) memset(p, 0, total);
+  return p;
+}
+
+static void *alloc_aligned(size_t align, size_t size) {
+  if (align <= RH_MIN_ALIGN) return rh_malloc(size);
+  if (size > HEAP_MAX_REQUEST) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (align <= SLICE_SIZE) {
+    /* A class whose block size is a multiple of align has every block
+     * aligned (pages start on 64 KiB), and a size rounded up to align always
+     * lands on such a class (see size_class.c). */
+    size_t rounded = (size + align - 1) & ~(align - 1);
+    if (rounded == 0) rounded = align;
+    if (rounded <= CLASS_MAX_SIZE) {
+      void *p = rh_malloc(rounded);
+      heap_assert(p == NULL || ((uintptr_t)p & (align - 1)) == 0);
+      return p;
+    }
+  }
+  return alloc_generic(size, align, NULL);
+}
+
+static bool is_pow2(size_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+RH_API void *rh_aligned_alloc(size_t align, size_t size) {
+  if (!is_pow2(align) || align > RH_MAX_ALIGN) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return alloc_aligned(align, size);
+}
+
+RH_API int rh_posix_memalign(void **out, size_t align, size_t size) {
+  if (!is_pow2(align) || align % sizeof(void *) != 0 || align > RH_MAX_ALIGN) return EINVAL;
+  int saved = errno;
+  void *p = alloc_aligned(align, size);
+  errno = saved;
+  if (p == NULL) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+RH_API size_t rh_usable_size(const void *p) {
+  if (p == NULL) return 0;
+  return heap_block_usable(heap_segment_of(p), p);
+}
+
+RH_API void *rh_realloc(void *p, size_t size) {
+  if (p == NULL) return rh_malloc(size);
+  if (size == 0) {
+    /* glibc's behaviour, which programs preloaded with reheap expect */
+    rh_free(p);
+    return NULL;
+  }
+  if (size > HEAP_MAX_REQUEST) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  heap_segment_t *seg = heap_segment_of(p);
+  size_t usable = heap_block_usable(seg, p);
+  if (seg->kind == SEG_HUGE) {
+    void *q = heap_huge_realloc(seg, size);
+    if (q != NULL) return q;
+  } else if (size <= usable && size >= usable / 2) {
+    return p; /* fits, and not so much smaller that memory would be wasted */
+  }
+  void *q = rh_malloc(size);
+  if (q == NULL) return NULL;
+  memcpy(q, p, usable < size ? usable : size);
+  rh_free(p);
+  return q;
+}
+
+RH_API void *rh_reallocarray(void *p, size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return rh_realloc(p, total);
+}

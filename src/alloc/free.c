@@ -1,0 +1,71 @@
+/* Every free that is not the owner's fast path: remote frees, full pages,
+ * large and huge blocks, threads without a heap. */
+#include "alloc/heap_internal.h"
+
+static void push_delayed(heap_t *owner, heap_block_t *b) {
+  uintptr_t old = atomic_load_explicit(&owner->delayed, memory_order_relaxed);
+  do {
+    b->next = (heap_block_t *)old;
+  } while (!atomic_compare_exchange_weak_explicit(&owner->delayed, &old, (uintptr_t)b,
+                                                  memory_order_release, memory_order_relaxed));
+}
+
+/* Lock-free push to the page's list; the owner takes the whole list at once,
+ * so pushes race only with each other and the exchange (no ABA). */
+static void free_remote(heap_t *owner, heap_page_t *pg, heap_block_t *b) {
+  uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+  for (;;) {
+    if (tf & TF_NOTIFY) {
+      /* The owner parked this page as full: claim the notice, then hand the
+       * block to the owner directly so it moves the page back. */
+      if (atomic_compare_exchange_weak_explicit(&pg->thread_free, &tf, tf & ~TF_NOTIFY,
+                                                memory_order_acq_rel, memory_order_relaxed)) {
+        push_delayed(owner, b);
+        return;
+      }
+    } else {
+      b->next = (heap_block_t *)tf;
+      if (atomic_compare_exchange_weak_explicit(&pg->thread_free, &tf, (uintptr_t)b,
+                                                memory_order_release, memory_order_relaxed))
+        return;
+    }
+  }
+}
+
+void heap_free_generic(heap_segment_t *seg, void *p) {
+  if (seg->kind == SEG_HUGE) {
+    heap_assert(p == seg->huge_block);
+    heap_huge_free(seg);
+    return;
+  }
+  heap_assert(seg->kind == SEG_NORMAL);
+  heap_t *me = heap_tl;
+  heap_page_t *pg = heap_page_of(seg, p);
+  heap_assert(pg->slice_count > 0 && pg->used > 0);
+  heap_block_t *b;
+  if (pg->flags & PAGE_LARGE) {
+    b = (heap_block_t *)pg->start;
+    heap_count(me, &me->large_frees, 1);
+    heap_count(me, &me->large_free_bytes, pg->block_size);
+  } else {
+    b = p;
+    heap_assert(((uint8_t *)p - pg->start) % pg->block_size == 0);
+    heap_count(me, &me->frees[pg->class_idx], 1);
+  }
+  if (me->state == HEAP_STATIC)
+    atomic_fetch_sub_explicit(&heap_gstats.live, (int64_t)pg->block_size, memory_order_relaxed);
+  else
+    me->live_delta -= pg->block_size;
+  heap_t *owner = atomic_load_explicit(&seg->heap, memory_order_relaxed);
+  heap_assert(owner != NULL);
+  if (owner == me) heap_page_free_block(me, pg, b);
+  else free_remote(owner, pg, b);
+}
+
+size_t heap_block_usable(heap_segment_t *seg, const void *p) {
+  if (seg->kind == SEG_HUGE)
+    return seg->huge_usable - (size_t)((const uint8_t *)p - seg->huge_block);
+  heap_page_t *pg = heap_page_of(seg, p);
+  if (pg->flags & PAGE_LARGE) return pg->block_size - (size_t)((const uint8_t *)p - pg->start);
+  return pg->block_size;
+}

@@ -1,0 +1,242 @@
+/* The heap's shared shapes and invariants.
+ *
+ * Memory comes in segments: 4 MiB, aligned to 4 MiB, so the segment of any
+ * block is its address with the low 22 bits cleared. A segment is 64 slices
+ * of 64 KiB; slice 0 holds the segment header, the others are handed out as
+ * pages of one or more slices. A page holds blocks of one size class (or one
+ * large block). Every segment belongs to one heap; every thread has its own
+ * heap and allocates only from it, so the allocation fast path and the
+ * owner's free fast path touch no lock and no atomic read-modify-write.
+ *
+ * Invariants (checked with RH_HEAP_CHECKS):
+ *  - page->used counts blocks handed out and not yet back on page->free:
+ *    blocks waiting on thread_free or on the heap's delayed list still count.
+ *  - a page of a size class is in exactly one list of its heap: the queue
+ *    of its class, or the full list (flag PAGE_IN_FULL).
+ *  - heap->current[c] is the first page of queue c, or &heap_page_empty.
+ *  - thread_free bit 0 (TF_NOTIFY) asks the next remote freer to put its
+ *    block on the heap's delayed list instead, so that the owner learns that
+ *    a full page (or a large block) has something to give back.
+ *  - a heap struct is never freed: exited threads' heaps are reused whole,
+ *    which is what makes a remote free's push to heap->delayed always safe. */
+#ifndef REHEAP_HEAP_INTERNAL_H
+#define REHEAP_HEAP_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reheap/alloc.h"
+
+#define HEAP_HIDDEN __attribute__((visibility("hidden")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define SEG_SHIFT 22
+#define SEG_SIZE ((size_t)1 << SEG_SHIFT)
+#define SEG_MASK (SEG_SIZE - 1)
+#define SLICE_SHIFT 16
+#define SLICE_SIZE ((size_t)1 << SLICE_SHIFT)
+#define SLICE_COUNT 64
+/* Slice 0 is the header. */
+#define SLICES_USABLE_MASK (~(uint64_t)1)
+
+/* Size classes: multiples of 16 up to 128, then 8 classes per doubling, so
+ * a request above 128 bytes wastes at most 1/8 of itself. */
+#define CLASS_COUNT 80
+#define CLASS_MAX_SIZE ((size_t)64 << 10)
+#define SMALL_DIRECT_MAX 1024
+/* Blocks above CLASS_MAX_SIZE and up to LARGE_MAX_SIZE take a run of slices
+ * each; above that they are mapped on their own ("huge"). */
+#define LARGE_MAX_SIZE ((size_t)2 << 20)
+#define CLASS_LARGE 0xff
+/* The biggest request the heap accepts: larger ones fail with ENOMEM (as
+ * glibc's do) instead of wrapping around. */
+#define HEAP_MAX_REQUEST ((size_t)PTRDIFF_MAX - 2 * SEG_SIZE)
+
+#define PAGE_IN_FULL 1u
+#define PAGE_LARGE 2u
+#define TF_NOTIFY ((uintptr_t)1)
+
+/* Purge free memory that stayed idle this long. */
+#define PURGE_DELAY_MS 50
+/* Fully free segments kept process-wide (already purged) before unmapping. */
+#define SEGMENT_CACHE_MAX 8
+
+typedef struct heap_block_s {
+  struct heap_block_s *next;
+} heap_block_t;
+
+struct heap_s;
+
+typedef struct heap_page_s {
+  heap_block_t *free;     /* blocks ready for the owner: hot, first */
+  uint32_t used;
+  uint32_t block_size;
+  uint8_t flags;          /* PAGE_IN_FULL, PAGE_LARGE: any set -> slow free */
+  uint8_t class_idx;
+  uint8_t slice_count;    /* on a page head: slices of the page */
+  uint8_t slice_offset;   /* on a slice inside a page: distance to the head */
+  uint8_t is_zero;        /* blocks not yet carved read as zero */
+  uint8_t pad_[3];
+  uint32_t capacity;      /* blocks carved so far (carving is lazy) */
+  uint32_t reserved;      /* blocks that fit */
+  _Atomic uintptr_t thread_free; /* remote frees; bit 0 is TF_NOTIFY */
+  uint8_t *start;
+  struct heap_page_s *next;
+  struct heap_page_s *prev;
+} heap_page_t;
+
+enum { SEG_NORMAL = 1, SEG_HUGE = 2 };
+
+typedef struct heap_segment_s {
+  _Atomic(struct heap_s *) heap; /* owner; NULL for huge and cached segments */
+  uint32_t kind;
+  uint32_t pad_;
+  uint64_t free_mask;            /* slices not in a page */
+  uint64_t dirty_mask;           /* slices that may hold data (not purged) */
+  uint64_t purge_candidates;     /* free+dirty at the last purge tick */
+  struct heap_segment_s *next;   /* in the owner's list, or the cache */
+  struct heap_segment_s *prev;
+  /* huge only */
+  size_t map_size;
+  uint8_t *huge_block;
+  size_t huge_usable;
+  heap_page_t pages[SLICE_COUNT];
+} heap_segment_t;
+
+typedef struct page_queue_s {
+  heap_page_t *first;
+  heap_page_t *last;
+} page_queue_t;
+
+enum { HEAP_STATIC = 0, HEAP_ACTIVE = 1, HEAP_ABANDONED = 2, HEAP_DEAD = 3 };
+
+/* Counters are written by one thread (the heap's owner) with relaxed
+ * load+store, read by anyone with relaxed loads: no lock prefix on the fast
+ * path. The shared static heap (threads without a heap) uses atomic adds. */
+typedef _Atomic uint64_t heap_counter_t;
+
+typedef struct heap_s {
+  heap_page_t *current[CLASS_COUNT];
+  int64_t live_delta;            /* bytes allocated - freed since last flush */
+  uint32_t state;
+  uint32_t segment_count;
+  page_queue_t queue[CLASS_COUNT];
+  page_queue_t full;
+  _Atomic uintptr_t delayed;     /* blocks of full pages freed remotely */
+  heap_segment_t *segments;
+  uint64_t purge_deadline;       /* 0: nothing waits for a purge */
+  heap_counter_t allocs[CLASS_COUNT];
+  heap_counter_t frees[CLASS_COUNT];
+  heap_counter_t large_allocs, large_frees, large_alloc_bytes, large_free_bytes;
+  struct heap_s *next_all;
+  struct heap_s *next_abandoned;
+} heap_t;
+
+/* ---- globals (heap.c, stats.c) ---- */
+HEAP_HIDDEN extern __thread heap_t *heap_tl;
+HEAP_HIDDEN extern heap_t heap_static;
+HEAP_HIDDEN extern heap_page_t heap_page_empty;
+HEAP_HIDDEN extern const uint32_t heap_class_size[CLASS_COUNT];
+HEAP_HIDDEN extern const uint8_t heap_small_class[SMALL_DIRECT_MAX / 16 + 1];
+
+typedef struct heap_global_stats_s {
+  _Atomic uint64_t os_map_calls, os_unmap_calls, os_purge_calls;
+  _Atomic uint64_t reserved, committed, peak_committed;
+  _Atomic int64_t live;
+  _Atomic uint64_t peak_live;
+  _Atomic uint64_t huge_allocs, huge_frees, huge_alloc_bytes, huge_free_bytes;
+  _Atomic uint64_t threads, heaps_reused;
+} heap_global_stats_t;
+HEAP_HIDDEN extern heap_global_stats_t heap_gstats;
+
+/* ---- checks ---- */
+HEAP_HIDDEN void heap_fail(const char *what, const char *file, int line);
+#if RH_HEAP_CHECKS
+#define heap_assert(c) ((c) ? (void)0 : heap_fail(#c, __FILE__, __LINE__))
+#else
+#define heap_assert(c) ((void)0)
+#endif
+
+/* ---- small helpers ---- */
+static inline heap_segment_t *heap_segment_of(const void *p) {
+  /* p - 1: a block aligned to 4 MiB or more is the only kind that starts at a
+   * segment boundary, and its header sits in the segment before it. */
+  return (heap_segment_t *)(((uintptr_t)p - 1) & ~(uintptr_t)SEG_MASK);
+}
+
+static inline heap_page_t *heap_page_of(heap_segment_t *seg, const void *p) {
+  heap_page_t *pg = &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> SLICE_SHIFT];
+  return pg - pg->slice_offset;
+}
+
+static inline size_t heap_class_of(size_t size) {
+  if (size <= SMALL_DIRECT_MAX) return heap_small_class[(size + 15) >> 4];
+  size_t s = size - 1;
+  unsigned b = 63u - (unsigned)__builtin_clzl(s);
+  return 8 + (size_t)(b - 7) * 8 + ((s >> (b - 3)) & 7);
+}
+
+static inline void heap_count(heap_t *h, heap_counter_t *c, uint64_t v) {
+  if (unlikely(h->state == HEAP_STATIC))
+    atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+  else
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+}
+
+static inline void heap_gadd(_Atomic uint64_t *c, uint64_t v) {
+  atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+}
+
+static inline void heap_gmax(_Atomic uint64_t *c, uint64_t v) {
+  uint64_t cur = atomic_load_explicit(c, memory_order_relaxed);
+  while (v > cur && !atomic_compare_exchange_weak_explicit(c, &cur, v, memory_order_relaxed,
+                                                          memory_order_relaxed)) {
+  }
+}
+
+/* ---- owner_map.c ---- */
+HEAP_HIDDEN bool heap_owner_map_init(void);
+HEAP_HIDDEN void heap_owner_mark(void *base, size_t size, bool owned);
+
+/* ---- segment.c ---- */
+HEAP_HIDDEN heap_page_t *heap_segment_page_alloc(heap_t *h, size_t slices);
+HEAP_HIDDEN void heap_segment_page_release(heap_t *h, heap_page_t *pg);
+HEAP_HIDDEN void heap_segments_purge(heap_t *h, bool release_all_free);
+HEAP_HIDDEN void heap_segment_cache_lock(bool lock);
+HEAP_HIDDEN void heap_segment_cache_reset(void);
+static inline heap_segment_t *heap_segment_of_page(heap_page_t *pg) {
+  return (heap_segment_t *)((uintptr_t)pg & ~(uintptr_t)SEG_MASK);
+}
+
+/* ---- page.c ---- */
+HEAP_HIDDEN void heap_page_init(heap_page_t *pg, size_t block_size, uint8_t cls, uint32_t reserved);
+HEAP_HIDDEN void heap_page_extend(heap_page_t *pg);
+HEAP_HIDDEN void heap_page_collect(heap_page_t *pg);
+HEAP_HIDDEN void *heap_class_alloc_slow(heap_t *h, size_t cls);
+HEAP_HIDDEN void heap_page_free_block(heap_t *h, heap_page_t *pg, heap_block_t *b);
+HEAP_HIDDEN void heap_page_now_empty(heap_t *h, heap_page_t *pg);
+HEAP_HIDDEN void heap_queue_remove(heap_t *h, page_queue_t *q, heap_page_t *pg);
+HEAP_HIDDEN void heap_pages_collect_all(heap_t *h, bool release_empty);
+HEAP_HIDDEN void *heap_large_alloc(heap_t *h, size_t size, size_t align);
+
+/* ---- heap.c ---- */
+HEAP_HIDDEN heap_t *heap_thread_init(void);
+HEAP_HIDDEN void heap_delayed_process(heap_t *h);
+HEAP_HIDDEN void heap_slow_tick(heap_t *h);
+HEAP_HIDDEN void heap_stats_flush(heap_t *h);
+HEAP_HIDDEN heap_t *heap_all_first(void);
+
+/* ---- huge.c ---- */
+HEAP_HIDDEN void *heap_huge_alloc(size_t size, size_t align, bool *zeroed);
+HEAP_HIDDEN void heap_huge_free(heap_segment_t *seg);
+HEAP_HIDDEN void *heap_huge_realloc(heap_segment_t *seg, size_t size);
+
+/* ---- free.c ---- */
+HEAP_HIDDEN void heap_free_generic(heap_segment_t *seg, void *p);
+HEAP_HIDDEN size_t heap_block_usable(heap_segment_t *seg, const void *p);
+
+#endif

@@ -1,0 +1,187 @@
+/* Segments: 4 MiB aligned spans cut into 64 KiB slices, handed to pages as
+ * runs. Free slices stay "dirty" (resident) for a while so that a page freed
+ * and made again costs no page faults; a slice that stayed free across a
+ * whole purge delay is given back to the OS. Fully free segments go to a
+ * small process-wide cache, then back to the OS. */
+#include "alloc/heap_internal.h"
+#include "os/os.h"
+
+static os_lock_t cache_lock = OS_LOCK_INIT;
+static heap_segment_t *cache_first;
+static size_t cache_count;
+
+static inline uint64_t run_mask(size_t n, size_t at) {
+  return (n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << at;
+}
+
+/* Lowest start of n consecutive set bits in m, or -1. */
+static int find_run(uint64_t m, size_t n) {
+  uint64_t r = m;
+  for (size_t i = 1; i < n && r; i++) r &= m >> i;
+  return r ? __builtin_ctzll(r) : -1;
+}
+
+static void committed_add(int64_t bytes) {
+  if (bytes >= 0) {
+    uint64_t now = atomic_fetch_add_explicit(&heap_gstats.committed, (uint64_t)bytes,
+                                             memory_order_relaxed) + (uint64_t)bytes;
+    heap_gmax(&heap_gstats.peak_committed, now);
+  } else {
+    atomic_fetch_sub_explicit(&heap_gstats.committed, (uint64_t)-bytes, memory_order_relaxed);
+  }
+}
+
+static heap_segment_t *segment_obtain(void) {
+  os_lock(&cache_lock);
+  heap_segment_t *seg = cache_first;
+  if (seg != NULL) {
+    cache_first = seg->next;
+    cache_count--;
+  }
+  os_unlock(&cache_lock);
+  if (seg != NULL) return seg;
+
+  seg = os_map_aligned(SEG_SIZE, SEG_SIZE, 0);
+  if (seg == NULL) return NULL;
+  heap_gadd(&heap_gstats.os_map_calls, 1);
+  heap_gadd(&heap_gstats.reserved, SEG_SIZE);
+  committed_add((int64_t)SLICE_SIZE); /* the header slice */
+  heap_owner_mark(seg, SEG_SIZE, true);
+  seg->kind = SEG_NORMAL;
+  seg->free_mask = SLICES_USABLE_MASK;
+  seg->dirty_mask = 0;
+  seg->purge_candidates = 0;
+  return seg;
+}
+
+static void segment_give_back(heap_segment_t *seg) {
+  heap_assert(seg->free_mask == SLICES_USABLE_MASK);
+  if (seg->dirty_mask) {
+    os_purge((uint8_t *)seg + SLICE_SIZE, SEG_SIZE - SLICE_SIZE);
+    heap_gadd(&heap_gstats.os_purge_calls, 1);
+    committed_add(-(int64_t)((size_t)__builtin_popcountll(seg->dirty_mask) * SLICE_SIZE));
+    seg->dirty_mask = 0;
+  }
+  seg->purge_candidates = 0;
+  atomic_store_explicit(&seg->heap, NULL, memory_order_relaxed);
+  os_lock(&cache_lock);
+  if (cache_count < SEGMENT_CACHE_MAX) {
+    seg->next = cache_first;
+    cache_first = seg;
+    cache_count++;
+    seg = NULL;
+  }
+  os_unlock(&cache_lock);
+  if (seg == NULL) return;
+  heap_owner_mark(seg, SEG_SIZE, false);
+  os_unmap(seg, SEG_SIZE);
+  heap_gadd(&heap_gstats.os_unmap_calls, 1);
+  atomic_fetch_sub_explicit(&heap_gstats.reserved, SEG_SIZE, memory_order_relaxed);
+  committed_add(-(int64_t)SLICE_SIZE);
+}
+
+static void segment_unlink(heap_t *h, heap_segment_t *seg) {
+  if (seg->prev) seg->prev->next = seg->next;
+  else h->segments = seg->next;
+  if (seg->next) seg->next->prev = seg->prev;
+  seg->next = seg->prev = NULL;
+  h->segment_count--;
+}
+
+heap_page_t *heap_segment_page_alloc(heap_t *h, size_t slices) {
+  heap_segment_t *seg;
+  int at = -1;
+  for (seg = h->segments; seg != NULL; seg = seg->next) {
+    at = find_run(seg->free_mask, slices);
+    if (at >= 0) break;
+  }
+  if (seg == NULL) {
+    seg = segment_obtain();
+    if (seg == NULL) return NULL;
+    atomic_store_explicit(&seg->heap, h, memory_order_relaxed);
+    seg->prev = NULL;
+    seg->next = h->segments;
+    if (h->segments) h->segments->prev = seg;
+    h->segments = seg;
+    h->segment_count++;
+    at = find_run(seg->free_mask, slices);
+    heap_assert(at >= 0);
+  }
+  uint64_t run = run_mask(slices, (size_t)at);
+  committed_add((int64_t)((size_t)__builtin_popcountll(run & ~seg->dirty_mask) * SLICE_SIZE));
+  heap_page_t *pg = &seg->pages[at];
+  pg->is_zero = (seg->dirty_mask & run) == 0;
+  seg->free_mask &= ~run;
+  seg->dirty_mask |= run;
+  seg->purge_candidates &= ~run;
+  pg->slice_count = (uint8_t)slices;
+  pg->slice_offset = 0;
+  for (size_t i = 1; i < slices; i++) seg->pages[at + (int)i].slice_offset = (uint8_t)i;
+  pg->start = (uint8_t *)seg + ((size_t)at << SLICE_SHIFT);
+  return pg;
+}
+
+void heap_segment_page_release(heap_t *h, heap_page_t *pg) {
+  heap_segment_t *seg = heap_segment_of_page(pg);
+  size_t at = (size_t)(pg - seg->pages);
+  heap_assert(pg->slice_count > 0 && at >= 1 && at + pg->slice_count <= SLICE_COUNT);
+  uint64_t run = run_mask(pg->slice_count, at);
+  heap_assert((seg->free_mask & run) == 0);
+  seg->free_mask |= run;
+  pg->slice_count = 0;
+  pg->flags = 0;
+  pg->free = NULL;
+  if (h->purge_deadline == 0) h->purge_deadline = os_now_ms() + PURGE_DELAY_MS;
+}
+
+/* Gives back every free slice of this segment that is still dirty. */
+static void segment_purge_mask(heap_segment_t *seg, uint64_t m) {
+  while (m) {
+    int i = __builtin_ctzll(m);
+    uint64_t rest = ~(m >> i);
+    int len = rest ? __builtin_ctzll(rest) : 64 - i;
+    os_purge((uint8_t *)seg + ((size_t)i << SLICE_SHIFT), (size_t)len << SLICE_SHIFT);
+    heap_gadd(&heap_gstats.os_purge_calls, 1);
+    committed_add(-(int64_t)((size_t)len * SLICE_SIZE));
+    uint64_t done = run_mask((size_t)len, (size_t)i);
+    seg->dirty_mask &= ~done;
+    m &= ~done;
+  }
+}
+
+void heap_segments_purge(heap_t *h, bool all) {
+  bool kept_free_segment = false;
+  bool waiting = false;
+  heap_segment_t *next;
+  for (heap_segment_t *seg = h->segments; seg != NULL; seg = next) {
+    next = seg->next;
+    uint64_t idle = seg->free_mask & seg->dirty_mask;
+    /* Two-step: a slice is purged only if it was already free and dirty at
+     * the previous purge tick, so memory freed a moment ago and about to be
+     * reused is left alone. */
+    uint64_t purge = all ? idle : (idle & seg->purge_candidates);
+    segment_purge_mask(seg, purge);
+    seg->purge_candidates = all ? 0 : (idle & ~purge);
+    if (seg->purge_candidates) waiting = true;
+    if (seg->free_mask == SLICES_USABLE_MASK) {
+      /* One empty segment stays with a running heap: the next page needs
+       * no mapping. */
+      if (!all && !kept_free_segment) {
+        kept_free_segment = true;
+        continue;
+      }
+      segment_unlink(h, seg);
+      segment_give_back(seg);
+    }
+  }
+  h->purge_deadline = waiting ? os_now_ms() + PURGE_DELAY_MS : 0;
+}
+
+void heap_segment_cache_lock(bool lock) {
+  if (lock) os_lock(&cache_lock);
+  else os_unlock(&cache_lock);
+}
+
+void heap_segment_cache_reset(void) {
+  os_lock_reset(&cache_lock);
+}

@@ -1,0 +1,54 @@
+/* The only door to the operating system. Every OS call reheap makes goes
+ * through here, so that a Windows or another port is one new file
+ * (os_windows.c) and nothing else. */
+#ifndef REHEAP_OS_H
+#define REHEAP_OS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Size of an OS page (4 KiB on x86-64 Linux). */
+size_t os_page_size(void);
+
+/* Maps size bytes of zeroed read-write memory at an address p such that
+ * p + offset is a multiple of align (a power of two >= the page size; offset
+ * a multiple of the page size below align). Returns NULL when the OS refuses.
+ * No separate commit is needed on Linux: pages are backed on first touch. */
+void *os_map_aligned(size_t size, size_t align, size_t offset);
+/* Gives a mapping (or a page-aligned part of one) back to the OS. */
+void os_unmap(void *p, size_t size);
+/* Tells the OS that these pages' contents are no longer needed: the memory
+ * stays mapped and reads back as zeros, but stops counting as resident. */
+void os_purge(void *p, size_t size);
+/* Moves the pages of [old, old+old_size) to new_addr (a mapping of at least
+ * new_size bytes that the caller already holds), without copying. Returns
+ * false when the OS cannot; the caller then copies. */
+bool os_move_pages(void *old, size_t old_size, void *new_addr, size_t new_size);
+
+/* Coarse monotonic clock in milliseconds: cheap enough for slow paths. */
+uint64_t os_now_ms(void);
+
+/* A lock for the heap's rare global structures. Plain enough to be reset in
+ * a forked child. */
+typedef struct os_lock_s {
+  int state;
+} os_lock_t;
+#define OS_LOCK_INIT {0}
+void os_lock(os_lock_t *l);
+void os_unlock(os_lock_t *l);
+/* Makes the lock free again, whoever held it (fork child only). */
+void os_lock_reset(os_lock_t *l);
+
+/* Thread-exit hook: calls fn(value) when a thread whose value was set with
+ * os_thread_exit_set() ends. os_thread_exit_init() must succeed first. */
+bool os_thread_exit_init(void (*fn)(void *));
+void os_thread_exit_set(void *value);
+
+/* Registers the fork handlers (before, in parent after, in child after). */
+bool os_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+
+/* Writes the whole buffer to fd, retrying on EINTR; no allocation. */
+void os_write_all(int fd, const char *buf, size_t len);
+
+#endif
