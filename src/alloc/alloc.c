@@ -10,7 +10,7 @@
 #include "alloc/heap_internal.h"
 
 static inline void count_alloc(heap_t *h, size_t cls, size_t bs) {
-  heap_count(h, &h->allocs[cls], 1);
+  heap_count_own(&h->allocs[cls], 1);
   h->live_delta += (int64_t)bs;
 }
 
@@ -80,7 +80,7 @@ RH_API void rh_free(void *p) {
       heap_block_t *b = p;
       b->next = pg->free;
       pg->free = b;
-      heap_count(h, &h->frees[pg->class_idx], 1);
+      heap_count_own(&h->frees[pg->class_idx], 1);
       h->live_delta -= pg->block_size;
       if (unlikely(--pg->used == 0)) heap_page_now_empty(h, pg);
       return;

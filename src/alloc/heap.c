@@ -182,16 +182,41 @@ void heap_delayed_process(heap_t *h) {
   }
 }
 
-void heap_slow_tick(heap_t *h) {
-  if (atomic_load_explicit(&h->delayed, memory_order_relaxed) != 0) heap_delayed_process(h);
-  if (h->purge_deadline != 0 && os_now_ms() >= h->purge_deadline) heap_segments_purge(h, false);
-  heap_stats_flush(h);
-}
-
 static void heap_give_back_idle(heap_t *h) {
   heap_delayed_process(h);
   heap_pages_collect_all(h, true);
   heap_segments_purge(h, true);
+  heap_stats_flush(h);
+}
+
+/* Blocks freed into the heap of an exited thread wait there until a new
+ * thread takes the heap over. So that their memory does not wait for that,
+ * running threads tidy the waiting heaps now and then: they take the whole
+ * list (so no one else touches those heaps meanwhile), give back what is
+ * idle, and put it back. */
+void heap_abandoned_tidy(void) {
+  os_lock(&list_lock);
+  heap_t *list = abandoned;
+  abandoned = NULL;
+  os_unlock(&list_lock);
+  if (list == NULL) return;
+  heap_t *last = list;
+  for (heap_t *h = list; h != NULL; h = h->next_abandoned) {
+    heap_give_back_idle(h);
+    last = h;
+  }
+  os_lock(&list_lock);
+  last->next_abandoned = abandoned;
+  abandoned = list;
+  os_unlock(&list_lock);
+}
+
+void heap_slow_tick(heap_t *h) {
+  if (atomic_load_explicit(&h->delayed, memory_order_relaxed) != 0) heap_delayed_process(h);
+  if (h->purge_deadline != 0 && os_now_ms() >= h->purge_deadline) {
+    heap_segments_purge(h, false);
+    heap_abandoned_tidy();
+  }
   heap_stats_flush(h);
 }
 
@@ -209,6 +234,6 @@ static void heap_thread_exit(void *arg) {
 
 void rh_heap_collect(void) {
   heap_t *h = heap_tl;
-  if (h->state != HEAP_ACTIVE) return;
-  heap_give_back_idle(h);
+  if (h->state == HEAP_ACTIVE) heap_give_back_idle(h);
+  heap_abandoned_tidy();
 }

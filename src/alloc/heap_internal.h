@@ -187,6 +187,11 @@ static inline void heap_count(heap_t *h, heap_counter_t *c, uint64_t v) {
                           memory_order_relaxed);
 }
 
+/* For paths where h is known to be a thread's own active heap. */
+static inline void heap_count_own(heap_counter_t *c, uint64_t v) {
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
+}
+
 static inline void heap_gadd(_Atomic uint64_t *c, uint64_t v) {
   atomic_fetch_add_explicit(c, v, memory_order_relaxed);
 }
@@ -227,6 +232,7 @@ HEAP_HIDDEN void *heap_large_alloc(heap_t *h, size_t size, size_t align);
 HEAP_HIDDEN heap_t *heap_thread_init(void);
 HEAP_HIDDEN void heap_delayed_process(heap_t *h);
 HEAP_HIDDEN void heap_slow_tick(heap_t *h);
+HEAP_HIDDEN void heap_abandoned_tidy(void);
 HEAP_HIDDEN void heap_stats_flush(heap_t *h);
 HEAP_HIDDEN heap_t *heap_all_first(void);
 

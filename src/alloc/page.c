@@ -135,7 +135,7 @@ static inline void *page_pop(heap_t *h, heap_page_t *pg) {
               (uint8_t *)b < pg->start + (size_t)pg->capacity * pg->block_size);
   pg->free = b->next;
   pg->used++;
-  heap_count(h, &h->allocs[pg->class_idx], 1);
+  heap_count_own(&h->allocs[pg->class_idx], 1);
   h->live_delta += pg->block_size;
   return b;
 }

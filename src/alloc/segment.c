@@ -96,6 +96,8 @@ heap_page_t *heap_segment_page_alloc(heap_t *h, size_t slices) {
     if (at >= 0) break;
   }
   if (seg == NULL) {
+    /* Before asking the OS: memory may be idle in exited threads' heaps. */
+    heap_abandoned_tidy();
     seg = segment_obtain();
     if (seg == NULL) return NULL;
     atomic_store_explicit(&seg->heap, h, memory_order_relaxed);
