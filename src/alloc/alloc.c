@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "alloc/alloc_front.h"
 #include "alloc/heap_internal.h"
 
 static inline void count_alloc(heap_t *h, size_t cls, size_t bs) {
@@ -66,8 +67,8 @@ RH_API void *rh_malloc(size_t size) {
   return alloc_generic(size, 0, NULL);
 }
 
-RH_API void rh_free(void *p) {
-  if (unlikely(p == NULL)) return;
+/* Callers have checked that p is reheap's (or trust that it is). */
+static inline void free_block(void *p) {
   heap_segment_t *seg = heap_segment_of(p);
   heap_t *h = heap_tl;
   if (likely(atomic_load_explicit(&seg->heap, memory_order_relaxed) == h)) {
@@ -87,6 +88,20 @@ RH_API void rh_free(void *p) {
     }
   }
   heap_free_generic(seg, p);
+}
+
+RH_API void rh_free(void *p) {
+  if (unlikely(p == NULL)) return;
+  free_block(p);
+}
+
+/* For the preload front: a pointer from anywhere else (the dynamic loader's
+ * early allocations, a block handed over by another allocator) must not be
+ * touched, and finding that out costs one bitmap load. */
+bool heap_free_if_owned(void *p) {
+  if (unlikely(!heap_owns(p))) return p == NULL;
+  free_block(p);
+  return true;
 }
 
 RH_API void rh_free_sized(void *p, size_t size) {

@@ -5,23 +5,20 @@
 #include "alloc/heap_internal.h"
 #include "os/os.h"
 
-#define ADDR_BITS 47
-#define GRANULES ((uint64_t)1 << (ADDR_BITS - SEG_SHIFT))
-
-static _Atomic(_Atomic uint64_t *) owner_bits;
+_Atomic(_Atomic uint64_t *) heap_owner_bits;
 
 bool heap_owner_map_init(void) {
-  if (atomic_load_explicit(&owner_bits, memory_order_acquire) != NULL) return true;
+  if (atomic_load_explicit(&heap_owner_bits, memory_order_acquire) != NULL) return true;
   size_t bytes = (size_t)(GRANULES / 8);
   _Atomic uint64_t *bits = os_map_aligned(bytes, os_page_size(), 0);
   if (bits == NULL) return false;
   _Atomic uint64_t *expected = NULL;
-  if (!atomic_compare_exchange_strong(&owner_bits, &expected, bits)) os_unmap(bits, bytes);
+  if (!atomic_compare_exchange_strong(&heap_owner_bits, &expected, bits)) os_unmap(bits, bytes);
   return true;
 }
 
 void heap_owner_mark(void *base, size_t size, bool owned) {
-  _Atomic uint64_t *bits = atomic_load_explicit(&owner_bits, memory_order_acquire);
+  _Atomic uint64_t *bits = atomic_load_explicit(&heap_owner_bits, memory_order_acquire);
   uint64_t g = (uintptr_t)base >> SEG_SHIFT;
   uint64_t end = ((uintptr_t)base + size + SEG_MASK) >> SEG_SHIFT;
   if (bits == NULL || end > GRANULES) return;
@@ -34,9 +31,4 @@ void heap_owner_mark(void *base, size_t size, bool owned) {
   }
 }
 
-bool rh_owns(const void *p) {
-  uint64_t g = (uintptr_t)p >> SEG_SHIFT;
-  _Atomic uint64_t *bits = atomic_load_explicit(&owner_bits, memory_order_acquire);
-  if (bits == NULL || g >= GRANULES) return false;
-  return (atomic_load_explicit(&bits[g >> 6], memory_order_acquire) >> (g & 63)) & 1;
-}
+RH_API bool rh_owns(const void *p) { return heap_owns(p); }
