@@ -1,8 +1,7 @@
 /* The line `reheap run --stats` reads: at exit, the process that reheap
  * started writes its heap's counters to the descriptor the command gave it.
  * Only that process writes (REHEAP_STATS_PID): its children inherit the
- * environment, and a forked copy even the descriptor, but not the right to
- * answer. Nothing here allocates: it runs while the process is torn down. */
+ * environment and the descriptor, but not the right to answer. Nothing here allocates: it runs while the process is torn down. */
 #include <sys/types.h>
 #include <unistd.h>
 

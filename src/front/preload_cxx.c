@@ -7,8 +7,13 @@
  * both come from the program's libstdc++, referenced weakly because a C
  * program has none (and then never calls these). The nothrow forms return
  * NULL at once: calling a handler that may throw from a noexcept function
- * would end the program, which is worse than the NULL it asked for. */
+ * would end the program, which is worse than the NULL it asked for.
+ *
+ * They call the library's own malloc, aligned_alloc and free, so the same
+ * file serves libreheap.so and the counting shim put in front of other
+ * heaps. */
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "reheap/alloc.h"
 
@@ -23,7 +28,7 @@ __attribute__((noinline, cold)) static void *new_failed(size_t size, size_t alig
     new_handler_fn handler = _ZSt15get_new_handlerv ? _ZSt15get_new_handlerv() : NULL;
     if (handler == NULL) break;
     handler();
-    void *p = align <= RH_MIN_ALIGN ? rh_malloc(size) : rh_aligned_alloc(align, size);
+    void *p = align <= RH_MIN_ALIGN ? malloc(size) : aligned_alloc(align, size);
     if (p != NULL) return p;
   }
   if (_ZSt17__throw_bad_allocv) _ZSt17__throw_bad_allocv();
@@ -31,14 +36,14 @@ __attribute__((noinline, cold)) static void *new_failed(size_t size, size_t alig
 }
 
 static inline void *new_plain(size_t size) {
-  void *p = rh_malloc(size);
+  void *p = malloc(size);
   return __builtin_expect(p != NULL, 1) ? p : new_failed(size, 0);
 }
 
 /* A bad alignment in new is the program's bug (the standard says it must be
  * a power of two); it fails like memory exhaustion. */
 static inline void *new_aligned(size_t size, size_t align) {
-  void *p = rh_aligned_alloc(align, size);
+  void *p = aligned_alloc(align, size);
   return __builtin_expect(p != NULL, 1) ? p : new_failed(size, align);
 }
 
@@ -48,11 +53,11 @@ EXPORT void *_Znam(size_t size) { return new_plain(size); }
 /* operator new(size_t, const std::nothrow_t&) and new[] */
 EXPORT void *_ZnwmRKSt9nothrow_t(size_t size, const void *nt) {
   (void)nt;
-  return rh_malloc(size);
+  return malloc(size);
 }
 EXPORT void *_ZnamRKSt9nothrow_t(size_t size, const void *nt) {
   (void)nt;
-  return rh_malloc(size);
+  return malloc(size);
 }
 /* operator new(size_t, std::align_val_t) and new[] */
 EXPORT void *_ZnwmSt11align_val_t(size_t size, size_t align) { return new_aligned(size, align); }
@@ -60,17 +65,16 @@ EXPORT void *_ZnamSt11align_val_t(size_t size, size_t align) { return new_aligne
 /* operator new(size_t, std::align_val_t, const std::nothrow_t&) and new[] */
 EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t size, size_t align, const void *nt) {
   (void)nt;
-  return rh_aligned_alloc(align, size);
+  return aligned_alloc(align, size);
 }
 EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t size, size_t align, const void *nt) {
   (void)nt;
-  return rh_aligned_alloc(align, size);
+  return aligned_alloc(align, size);
 }
 
 /* Every delete goes through free(), which also copes with foreign
  * pointers; the size and alignment arguments are hints reheap does not
  * need, since a block's page knows both. */
-extern void free(void *p);
 
 EXPORT void _ZdlPv(void *p) { free(p); }
 EXPORT void _ZdaPv(void *p) { free(p); }

@@ -49,8 +49,6 @@ int rh_stats_fd_claim(void) {
   if (!parse_int(getenv("REHEAP_STATS_FD"), &fd) || !parse_int(getenv("REHEAP_STATS_PID"), &pid))
     return -1;
   if (pid != (long)getpid() || fd > 1 << 20) return -1;
-  int flags = fcntl((int)fd, F_GETFD);
-  if (flags < 0) return -1;
-  fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC);
+  if (fcntl((int)fd, F_GETFD) < 0) return -1;
   return (int)fd;
 }

@@ -17,8 +17,9 @@ __attribute__((visibility("hidden"))) void rh_line_u64(rh_line_t *l, const char 
 __attribute__((visibility("hidden"))) size_t rh_line_end(rh_line_t *l);
 
 /* Who writes: the process named by REHEAP_STATS_PID, to REHEAP_STATS_FD.
- * Returns the descriptor, or -1 when this process is not the one. Marks the
- * descriptor close-on-exec. */
+ * Returns the descriptor, or -1 when this process is not the one. The
+ * descriptor stays open across exec: a wrapper script that execs the real
+ * program keeps the pid, and the program it becomes is the one to answer. */
 __attribute__((visibility("hidden"))) int rh_stats_fd_claim(void);
 
 #endif

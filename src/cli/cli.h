@@ -1,0 +1,37 @@
+/* The `reheap` command: one verb per file, sharing these helpers. */
+#ifndef REHEAP_CLI_H
+#define REHEAP_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+
+#define RH_EXIT_USAGE 2
+
+/* Prints "reheap: " + message + newline on stderr; returns RH_EXIT_USAGE. */
+int rh_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+int rh_cmd_run(int argc, char **argv);
+
+/* Heaps `run --heap` knows: the library to preload (NULL for the C
+ * library's own malloc) and the Debian package that ships it. */
+typedef struct rh_heap_choice_s {
+  const char *name;
+  const char *library; /* absolute path, or NULL */
+  const char *package;
+} rh_heap_choice_t;
+
+const rh_heap_choice_t *rh_heap_find(const char *name);
+/* "reheap|system|mimalloc|..." for messages. */
+const char *rh_heap_names(void);
+/* Path of one of reheap's libraries (libreheap.so, libreheap_count.so):
+ * next to this executable (bin/../lib), or $REHEAP_LIB for libreheap.so.
+ * Writes into buf; false when it cannot be found. */
+bool rh_helper_library(const char *name, char *buf, size_t cap);
+
+/* What --stats prints, from the child's stats line (may be NULL when the
+ * program ended without running its exit handlers) and wait4's usage. */
+void rh_summary_print(const char *program, const char *heap, const char *stats_line, int status,
+                      const struct rusage *ru, double seconds);
+
+#endif

@@ -1,0 +1,49 @@
+/* reheap: entry point, top-level help and dispatch to the verbs. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#ifndef RH_VERSION
+#define RH_VERSION "0.0.0"
+#endif
+
+static const char help_text[] =
+    "usage: reheap <command> [options]\n"
+    "\n"
+    "reheap takes over the heap of a program that is already built.\n"
+    "\n"
+    "commands:\n"
+    "  run [--heap=NAME] [--stats] -- PROGRAM [ARGS...]\n"
+    "        run PROGRAM on reheap's heap (or another, for comparison)\n"
+    "\n"
+    "  reheap --help        this text\n"
+    "  reheap run --help    options of run\n"
+    "  reheap --version     version\n";
+
+int rh_cli_fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("reheap: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return RH_EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) return rh_cli_fail("no command given; try 'reheap --help'");
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    fputs(help_text, stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "--version") == 0) {
+    printf("reheap %s\n", RH_VERSION);
+    return 0;
+  }
+  if (strcmp(cmd, "run") == 0) return rh_cmd_run(argc - 2, argv + 2);
+  if (cmd[0] == '-') return rh_cli_fail("unknown option '%s'; try 'reheap --help'", cmd);
+  return rh_cli_fail("unknown command '%s'; try 'reheap --help'", cmd);
+}

@@ -1,0 +1,218 @@
+/* reheap run: start a program on the chosen heap and pass its exit status
+ * through (128+N for a signal N, as shells do).
+ *
+ * The heap goes in with LD_PRELOAD, ahead of whatever the user preloads
+ * already. With --stats, the child gets a pipe (REHEAP_STATS_FD) and its
+ * own pid (REHEAP_STATS_PID): the preloaded library of that one process
+ * writes its counters there at exit, and the summary adds what wait4 says. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static const char run_usage[] = "usage: reheap run [--heap=NAME] [--stats] -- PROGRAM [ARGS...]";
+
+static const char run_help[] =
+    "usage: reheap run [--heap=NAME] [--stats] -- PROGRAM [ARGS...]\n"
+    "\n"
+    "Runs PROGRAM on a heap and exits with its status (128+N if signal N\n"
+    "ended it).\n"
+    "\n"
+    "  --heap=NAME  reheap (default): reheap's allocator\n"
+    "               system: the C library's own malloc\n"
+    "               mimalloc, jemalloc, tcmalloc: Debian's builds, for comparison\n"
+    "  --stats      at exit, print on stderr: allocations, frees, peak live\n"
+    "               bytes, peak resident memory, OS map calls, time\n"
+    "  --help       this text\n"
+    "\n"
+    "PROGRAM must be dynamically linked: the heap is swapped with LD_PRELOAD,\n"
+    "which a static program ignores. Programs it starts run on the same heap.\n";
+
+/* Finds PROGRAM as execvp would, so that a missing one is reported here,
+ * in one line, rather than by a child that has already forked. */
+static int find_program(const char *prog, char *out, size_t cap) {
+  if (strchr(prog, '/') != NULL) {
+    struct stat st;
+    if (stat(prog, &st) != 0) return ENOENT;
+    if (S_ISDIR(st.st_mode) || access(prog, X_OK) != 0) return EACCES;
+    snprintf(out, cap, "%s", prog);
+    return 0;
+  }
+  const char *path = getenv("PATH");
+  if (path == NULL) path = "/usr/local/bin:/usr/bin:/bin";
+  int err = ENOENT;
+  while (*path) {
+    const char *end = strchr(path, ':');
+    size_t len = end ? (size_t)(end - path) : strlen(path);
+    if (snprintf(out, cap, "%.*s%s%s", (int)len, path, len ? "/" : "", prog) < (int)cap) {
+      struct stat st;
+      if (stat(out, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        if (access(out, X_OK) == 0) return 0;
+        err = EACCES;
+      }
+    }
+    if (end == NULL) break;
+    path = end + 1;
+  }
+  return err;
+}
+
+static int preload(const char *lib) {
+  const char *old = getenv("LD_PRELOAD");
+  if (old == NULL || *old == '\0') return setenv("LD_PRELOAD", lib, 1);
+  size_t n = strlen(lib) + strlen(old) + 2;
+  char *both = malloc(n);
+  if (both == NULL) return -1;
+  snprintf(both, n, "%s:%s", lib, old);
+  int rc = setenv("LD_PRELOAD", both, 1);
+  free(both);
+  return rc;
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads what the child left in the pipe, without waiting for a writer
+ * that may never close it (a daemon the program started). */
+static void read_stats(int fd, char *buf, size_t cap) {
+  size_t len = 0;
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  while (len + 1 < cap) {
+    ssize_t n = read(fd, buf + len, cap - 1 - len);
+    if (n > 0) len += (size_t)n;
+    else if (n < 0 && errno == EINTR) continue;
+    else break;
+  }
+  buf[len] = '\0';
+}
+
+int rh_cmd_run(int argc, char **argv) {
+  const char *heap_name = "reheap";
+  bool stats = false;
+  int i = 0;
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--") == 0) {
+      i++;
+      break;
+    }
+    if (a[0] != '-' || a[1] == '\0') break;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      fputs(run_help, stdout);
+      return 0;
+    }
+    if (strcmp(a, "--stats") == 0) {
+      stats = true;
+    } else if (strncmp(a, "--heap=", 7) == 0) {
+      heap_name = a + 7;
+    } else if (strcmp(a, "--heap") == 0) {
+      if (i + 1 >= argc) return rh_cli_fail("run: --heap needs a name (%s)", rh_heap_names());
+      heap_name = argv[++i];
+    } else {
+      return rh_cli_fail("run: unknown option '%s'; %s", a, run_usage);
+    }
+  }
+  const rh_heap_choice_t *heap = rh_heap_find(heap_name);
+  if (heap == NULL)
+    return rh_cli_fail("run: unknown heap '%s'; choose one of %s", heap_name, rh_heap_names());
+  if (i >= argc) return rh_cli_fail("run: no program given; %s", run_usage);
+  char **prog_argv = argv + i;
+
+  char program[PATH_MAX];
+  int err = find_program(prog_argv[0], program, sizeof program);
+  if (err == ENOENT)
+    return rh_cli_fail("run: program '%s' not found%s", prog_argv[0],
+                       strchr(prog_argv[0], '/') ? "" : " in PATH");
+  if (err != 0) return rh_cli_fail("run: program '%s' is not executable", prog_argv[0]);
+
+  char lib[PATH_MAX];
+  const char *library = heap->library;
+  if (strcmp(heap->name, "reheap") == 0) {
+    if (!rh_helper_library("libreheap.so", lib, sizeof lib))
+      return rh_cli_fail("run: libreheap.so not found next to this reheap (bin/../lib) nor in "
+                         "$REHEAP_LIB; build it with 'make'");
+    library = lib;
+  } else if (library != NULL && access(library, R_OK) != 0) {
+    return rh_cli_fail("run: heap '%s' needs %s, which is missing; install Debian's %s",
+                       heap->name, library, heap->package);
+  }
+  if (library != NULL && preload(library) != 0)
+    return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
+  /* Other heaps do not count their calls: a shim in front of them does. */
+  char counter[PATH_MAX];
+  if (stats && strcmp(heap->name, "reheap") != 0) {
+    if (!rh_helper_library("libreheap_count.so", counter, sizeof counter))
+      return rh_cli_fail("run: libreheap_count.so (for --stats on heap '%s') not found next "
+                         "to this reheap; build it with 'make'", heap->name);
+    if (preload(counter) != 0)
+      return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
+  }
+
+  int pipefd[2] = {-1, -1};
+  if (stats) {
+    if (pipe2(pipefd, O_CLOEXEC) != 0) return rh_cli_fail("run: pipe: %s", strerror(errno));
+    char fdbuf[16];
+    snprintf(fdbuf, sizeof fdbuf, "%d", pipefd[1]);
+    setenv("REHEAP_STATS_FD", fdbuf, 1);
+  }
+
+  /* Like system(): the terminal's ^C and ^\ are the program's to handle. */
+  struct sigaction ignore = {.sa_handler = SIG_IGN}, old_int, old_quit;
+  sigemptyset(&ignore.sa_mask);
+  sigaction(SIGINT, &ignore, &old_int);
+  sigaction(SIGQUIT, &ignore, &old_quit);
+
+  fflush(NULL);
+  double start = now_seconds();
+  pid_t pid = fork();
+  if (pid < 0) return rh_cli_fail("run: fork: %s", strerror(errno));
+  if (pid == 0) {
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGQUIT, &old_quit, NULL);
+    if (stats) {
+      char pidbuf[24];
+      snprintf(pidbuf, sizeof pidbuf, "%ld", (long)getpid());
+      setenv("REHEAP_STATS_PID", pidbuf, 1);
+      /* the write end must survive exec */
+      fcntl(pipefd[1], F_SETFD, 0);
+      close(pipefd[0]);
+    }
+    execv(program, prog_argv);
+    int e = errno;
+    fprintf(stderr, "reheap: run: cannot execute '%s': %s\n", program, strerror(e));
+    _exit(e == ENOENT ? 127 : 126);
+  }
+  if (stats) close(pipefd[1]);
+
+  int status = 0;
+  struct rusage ru;
+  memset(&ru, 0, sizeof ru);
+  while (wait4(pid, &status, 0, &ru) < 0) {
+    if (errno != EINTR) return rh_cli_fail("run: wait4: %s", strerror(errno));
+  }
+  double seconds = now_seconds() - start;
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGQUIT, &old_quit, NULL);
+
+  if (stats) {
+    char line[1024];
+    read_stats(pipefd[0], line, sizeof line);
+    close(pipefd[0]);
+    rh_summary_print(prog_argv[0], heap->name, line[0] ? line : NULL, status, &ru, seconds);
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}

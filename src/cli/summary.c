@@ -1,0 +1,68 @@
+/* The --stats summary: the heap's own counters from the child's stats line
+ * and the kernel's peak resident memory from wait4. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "cli/cli.h"
+
+/* Value of key= in a `reheap-stats v1 ...` line; false when absent. */
+static bool field(const char *line, const char *key, unsigned long long *out) {
+  size_t klen = strlen(key);
+  for (const char *p = line; (p = strstr(p, key)) != NULL; p += klen) {
+    if ((p == line || p[-1] == ' ') && p[klen] == '=') {
+      char *end;
+      *out = strtoull(p + klen + 1, &end, 10);
+      return end != p + klen + 1;
+    }
+  }
+  return false;
+}
+
+static void bytes(char *buf, size_t cap, unsigned long long b) {
+  if (b >= 1ull << 30) snprintf(buf, cap, "%.2f GiB", (double)b / (1ull << 30));
+  else if (b >= 1ull << 20) snprintf(buf, cap, "%.1f MiB", (double)b / (1ull << 20));
+  else if (b >= 1ull << 10) snprintf(buf, cap, "%.1f KiB", (double)b / (1ull << 10));
+  else snprintf(buf, cap, "%llu B", b);
+}
+
+static void count(char *buf, size_t cap, const char *line, const char *key) {
+  unsigned long long v;
+  if (line != NULL && field(line, key, &v)) snprintf(buf, cap, "%llu", v);
+  else snprintf(buf, cap, "n/a");
+}
+
+void rh_summary_print(const char *program, const char *heap, const char *line, int status,
+                      const struct rusage *ru, double seconds) {
+  char ended[64];
+  if (WIFEXITED(status)) snprintf(ended, sizeof ended, "exit status %d", WEXITSTATUS(status));
+  else if (WIFSIGNALED(status))
+    snprintf(ended, sizeof ended, "killed by signal %d (%s)", WTERMSIG(status),
+             strsignal(WTERMSIG(status)));
+  else snprintf(ended, sizeof ended, "status %d", status);
+
+  char allocs[48], frees[48], maps[48], peak_live[48], rss[48];
+  count(allocs, sizeof allocs, line, "allocations");
+  count(frees, sizeof frees, line, "frees");
+  count(maps, sizeof maps, line, "os_map_calls");
+  if (strcmp(heap, "reheap") != 0 && line != NULL)
+    snprintf(maps, sizeof maps, "n/a (counted for reheap's heap only)");
+  unsigned long long v;
+  if (line != NULL && field(line, "peak_live_bytes", &v)) bytes(peak_live, sizeof peak_live, v);
+  else snprintf(peak_live, sizeof peak_live, "n/a");
+  bytes(rss, sizeof rss, (unsigned long long)ru->ru_maxrss * 1024ull);
+
+  fprintf(stderr,
+          "reheap: %s on %s heap: %s after %.2f s\n"
+          "reheap:   allocations     %s\n"
+          "reheap:   frees           %s\n"
+          "reheap:   peak live       %s\n"
+          "reheap:   peak resident   %s\n"
+          "reheap:   OS map calls    %s\n",
+          program, heap, ended, seconds, allocs, frees, peak_live, rss, maps);
+  if (line == NULL)
+    fprintf(stderr, "reheap:   (the heap's counters are missing: the program ended without "
+                    "running its exit handlers, or it is statically linked)\n");
+}

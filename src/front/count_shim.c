@@ -1,0 +1,222 @@
+/* libreheap_count.so: counts what a program asks of another heap, for
+ * `reheap run --heap=system|mimalloc|... --stats`.
+ *
+ * Preloaded in front of the heap being measured, it forwards every call to
+ * the next definition (that heap's, or the C library's) and counts
+ * allocations, frees and live bytes (by the heap's own usable size), so the
+ * summary compares like with like. It costs atomics on every call: it is
+ * for --stats runs, never for timing. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "front/stats_line.h"
+#include "os/os.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+typedef struct next_s {
+  void *(*malloc)(size_t);
+  void (*free)(void *);
+  void *(*calloc)(size_t, size_t);
+  void *(*realloc)(void *, size_t);
+  int (*posix_memalign)(void **, size_t, size_t);
+  void *(*aligned_alloc)(size_t, size_t);
+  void *(*memalign)(size_t, size_t);
+  void *(*valloc)(size_t);
+  void *(*pvalloc)(size_t);
+  size_t (*usable)(void *);
+} next_t;
+
+static next_t next;
+static _Atomic int resolving;
+
+/* dlsym may allocate while the next heap is being looked up: those few
+ * blocks come from here and are never freed. */
+static _Alignas(64) unsigned char boot[64 * 1024];
+static _Atomic size_t boot_used;
+
+static void *boot_alloc(size_t size) {
+  size = (size + 63) & ~(size_t)63;
+  size_t at = atomic_fetch_add(&boot_used, size);
+  if (at + size > sizeof boot) return NULL;
+  return boot + at;
+}
+
+static bool is_boot(const void *p) {
+  return (const unsigned char *)p >= boot && (const unsigned char *)p < boot + sizeof boot;
+}
+
+static void resolve(void) {
+  if (next.usable != NULL) return;
+  atomic_store(&resolving, 1);
+  next.malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+  next.free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
+  next.calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
+  next.realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+  next.posix_memalign = (int (*)(void **, size_t, size_t))dlsym(RTLD_NEXT, "posix_memalign");
+  next.aligned_alloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "aligned_alloc");
+  next.memalign = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "memalign");
+  next.valloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "valloc");
+  next.pvalloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "pvalloc");
+  size_t (*usable)(void *) = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+  atomic_store(&resolving, 0);
+  next.usable = usable;
+}
+
+static _Atomic uint64_t n_allocs, n_frees;
+static _Atomic int64_t live;
+static _Atomic int64_t peak;
+
+/* A heap's usable-size call may allocate (tcmalloc's makes its extension
+ * object on first use): allocations made while counting are the heap's own
+ * and are not counted, or counting would recurse. */
+static __thread int counting;
+
+static size_t usable_of(void *p) {
+  counting++;
+  size_t n = next.usable(p);
+  counting--;
+  return n;
+}
+
+static void *counted(void *p) {
+  if (p == NULL || counting) return p;
+  atomic_fetch_add_explicit(&n_allocs, 1, memory_order_relaxed);
+  int64_t size = (int64_t)usable_of(p);
+  int64_t now = atomic_fetch_add_explicit(&live, size, memory_order_relaxed) + size;
+  int64_t old = atomic_load_explicit(&peak, memory_order_relaxed);
+  while (now > old &&
+         !atomic_compare_exchange_weak_explicit(&peak, &old, now, memory_order_relaxed,
+                                                memory_order_relaxed)) {
+  }
+  return p;
+}
+
+static void uncount(void *p) {
+  if (counting) return;
+  atomic_fetch_add_explicit(&n_frees, 1, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&live, (int64_t)usable_of(p), memory_order_relaxed);
+}
+
+/* True while dlsym runs: allocations then come from the boot buffer. */
+static bool booting(void) {
+  if (next.usable != NULL) return false;
+  if (atomic_load(&resolving)) return true;
+  resolve();
+  return false;
+}
+
+EXPORT void *malloc(size_t size) {
+  if (booting()) return boot_alloc(size);
+  return counted(next.malloc(size));
+}
+
+EXPORT void free(void *p) {
+  if (p == NULL || is_boot(p)) return;
+  if (booting()) return;
+  uncount(p);
+  next.free(p);
+}
+
+EXPORT void *calloc(size_t count, size_t size) {
+  if (booting()) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) return NULL;
+    return boot_alloc(total); /* static memory: already zero */
+  }
+  return counted(next.calloc(count, size));
+}
+
+EXPORT void *realloc(void *p, size_t size) {
+  if (booting()) return NULL;
+  if (p != NULL && is_boot(p)) {
+    void *q = malloc(size);
+    if (q != NULL) memcpy(q, p, size < 64 ? size : 64);
+    return q;
+  }
+  if (p == NULL) return counted(next.realloc(NULL, size));
+  size_t old = usable_of(p);
+  void *q = next.realloc(p, size);
+  if (counting) return q;
+  if (q == NULL) {
+    if (size == 0) {
+      atomic_fetch_add_explicit(&n_frees, 1, memory_order_relaxed);
+      atomic_fetch_sub_explicit(&live, (int64_t)old, memory_order_relaxed);
+    }
+    return NULL;
+  }
+  /* a moved or resized block: one free and one allocation */
+  atomic_fetch_add_explicit(&n_frees, 1, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&live, (int64_t)old, memory_order_relaxed);
+  return counted(q);
+}
+
+EXPORT void *reallocarray(void *p, size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return realloc(p, total);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t size) {
+  if (booting()) return ENOMEM;
+  int rc = next.posix_memalign(out, align, size);
+  if (rc == 0) counted(*out);
+  return rc;
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t size) {
+  if (booting()) return NULL;
+  return counted(next.aligned_alloc(align, size));
+}
+
+EXPORT void *memalign(size_t align, size_t size) {
+  if (booting()) return NULL;
+  return counted(next.memalign(align, size));
+}
+
+EXPORT void *valloc(size_t size) {
+  if (booting()) return NULL;
+  return counted(next.valloc(size));
+}
+
+EXPORT void *pvalloc(size_t size) {
+  if (booting()) return NULL;
+  return counted(next.pvalloc(size));
+}
+
+EXPORT size_t malloc_usable_size(void *p) {
+  if (p == NULL || is_boot(p) || booting()) return 0;
+  return next.usable(p);
+}
+
+static int stats_fd = -1;
+static pid_t stats_pid;
+
+__attribute__((constructor)) static void count_init(void) {
+  resolve();
+  stats_fd = rh_stats_fd_claim();
+  stats_pid = getpid();
+}
+
+__attribute__((destructor)) static void count_write(void) {
+  if (stats_fd < 0 || getpid() != stats_pid) return;
+  rh_line_t l;
+  rh_line_start(&l, "counted");
+  rh_line_u64(&l, "allocations", atomic_load(&n_allocs));
+  rh_line_u64(&l, "frees", atomic_load(&n_frees));
+  int64_t lv = atomic_load(&live), pk = atomic_load(&peak);
+  rh_line_u64(&l, "live_bytes", lv > 0 ? (uint64_t)lv : 0);
+  rh_line_u64(&l, "peak_live_bytes", pk > 0 ? (uint64_t)pk : 0);
+  size_t n = rh_line_end(&l);
+  os_write_all(stats_fd, l.buf, n);
+  stats_fd = -1;
+}
