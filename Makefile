@@ -15,8 +15,9 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # The main job: a real program (CPython) on reheap's heap, with its summary.
+# PYTHONMALLOC=malloc sends Python's small objects to the C heap too.
 demo: build
-	$(BUILD)/bin/reheap run --stats -- /usr/bin/python3 examples/demo/alloc_heavy.py
+	PYTHONMALLOC=malloc $(BUILD)/bin/reheap run --stats -- /usr/bin/python3 examples/demo/alloc_heavy.py
 
 check: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
