@@ -52,9 +52,11 @@ static void fork_prepare(void) {
   os_lock(&list_lock);
   os_lock(&meta_lock);
   heap_segment_cache_lock(true);
+  heap_huge_cache_lock(true);
 }
 
 static void fork_parent(void) {
+  heap_huge_cache_lock(false);
   heap_segment_cache_lock(false);
   os_unlock(&meta_lock);
   os_unlock(&list_lock);
@@ -64,6 +66,7 @@ static void fork_parent(void) {
  * may have been caught halfway through an update, so nothing is ever
  * allocated from them again; frees into them stay safe (remote pushes). */
 static void fork_child(void) {
+  heap_huge_cache_reset();
   heap_segment_cache_reset();
   os_lock_reset(&meta_lock);
   os_lock_reset(&list_lock);
@@ -216,6 +219,7 @@ void heap_slow_tick(heap_t *h) {
   if (h->purge_deadline != 0 && os_now_ms() >= h->purge_deadline) {
     heap_segments_purge(h, false);
     heap_abandoned_tidy();
+    heap_huge_cache_trim(false);
   }
   heap_stats_flush(h);
 }
@@ -236,4 +240,5 @@ void rh_heap_collect(void) {
   heap_t *h = heap_tl;
   if (h->state == HEAP_ACTIVE) heap_give_back_idle(h);
   heap_abandoned_tidy();
+  heap_huge_cache_trim(true);
 }

@@ -248,6 +248,10 @@ HEAP_HIDDEN heap_t *heap_all_first(void);
 /* ---- huge.c ---- */
 HEAP_HIDDEN void *heap_huge_alloc(size_t size, size_t align, bool *zeroed);
 HEAP_HIDDEN void heap_huge_free(heap_segment_t *seg);
+/* Unmaps cached huge mappings that waited long enough (all: every one). */
+HEAP_HIDDEN void heap_huge_cache_trim(bool all);
+HEAP_HIDDEN void heap_huge_cache_lock(bool take);
+HEAP_HIDDEN void heap_huge_cache_reset(void);
 HEAP_HIDDEN void *heap_huge_realloc(heap_segment_t *seg, size_t size);
 
 /* ---- free.c ---- */

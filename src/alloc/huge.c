@@ -1,10 +1,29 @@
 /* Huge blocks (above LARGE_MAX_SIZE): each its own mapping with a small
  * header in front, mapped over whole 4 MiB granules so that rh_owns() stays
- * exact. Freed straight back to the OS; grown by moving pages, not bytes. */
+ * exact. Grown by moving pages, not bytes.
+ *
+ * A freed mapping waits a while in a small cache before going back to the
+ * OS: programs that load and drop big buffers over and over (a game's
+ * assets, a decoder's frames) would otherwise pay a map, an unmap and a
+ * page fault per page every time. The cache is bounded in entries and in
+ * bytes, and what has waited HUGE_CACHE_MS goes back on the next tick. */
 #include "alloc/heap_internal.h"
 #include "os/os.h"
 
 #define HUGE_HEADER ((size_t)4096)
+#define HUGE_CACHE_SLOTS 8
+#define HUGE_CACHE_BYTES ((size_t)64 << 20)
+#define HUGE_CACHE_MS 1000
+
+typedef struct huge_cached_s {
+  heap_segment_t *seg;
+  uint64_t since_ms;
+} huge_cached_t;
+
+static os_lock_t cache_lock = OS_LOCK_INIT;
+static huge_cached_t cache[HUGE_CACHE_SLOTS];
+static size_t cache_count, cache_bytes;
+static _Atomic size_t cache_nonempty;
 
 static size_t round_up(size_t v, size_t to) { return (v + to - 1) & ~(to - 1); }
 
@@ -26,9 +45,108 @@ static void huge_account(heap_segment_t *seg, bool add) {
   }
 }
 
+static void huge_unmap(heap_segment_t *seg) {
+  huge_account(seg, false);
+  size_t total = seg->map_size;
+  heap_owner_mark(seg, total, false);
+  os_unmap(seg, total);
+}
+
+/* A cached mapping of at least total bytes, and not so much more that the
+ * difference would be wasted; NULL when there is none. */
+static heap_segment_t *cache_take(size_t total) {
+  if (atomic_load_explicit(&cache_nonempty, memory_order_relaxed) == 0) return NULL;
+  heap_segment_t *found = NULL;
+  os_lock(&cache_lock);
+  for (size_t i = 0; i < cache_count; i++) {
+    size_t have = cache[i].seg->map_size;
+    if (have >= total && have <= total + total / 2) {
+      found = cache[i].seg;
+      cache[i] = cache[--cache_count];
+      cache_bytes -= have;
+      break;
+    }
+  }
+  atomic_store_explicit(&cache_nonempty, cache_count, memory_order_relaxed);
+  os_unlock(&cache_lock);
+  return found;
+}
+
+static bool cache_put(heap_segment_t *seg) {
+  bool kept = false;
+  os_lock(&cache_lock);
+  if (cache_count < HUGE_CACHE_SLOTS && cache_bytes + seg->map_size <= HUGE_CACHE_BYTES) {
+    cache[cache_count].seg = seg;
+    cache[cache_count].since_ms = os_now_ms();
+    cache_count++;
+    cache_bytes += seg->map_size;
+    kept = true;
+  }
+  atomic_store_explicit(&cache_nonempty, cache_count, memory_order_relaxed);
+  os_unlock(&cache_lock);
+  return kept;
+}
+
+/* fork: held across it, so the child's copy of the cache is whole. */
+void heap_huge_cache_lock(bool take) {
+  if (take) os_lock(&cache_lock);
+  else os_unlock(&cache_lock);
+}
+
+void heap_huge_cache_reset(void) { os_lock_reset(&cache_lock); }
+
+void heap_huge_cache_trim(bool all) {
+  if (atomic_load_explicit(&cache_nonempty, memory_order_relaxed) == 0) return;
+  heap_segment_t *out[HUGE_CACHE_SLOTS];
+  size_t n = 0;
+  uint64_t now = os_now_ms();
+  os_lock(&cache_lock);
+  for (size_t i = 0; i < cache_count;) {
+    if (all || now - cache[i].since_ms >= HUGE_CACHE_MS) {
+      out[n++] = cache[i].seg;
+      cache_bytes -= cache[i].seg->map_size;
+      cache[i] = cache[--cache_count];
+    } else {
+      i++;
+    }
+  }
+  atomic_store_explicit(&cache_nonempty, cache_count, memory_order_relaxed);
+  os_unlock(&cache_lock);
+  for (size_t i = 0; i < n; i++) huge_unmap(out[i]);
+}
+
+/* A cached mapping taken for a new block: its counters move from the old
+ * block's size to the new one's, with no map call. */
+static void *huge_reuse(heap_segment_t *seg, size_t off, size_t size) {
+  size_t old_used = off + seg->huge_usable;
+  seg->huge_block = (uint8_t *)seg + off;
+  seg->huge_usable = round_up(size, os_page_size());
+  size_t used = off + seg->huge_usable;
+  if (used >= old_used) {
+    uint64_t c = atomic_fetch_add_explicit(&heap_gstats.committed, used - old_used,
+                                           memory_order_relaxed) + (used - old_used);
+    heap_gmax(&heap_gstats.peak_committed, c);
+  } else {
+    atomic_fetch_sub_explicit(&heap_gstats.committed, old_used - used, memory_order_relaxed);
+  }
+  int64_t live = atomic_fetch_add_explicit(&heap_gstats.live, (int64_t)seg->huge_usable,
+                                           memory_order_relaxed) + (int64_t)seg->huge_usable;
+  if (live > 0) heap_gmax(&heap_gstats.peak_live, (uint64_t)live);
+  heap_gadd(&heap_gstats.huge_allocs, 1);
+  heap_gadd(&heap_gstats.huge_alloc_bytes, seg->huge_usable);
+  return seg->huge_block;
+}
+
 void *heap_huge_alloc(size_t size, size_t align, bool *zeroed) {
   size_t off, total;
   heap_segment_t *seg;
+  /* calloc wants zeroed pages, which a fresh mapping gives for free */
+  if (align < SEG_SIZE && zeroed == NULL) {
+    off = align > HUGE_HEADER ? align : HUGE_HEADER;
+    seg = cache_take(round_up(off + size, SEG_SIZE));
+    if (seg != NULL) return huge_reuse(seg, off, size);
+  }
+  heap_huge_cache_trim(false);
   if (align < SEG_SIZE) {
     off = align > HUGE_HEADER ? align : HUGE_HEADER;
     total = round_up(off + size, SEG_SIZE);
@@ -58,10 +176,19 @@ void heap_huge_free(heap_segment_t *seg) {
   heap_assert(seg->kind == SEG_HUGE);
   heap_gadd(&heap_gstats.huge_frees, 1);
   heap_gadd(&heap_gstats.huge_free_bytes, seg->huge_usable);
-  huge_account(seg, false);
-  size_t total = seg->map_size;
-  heap_owner_mark(seg, total, false);
-  os_unmap(seg, total);
+  if (cache_put(seg)) {
+    atomic_fetch_sub_explicit(&heap_gstats.live, (int64_t)seg->huge_usable, memory_order_relaxed);
+    return;
+  }
+  huge_unmap(seg);
+}
+
+/* live_bytes counts huge blocks as bytes handed out minus bytes given
+ * back, so a resized block counts as the old one given back and the new
+ * one handed out. */
+static void huge_resized(size_t old_usable, size_t new_usable) {
+  heap_gadd(&heap_gstats.huge_free_bytes, old_usable);
+  heap_gadd(&heap_gstats.huge_alloc_bytes, new_usable);
 }
 
 /* Resizes in place when the mapping allows, else moves the pages to a new
@@ -75,6 +202,7 @@ void *heap_huge_realloc(heap_segment_t *seg, size_t size) {
     /* Shrinking: the tail's pages go back at once. */
     if (want < seg->huge_usable) os_purge(seg->huge_block + want, seg->huge_usable - want);
     huge_account(seg, false);
+    huge_resized(seg->huge_usable, want);
     seg->huge_usable = want;
     huge_account(seg, true);
     /* huge_account counted a map and an unmap that did not happen */
@@ -104,6 +232,7 @@ void *heap_huge_realloc(heap_segment_t *seg, size_t size) {
   /* the header moved with the pages */
   dst->map_size = total;
   dst->huge_block = (uint8_t *)dst + off;
+  huge_resized(dst->huge_usable, want);
   dst->huge_usable = want;
   huge_account(dst, true);
   return dst->huge_block;
