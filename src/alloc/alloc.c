@@ -185,13 +185,27 @@ RH_API void *rh_realloc(void *p, size_t size) {
   }
   heap_segment_t *seg = heap_segment_of(p);
   size_t usable = heap_block_usable(seg, p);
+  size_t want = size;
   if (seg->kind == SEG_HUGE) {
     void *q = heap_huge_realloc(seg, size);
     if (q != NULL) return q;
   } else if (size <= usable && size >= usable / 2) {
     return p; /* fits, and not so much smaller that memory would be wasted */
+  } else if (size > usable && usable > CLASS_MAX_SIZE) {
+    /* A large block growing: into the free slices after it if its owner
+     * is the caller, else to a new run with room for the next steps, so
+     * that a buffer grown a little at a time is not copied every time. */
+    heap_t *h = heap_tl;
+    heap_page_t *pg = heap_page_of(seg, p);
+    if (atomic_load_explicit(&seg->heap, memory_order_relaxed) == h &&
+        heap_large_grow(h, pg, p, size))
+      return p;
+    if (size <= LARGE_MAX_SIZE) {
+      want = size + size / 4;
+      if (want > LARGE_MAX_SIZE) want = LARGE_MAX_SIZE;
+    }
   }
-  void *q = rh_malloc(size);
+  void *q = rh_malloc(want);
   if (q == NULL) return NULL;
   memcpy(q, p, usable < size ? usable : size);
   rh_free(p);

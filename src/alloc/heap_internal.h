@@ -219,6 +219,10 @@ HEAP_HIDDEN void heap_owner_mark(void *base, size_t size, bool owned);
 /* ---- segment.c ---- */
 HEAP_HIDDEN heap_page_t *heap_segment_page_alloc(heap_t *h, size_t slices);
 HEAP_HIDDEN void heap_segment_page_release(heap_t *h, heap_page_t *pg);
+HEAP_HIDDEN bool heap_segment_page_grow(heap_page_t *pg, size_t slices);
+/* Grows the large block p (owned by h) in place to at least size; false
+ * when the slices after it are taken. */
+HEAP_HIDDEN bool heap_large_grow(heap_t *h, heap_page_t *pg, void *p, size_t size);
 HEAP_HIDDEN void heap_segments_purge(heap_t *h, bool release_all_free);
 HEAP_HIDDEN void heap_segment_cache_lock(bool lock);
 HEAP_HIDDEN void heap_segment_cache_reset(void);

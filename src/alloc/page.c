@@ -192,6 +192,17 @@ void *heap_large_alloc(heap_t *h, size_t size, size_t align) {
   return p;
 }
 
+bool heap_large_grow(heap_t *h, heap_page_t *pg, void *p, size_t size) {
+  if ((uint8_t *)p != pg->start || size > LARGE_MAX_SIZE) return false;
+  size_t slices = (size + SLICE_SIZE - 1) >> SLICE_SHIFT;
+  size_t old = pg->block_size;
+  if (!heap_segment_page_grow(pg, slices)) return false;
+  pg->block_size = (uint32_t)(slices << SLICE_SHIFT);
+  heap_count(h, &h->large_alloc_bytes, pg->block_size - old);
+  h->live_delta += (int64_t)(pg->block_size - old);
+  return true;
+}
+
 /* Collects every page's remote frees; with release_empty, also gives back
  * the pages that end up empty (thread exit, rh_heap_collect). */
 void heap_pages_collect_all(heap_t *h, bool release_empty) {

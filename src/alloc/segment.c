@@ -123,6 +123,24 @@ heap_page_t *heap_segment_page_alloc(heap_t *h, size_t slices) {
   return pg;
 }
 
+/* Grows a page run in place over the free slices right after it (realloc
+ * of a large block by its owner): no copy, no new run. */
+bool heap_segment_page_grow(heap_page_t *pg, size_t slices) {
+  heap_segment_t *seg = heap_segment_of_page(pg);
+  size_t at = (size_t)(pg - seg->pages);
+  size_t have = pg->slice_count;
+  if (slices <= have || at + slices > SLICE_COUNT) return false;
+  uint64_t extra = run_mask(slices - have, at + have);
+  if ((seg->free_mask & extra) != extra) return false;
+  committed_add((int64_t)((size_t)__builtin_popcountll(extra & ~seg->dirty_mask) * SLICE_SIZE));
+  seg->free_mask &= ~extra;
+  seg->dirty_mask |= extra;
+  seg->purge_candidates &= ~extra;
+  for (size_t i = have; i < slices; i++) seg->pages[at + i].slice_offset = (uint8_t)i;
+  pg->slice_count = (uint8_t)slices;
+  return true;
+}
+
 void heap_segment_page_release(heap_t *h, heap_page_t *pg) {
   heap_segment_t *seg = heap_segment_of_page(pg);
   size_t at = (size_t)(pg - seg->pages);
