@@ -23,6 +23,8 @@ heap_global_stats_t heap_gstats;
 static os_lock_t init_lock = OS_LOCK_INIT;
 static _Atomic int process_ready;
 static __thread int in_process_init;
+/* Set once this thread's heap has been handed back at thread exit. */
+static __thread bool thread_exited;
 
 /* All heaps ever made (never freed), and the ones waiting for a thread. */
 static os_lock_t list_lock = OS_LOCK_INIT;
@@ -134,6 +136,19 @@ static heap_t *heap_meta_new(void) {
   return h;
 }
 
+/* A thread that only frees (a consumer) still gets a heap of its own, so
+ * that its counting stays thread-local instead of every such thread
+ * hammering the same shared counters; but not while it is exiting, when
+ * the heap would never be handed back. */
+heap_t *heap_for_free(void) {
+  heap_t *h = heap_tl;
+  if (h->state == HEAP_STATIC && !thread_exited) {
+    heap_t *n = heap_thread_init();
+    if (n != NULL) h = n;
+  }
+  return h;
+}
+
 heap_t *heap_thread_init(void) {
   heap_t *h = heap_tl;
   if (h->state != HEAP_STATIC) return h;
@@ -229,6 +244,7 @@ static void heap_thread_exit(void *arg) {
   if (h == NULL || h != heap_tl || h->state != HEAP_ACTIVE) return;
   heap_give_back_idle(h);
   heap_tl = &heap_static;
+  thread_exited = true;
   os_lock(&list_lock);
   h->state = HEAP_ABANDONED;
   h->next_abandoned = abandoned;

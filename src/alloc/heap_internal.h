@@ -243,6 +243,8 @@ HEAP_HIDDEN void *heap_large_alloc(heap_t *h, size_t size, size_t align);
 
 /* ---- heap.c ---- */
 HEAP_HIDDEN heap_t *heap_thread_init(void);
+/* The calling thread's heap for a free: made if the thread has none yet. */
+HEAP_HIDDEN heap_t *heap_for_free(void);
 HEAP_HIDDEN void heap_delayed_process(heap_t *h);
 HEAP_HIDDEN void heap_slow_tick(heap_t *h);
 HEAP_HIDDEN void heap_abandoned_tidy(void);
