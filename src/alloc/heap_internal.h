@@ -61,6 +61,8 @@
 
 /* Purge free memory that stayed idle this long. */
 #define PURGE_DELAY_MS 50
+/* Largest block size whose last empty page a heap keeps (page.c). */
+#define KEEP_EMPTY_MAX_BLOCK 1024
 /* Fully free segments kept process-wide (already purged) before unmapping. */
 #define SEGMENT_CACHE_MAX 8
 

@@ -109,9 +109,13 @@ static void page_unfull(heap_t *h, heap_page_t *pg) {
 
 void heap_page_now_empty(heap_t *h, heap_page_t *pg) {
   page_queue_t *q = &h->queue[pg->class_idx];
-  /* The last page of a class stays: a program that frees and allocates the
-   * same size in turn must not make and drop a page every time. */
-  if (q->first == pg && q->last == pg) return;
+  /* The last page of a small class stays: a program that frees and
+   * allocates the same size in turn must not make and drop a page every
+   * time. A page of bigger blocks holds only a few of them and is cheap to
+   * make again, while kept empty it would hold up to 256 KiB per class and
+   * thread; it goes back to its segment, where it stays warm for a purge
+   * delay anyway. */
+  if (q->first == pg && q->last == pg && pg->block_size <= KEEP_EMPTY_MAX_BLOCK) return;
   heap_queue_remove(h, q, pg);
   heap_segment_page_release(h, pg);
 }
