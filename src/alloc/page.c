@@ -8,7 +8,7 @@
 
 /* Carve at most this much at a time: a fresh 64 KiB page costs only the
  * memory the program really uses. */
-#define EXTEND_BYTES (16u << 10)
+#define EXTEND_BYTES (4u << 10)
 
 static size_t class_slices(size_t block_size) {
   if (block_size <= 8192) return 1;
