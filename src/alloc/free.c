@@ -62,11 +62,3 @@ void heap_free_generic(heap_segment_t *seg, void *p) {
   if (owner == me) heap_page_free_block(me, pg, b);
   else free_remote(owner, pg, b);
 }
-
-size_t heap_block_usable(heap_segment_t *seg, const void *p) {
-  if (seg->kind == SEG_HUGE)
-    return seg->huge_usable - (size_t)((const uint8_t *)p - seg->huge_block);
-  heap_page_t *pg = heap_page_of(seg, p);
-  if (pg->flags & PAGE_LARGE) return pg->block_size - (size_t)((const uint8_t *)p - pg->start);
-  return pg->block_size;
-}

@@ -264,6 +264,13 @@ HEAP_HIDDEN void *heap_huge_realloc(heap_segment_t *seg, size_t size);
 
 /* ---- free.c ---- */
 HEAP_HIDDEN void heap_free_generic(heap_segment_t *seg, void *p);
-HEAP_HIDDEN size_t heap_block_usable(heap_segment_t *seg, const void *p);
+/* Usable bytes of the live block p (realloc and malloc_usable_size). */
+static inline size_t heap_block_usable(heap_segment_t *seg, const void *p) {
+  if (seg->kind == SEG_HUGE)
+    return seg->huge_usable - (size_t)((const uint8_t *)p - seg->huge_block);
+  heap_page_t *pg = heap_page_of(seg, p);
+  if (pg->flags & PAGE_LARGE) return pg->block_size - (size_t)((const uint8_t *)p - pg->start);
+  return pg->block_size;
+}
 
 #endif
