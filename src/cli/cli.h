@@ -29,6 +29,16 @@ const char *rh_heap_names(void);
  * Writes into buf; false when it cannot be found. */
 bool rh_helper_library(const char *name, char *buf, size_t cap);
 
+typedef enum {
+  RH_PROGRAM_DYNAMIC,    /* x86-64 ELF that loads shared libraries */
+  RH_PROGRAM_STATIC,     /* ELF without a dynamic loader: LD_PRELOAD cannot reach it */
+  RH_PROGRAM_OTHER_ARCH, /* 32-bit or another machine's ELF */
+  RH_PROGRAM_SCRIPT,     /* #! script: its interpreter is what runs */
+  RH_PROGRAM_UNKNOWN,    /* unreadable or not ELF: left to the kernel */
+} rh_program_kind_t;
+
+rh_program_kind_t rh_program_kind(const char *path);
+
 /* What --stats prints, from the child's stats line (may be NULL when the
  * program ended without running its exit handlers) and wait4's usage. */
 void rh_summary_print(const char *program, const char *heap, const char *stats_line, int status,

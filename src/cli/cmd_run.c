@@ -137,6 +137,17 @@ int rh_cmd_run(int argc, char **argv) {
                        strchr(prog_argv[0], '/') ? "" : " in PATH");
   if (err != 0) return rh_cli_fail("run: program '%s' is not executable", prog_argv[0]);
 
+  if (strcmp(heap->name, "system") != 0) {
+    rh_program_kind_t kind = rh_program_kind(program);
+    if (kind == RH_PROGRAM_STATIC)
+      return rh_cli_fail("run: '%s' is statically linked, so it keeps its own heap; only "
+                         "dynamically linked programs can run on another (try --heap=system)",
+                         prog_argv[0]);
+    if (kind == RH_PROGRAM_OTHER_ARCH)
+      return rh_cli_fail("run: '%s' is not an x86-64 program; this reheap's library is "
+                         "x86-64 only", prog_argv[0]);
+  }
+
   char lib[PATH_MAX];
   const char *library = heap->library;
   if (strcmp(heap->name, "reheap") == 0) {

@@ -34,6 +34,17 @@ touch "$tmp/plain"; chmod 644 "$tmp/plain"
 EXPECT="not executable" expect_usage "not executable" run -- "$tmp/plain"
 EXPECT="libreheap.so not found" REHEAP_LIB="$tmp/missing.so" expect_usage "missing library" run -- true
 
+# programs LD_PRELOAD cannot reach are refused, not run on their own heap
+printf 'int main(void) { return 0; }\n' >"$tmp/st.c"
+cc -static -o "$tmp/static" "$tmp/st.c" || fail "cannot build a static test program"
+EXPECT="statically linked" expect_usage "static program" run -- "$tmp/static"
+"$bin" run --heap=system -- "$tmp/static" || fail "static program on --heap=system"
+printf '\177ELF\001\001\001\000\000\000\000\000\000\000\000\000' >"$tmp/elf32"
+chmod +x "$tmp/elf32"
+EXPECT="not an x86-64 program" expect_usage "32-bit program" run -- "$tmp/elf32"
+printf '#!/bin/sh\nexit 4\n' >"$tmp/script"; chmod +x "$tmp/script"
+"$bin" run -- "$tmp/script"; rc=$?; [ "$rc" -eq 4 ] || fail "script came back as $rc"
+
 # help and version
 "$bin" --help >"$tmp/out" 2>&1 && grep -q "usage: reheap" "$tmp/out" || fail "--help"
 "$bin" run --help >"$tmp/out" 2>&1 && grep -q -- "--heap=NAME" "$tmp/out" || fail "run --help"
