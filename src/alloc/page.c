@@ -12,8 +12,10 @@
 
 static size_t class_slices(size_t block_size) {
   if (block_size <= 8192) return 1;
-  /* at least 4 blocks a page for the biggest classes */
-  return (4 * block_size + SLICE_SIZE - 1) >> SLICE_SHIFT;
+  /* Two blocks at least for the biggest classes: a page of more would hold
+   * memory for blocks a thread that uses a size now and then never needs,
+   * and the slices left over at its end are never touched. */
+  return (2 * block_size + SLICE_SIZE - 1) >> SLICE_SHIFT;
 }
 
 void heap_page_init(heap_page_t *pg, size_t block_size, uint8_t cls, uint32_t reserved) {
