@@ -231,6 +231,13 @@ void heap_abandoned_tidy(void) {
 
 void heap_slow_tick(heap_t *h) {
   if (atomic_load_explicit(&h->delayed, memory_order_relaxed) != 0) heap_delayed_process(h);
+  if ((++h->slow_ticks & 63) == 0) {
+    uint64_t now = os_now_ms();
+    if (now >= h->collect_deadline) {
+      h->collect_deadline = now + COLLECT_PERIOD_MS;
+      heap_pages_collect_all(h, false);
+    }
+  }
   if (h->purge_deadline != 0 && os_now_ms() >= h->purge_deadline) {
     heap_segments_purge(h, false);
     heap_abandoned_tidy();

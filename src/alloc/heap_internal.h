@@ -61,6 +61,9 @@
 
 /* Purge free memory that stayed idle this long. */
 #define PURGE_DELAY_MS 50
+/* How often a heap takes back the blocks other threads freed into pages it
+ * is not allocating from (their memory would wait for it otherwise). */
+#define COLLECT_PERIOD_MS 100
 /* Largest block size whose last empty page a heap keeps (page.c). */
 #define KEEP_EMPTY_MAX_BLOCK 1024
 /* Fully free segments kept process-wide (already purged) before unmapping. */
@@ -130,6 +133,8 @@ typedef struct heap_s {
   _Atomic uintptr_t delayed;     /* blocks of full pages freed remotely */
   heap_segment_t *segments;
   uint64_t purge_deadline;       /* 0: nothing waits for a purge */
+  uint64_t collect_deadline;     /* next sweep of every page's remote frees */
+  uint32_t slow_ticks;           /* slow paths taken, to read the clock rarely */
   heap_counter_t allocs[CLASS_COUNT];
   heap_counter_t frees[CLASS_COUNT];
   heap_counter_t large_allocs, large_frees, large_alloc_bytes, large_free_bytes;
