@@ -95,13 +95,18 @@ RH_API void rh_free(void *p) {
   free_block(p);
 }
 
-/* For the preload front: a pointer from anywhere else (the dynamic loader's
- * early allocations, a block handed over by another allocator) must not be
- * touched, and finding that out costs one bitmap load. */
-bool heap_free_if_owned(void *p) {
-  if (unlikely(!heap_owns(p))) return p == NULL;
-  free_block(p);
-  return true;
+/* The preload front's free(). A pointer from anywhere else (the dynamic
+ * loader's early allocations, a block handed over by another allocator)
+ * must not be touched, and finding that out costs one bitmap load; the
+ * front's foreign handler, when linked in, takes it. */
+extern void rh_foreign_free(void *p) __attribute__((weak, visibility("hidden")));
+
+void heap_free_front(void *p) {
+  if (likely(heap_owns(p))) {
+    free_block(p);
+  } else if (p != NULL && rh_foreign_free != NULL) {
+    rh_foreign_free(p);
+  }
 }
 
 RH_API void rh_free_sized(void *p, size_t size) {

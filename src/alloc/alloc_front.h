@@ -6,8 +6,8 @@
 
 #include <stdbool.h>
 
-/* Frees p if it is reheap's and returns true; returns true for NULL; leaves
- * any other pointer alone and returns false. */
-__attribute__((visibility("hidden"))) bool heap_free_if_owned(void *p);
+/* free() as the preload library exports it: reheap's blocks are freed,
+ * NULL is ignored, anything else goes to the front's rh_foreign_free. */
+__attribute__((visibility("hidden"))) void heap_free_front(void *p);
 
 #endif

@@ -18,9 +18,7 @@
 
 EXPORT void *malloc(size_t size) { return rh_malloc(size); }
 
-EXPORT void free(void *p) {
-  if (__builtin_expect(!heap_free_if_owned(p), 0)) rh_foreign_free(p);
-}
+EXPORT void free(void *p) { heap_free_front(p); }
 
 EXPORT void *calloc(size_t count, size_t size) { return rh_calloc(count, size); }
 
