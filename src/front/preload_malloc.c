@@ -28,12 +28,13 @@ EXPORT void *realloc(void *p, size_t size) {
 }
 
 EXPORT void *reallocarray(void *p, size_t count, size_t size) {
-  size_t total;
-  if (__builtin_mul_overflow(count, size, &total)) {
-    errno = ENOMEM;
-    return NULL;
+  if (p != NULL && !rh_owns(p)) {
+    size_t total;
+    /* on overflow the heap reports it as for its own blocks: NULL, ENOMEM */
+    if (__builtin_mul_overflow(count, size, &total)) return rh_reallocarray(NULL, count, size);
+    return rh_foreign_realloc(p, total);
   }
-  return realloc(p, total);
+  return rh_reallocarray(p, count, size);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t size) {

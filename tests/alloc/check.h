@@ -3,6 +3,7 @@
 #ifndef RH_TEST_CHECK_H
 #define RH_TEST_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -26,5 +27,15 @@
       abort();                                                                 \
     }                                                                          \
   } while (0)
+
+/* The tests' random numbers (xorshift64): fast, and the same on every run
+ * for a given seed, so a failure can be replayed. */
+static inline uint64_t rnd(uint64_t *s) {
+  uint64_t x = *s;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return *s = x;
+}
 
 #endif

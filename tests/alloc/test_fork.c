@@ -37,14 +37,6 @@ static _Atomic int stop;
 static _Atomic unsigned long long worker_ops;
 static pthread_barrier_t ready;
 
-static uint64_t rnd(uint64_t *s) {
-  uint64_t x = *s;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  return *s = x;
-}
-
 static unsigned char pb_at(uintptr_t addr, size_t size, size_t i) {
   uint64_t x = (uint64_t)addr ^ ((uint64_t)size << 20) ^ (uint64_t)i * 0x9E3779B1u;
   return (unsigned char)(x ^ (x >> 11) ^ (x >> 23));

@@ -49,14 +49,6 @@ static void check_upto(const blk_t *b, size_t filled, size_t upto, const char *w
            b->size, filled, j);
 }
 
-static uint64_t rnd(uint64_t *s) {
-  uint64_t x = *s;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  return *s = x;
-}
-
 static void resize(blk_t *b, size_t n, const char *what) {
   size_t old = b->size;
   check_upto(b, old, old, what);
