@@ -4,7 +4,7 @@
 #   python : a set of CPython's own regression tests passes on reheap
 #   sqlite3, git : the same output with and without reheap
 set -uo pipefail
-build="$1"
+build=$(cd "$1" && pwd) || { echo "no build directory $1" >&2; exit 2; }
 what="$2"
 reheap="$build/bin/reheap"
 tmp=$(mktemp -d)
