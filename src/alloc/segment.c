@@ -21,6 +21,27 @@ static int find_run(uint64_t m, size_t n) {
   return r ? __builtin_ctzll(r) : -1;
 }
 
+/* Start of the shortest run of free slices that holds n (best fit, so that
+ * big runs are not cut up for small pages while a hole of the right size
+ * exists); -1 when none. *len gets the run's length. */
+static int best_run(uint64_t m, size_t n, size_t *len) {
+  int best = -1;
+  size_t best_len = SLICE_COUNT + 1;
+  while (m) {
+    int i = __builtin_ctzll(m);
+    uint64_t rest = ~(m >> i);
+    size_t l = rest ? (size_t)__builtin_ctzll(rest) : (size_t)(64 - i);
+    if (l >= n && l < best_len) {
+      best = i;
+      best_len = l;
+      if (l == n) break;
+    }
+    m &= ~run_mask(l, (size_t)i);
+  }
+  *len = best_len;
+  return best;
+}
+
 static void committed_add(int64_t bytes) {
   if (bytes >= 0) {
     uint64_t now = atomic_fetch_add_explicit(&heap_gstats.committed, (uint64_t)bytes,
@@ -89,11 +110,17 @@ static void segment_unlink(heap_t *h, heap_segment_t *seg) {
 }
 
 heap_page_t *heap_segment_page_alloc(heap_t *h, size_t slices) {
-  heap_segment_t *seg;
+  heap_segment_t *seg = NULL;
   int at = -1;
-  for (seg = h->segments; seg != NULL; seg = seg->next) {
-    at = find_run(seg->free_mask, slices);
-    if (at >= 0) break;
+  size_t best = SLICE_COUNT + 1;
+  for (heap_segment_t *s = h->segments; s != NULL && best != slices; s = s->next) {
+    size_t len;
+    int i = best_run(s->free_mask, slices, &len);
+    if (i >= 0 && len < best) {
+      best = len;
+      seg = s;
+      at = i;
+    }
   }
   if (seg == NULL) {
     /* Before asking the OS: memory may be idle in exited threads' heaps. */
