@@ -27,7 +27,13 @@ static _Atomic size_t cache_nonempty;
 
 static size_t round_up(size_t v, size_t to) { return (v + to - 1) & ~(to - 1); }
 
-static void huge_account(heap_segment_t *seg, bool add) {
+/* count_live: whether the block still counts as live (false for a cached
+ * mapping, whose bytes left the live count when it was freed). */
+static void huge_account_live(heap_segment_t *seg, bool add, bool count_live);
+
+static void huge_account(heap_segment_t *seg, bool add) { huge_account_live(seg, add, true); }
+
+static void huge_account_live(heap_segment_t *seg, bool add, bool count_live) {
   size_t used = (size_t)(seg->huge_block - (uint8_t *)seg) + seg->huge_usable;
   if (add) {
     heap_gadd(&heap_gstats.os_map_calls, 1);
@@ -41,12 +47,14 @@ static void huge_account(heap_segment_t *seg, bool add) {
     heap_gadd(&heap_gstats.os_unmap_calls, 1);
     atomic_fetch_sub_explicit(&heap_gstats.reserved, seg->map_size, memory_order_relaxed);
     atomic_fetch_sub_explicit(&heap_gstats.committed, used, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&heap_gstats.live, (int64_t)seg->huge_usable, memory_order_relaxed);
+    if (count_live)
+      atomic_fetch_sub_explicit(&heap_gstats.live, (int64_t)seg->huge_usable,
+                                memory_order_relaxed);
   }
 }
 
-static void huge_unmap(heap_segment_t *seg) {
-  huge_account(seg, false);
+static void huge_unmap(heap_segment_t *seg, bool live) {
+  huge_account_live(seg, false, live);
   size_t total = seg->map_size;
   heap_owner_mark(seg, total, false);
   os_unmap(seg, total);
@@ -112,7 +120,7 @@ void heap_huge_cache_trim(bool all) {
   }
   atomic_store_explicit(&cache_nonempty, cache_count, memory_order_relaxed);
   os_unlock(&cache_lock);
-  for (size_t i = 0; i < n; i++) huge_unmap(out[i]);
+  for (size_t i = 0; i < n; i++) huge_unmap(out[i], false);
 }
 
 /* A cached mapping taken for a new block: its counters move from the old
@@ -175,12 +183,11 @@ void *heap_huge_alloc(size_t size, size_t align, bool *zeroed) {
 void heap_huge_free(heap_segment_t *seg) {
   heap_assert(seg->kind == SEG_HUGE);
   heap_gadd(&heap_gstats.huge_frees, 1);
-  heap_gadd(&heap_gstats.huge_free_bytes, seg->huge_usable);
-  if (cache_put(seg)) {
-    atomic_fetch_sub_explicit(&heap_gstats.live, (int64_t)seg->huge_usable, memory_order_relaxed);
-    return;
-  }
-  huge_unmap(seg);
+  size_t usable = seg->huge_usable; /* once cached, seg is not ours to read */
+  heap_gadd(&heap_gstats.huge_free_bytes, usable);
+  atomic_fetch_sub_explicit(&heap_gstats.live, (int64_t)usable, memory_order_relaxed);
+  if (cache_put(seg)) return;
+  huge_unmap(seg, false);
 }
 
 /* live_bytes counts huge blocks as bytes handed out minus bytes given
