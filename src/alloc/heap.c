@@ -243,7 +243,11 @@ void heap_slow_tick(heap_t *h) {
     heap_abandoned_tidy();
     heap_huge_cache_trim(false);
   }
-  heap_stats_flush(h);
+  /* The shared live count is one cache line every thread writes: a thread
+   * adds its change only once it is worth a line's trip between cores (the
+   * peak is then exact to within that much per thread). */
+  if (h->live_delta >= LIVE_FLUSH_BYTES || h->live_delta <= -LIVE_FLUSH_BYTES)
+    heap_stats_flush(h);
 }
 
 static void heap_thread_exit(void *arg) {

@@ -61,6 +61,8 @@
 
 /* Purge free memory that stayed idle this long. */
 #define PURGE_DELAY_MS 50
+/* Change in a heap's live bytes worth publishing on a slow path (heap.c). */
+#define LIVE_FLUSH_BYTES ((int64_t)64 << 10)
 /* How often a heap takes back the blocks other threads freed into pages it
  * is not allocating from (their memory would wait for it otherwise). */
 #define COLLECT_PERIOD_MS 100
