@@ -102,7 +102,7 @@ static bool process_init(void) {
 #if RH_HEAP_CHECKS
     check_class_tables();
 #endif
-    ok = heap_owner_map_init() && os_thread_exit_init(heap_thread_exit);
+    ok = os_thread_exit_init(heap_thread_exit);
     if (ok) {
       os_atfork(fork_prepare, fork_parent, fork_child);
       atomic_store_explicit(&process_ready, 1, memory_order_release);

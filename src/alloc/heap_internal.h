@@ -215,13 +215,11 @@ static inline void heap_gmax(_Atomic uint64_t *c, uint64_t v) {
 /* ---- owner_map.c ---- */
 #define OWNER_ADDR_BITS 47
 #define GRANULES ((uint64_t)1 << (OWNER_ADDR_BITS - SEG_SHIFT))
-HEAP_HIDDEN extern _Atomic(_Atomic uint64_t *) heap_owner_bits;
-HEAP_HIDDEN bool heap_owner_map_init(void);
+HEAP_HIDDEN extern _Atomic uint64_t heap_owner_bits[GRANULES / 64];
 static inline bool heap_owns(const void *p) {
   uint64_t g = (uintptr_t)p >> SEG_SHIFT;
-  _Atomic uint64_t *bits = atomic_load_explicit(&heap_owner_bits, memory_order_acquire);
-  if (bits == NULL || g >= GRANULES) return false;
-  return (atomic_load_explicit(&bits[g >> 6], memory_order_relaxed) >> (g & 63)) & 1;
+  if (g >= GRANULES) return false;
+  return (atomic_load_explicit(&heap_owner_bits[g >> 6], memory_order_relaxed) >> (g & 63)) & 1;
 }
 HEAP_HIDDEN void heap_owner_mark(void *base, size_t size, bool owned);
 
