@@ -100,6 +100,7 @@ RH_API void rh_free(void *p) {
  * must not be touched, and finding that out costs one bitmap load; the
  * front's foreign handler, when linked in, takes it. */
 extern void rh_foreign_free(void *p) __attribute__((weak, visibility("hidden")));
+extern void *rh_foreign_realloc(void *p, size_t size) __attribute__((weak, visibility("hidden")));
 
 void heap_free_front(void *p) {
   if (likely(heap_owns(p))) {
@@ -215,6 +216,15 @@ RH_API void *rh_realloc(void *p, size_t size) {
   memcpy(q, p, usable < size ? usable : size);
   rh_free(p);
   return q;
+}
+
+/* The preload front's realloc(): foreign blocks go to the front's handler
+ * (without one, they cannot be grown: NULL, ENOMEM). */
+void *heap_realloc_front(void *p, size_t size) {
+  if (likely(p == NULL || heap_owns(p))) return rh_realloc(p, size);
+  if (rh_foreign_realloc != NULL) return rh_foreign_realloc(p, size);
+  errno = ENOMEM;
+  return NULL;
 }
 
 RH_API void *rh_reallocarray(void *p, size_t count, size_t size) {

@@ -5,9 +5,14 @@
 #define REHEAP_ALLOC_FRONT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* free() as the preload library exports it: reheap's blocks are freed,
  * NULL is ignored, anything else goes to the front's rh_foreign_free. */
 __attribute__((visibility("hidden"))) void heap_free_front(void *p);
+
+/* realloc() as the preload library exports it: blocks reheap does not own
+ * go to the front's rh_foreign_realloc. */
+__attribute__((visibility("hidden"))) void *heap_realloc_front(void *p, size_t size);
 
 #endif

@@ -22,10 +22,7 @@ EXPORT void free(void *p) { heap_free_front(p); }
 
 EXPORT void *calloc(size_t count, size_t size) { return rh_calloc(count, size); }
 
-EXPORT void *realloc(void *p, size_t size) {
-  if (p != NULL && !rh_owns(p)) return rh_foreign_realloc(p, size);
-  return rh_realloc(p, size);
-}
+EXPORT void *realloc(void *p, size_t size) { return heap_realloc_front(p, size); }
 
 EXPORT void *reallocarray(void *p, size_t count, size_t size) {
   if (p != NULL && !rh_owns(p)) {
