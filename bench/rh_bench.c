@@ -57,7 +57,7 @@ struct run {
 };
 
 static struct run *runs; /* [rep][wl][heap] */
-static int nreps = 5;
+static int nreps = 7;
 static int wl_on[NWL], heap_on[NHEAP];
 static int nfail;
 /* Failures of reheap or glibc fail the run; a comparison heap's own bug
@@ -139,7 +139,7 @@ static void print_help(void)
            "reheap's targets.\n"
            "\n"
            "  --quick       one repetition at a small scale (" QUICK_SCALE "); a smoke test (< 20 s)\n"
-           "  --reps=N      repetitions (default 5; heaps interleaved, order rotated)\n"
+           "  --reps=N      repetitions (default 7; heaps interleaved, order rotated)\n"
            "  --only=LIST   workloads, comma separated (default all)\n"
            "  --heaps=LIST  heaps, comma separated (default all available)\n"
            "  --scale=X     workload scale (default 1; --quick uses " QUICK_SCALE ")\n"
