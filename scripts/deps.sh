@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(
-  cmake make gcc g++          # build
+  cmake make gcc g++ libc6-dev # build (libc6-dev: also the static libc a test links)
   libmimalloc2.0              # comparison heaps for run --heap and make bench
   libjemalloc2
   libtcmalloc-minimal4
