@@ -51,4 +51,20 @@ bool os_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 /* Writes the whole buffer to fd, retrying on EINTR; no allocation. */
 void os_write_all(int fd, const char *buf, size_t len);
 
+/* ---- code (os_code_*.c): what the hook engine needs ---- */
+#define OS_PROT_READ 1
+#define OS_PROT_WRITE 2
+#define OS_PROT_EXEC 4
+/* Protection of the page holding addr (OS_PROT_* bits), or -1 if unmapped. */
+int os_prot_of(const void *addr);
+/* Sets the protection of every page touching [addr, addr+len). */
+bool os_protect(void *addr, size_t len, int prot);
+/* Maps size bytes of read-write-execute memory whose every byte lies within
+ * range bytes of near; NULL when there is no such gap, or when the system
+ * refuses writable code. */
+void *os_map_code_near(const void *near, size_t size, size_t range);
+/* Size of the symbol that contains addr (from the dynamic symbol tables),
+ * and its start in *start; 0 when unknown. */
+size_t os_symbol_size(const void *addr, const void **start);
+
 #endif
