@@ -1,0 +1,80 @@
+/* reheap's hook engine: redirects functions of a running process and undoes
+ * it exactly. Usable on its own; knows nothing about allocation.
+ *
+ *   void *orig;
+ *   rh_hook_t *h;
+ *   if (rh_hook_create(target, detour, &orig, &h) == RH_OK &&
+ *       rh_hook_enable(h) == RH_OK) {
+ *     ... calls to target now reach detour; detour may call orig ...
+ *     rh_hook_disable(h);
+ *     rh_hook_destroy(h);
+ *   }
+ *
+ * An inline hook writes a 5-byte jump at the target's entry (to the detour,
+ * or to a relay next to the target when the detour is farther than 2 GiB)
+ * and moves the instructions it covers to a trampoline, through which the
+ * original is called. Several hooks on one function form a chain: the entry
+ * reaches the newest enabled hook, and each hook's original reaches the next
+ * enabled one, then the function itself. */
+#ifndef REHEAP_HOOK_H
+#define REHEAP_HOOK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reheap/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rh_hook rh_hook_t;
+
+typedef enum rh_hook_kind {
+  RH_HOOK_INLINE, /* a jump written at the function's entry */
+  RH_HOOK_GOT,    /* GOT slots of the modules that import the symbol */
+} rh_hook_kind_t;
+
+/* Optional settings for rh_hook_create_ex. */
+typedef struct rh_hook_options {
+  /* When not NULL: the target must start with these bytes, or creation
+   * fails with RH_ERR_BYTES_DIFFER before anything is written. */
+  const uint8_t *expect;
+  size_t expect_len;
+} rh_hook_options_t;
+
+/* Prepares an inline hook of target (disabled). *original receives the
+ * pointer that calls what target did before this hook: valid from now on,
+ * whether the hook is enabled or not. */
+rh_status_t rh_hook_create(void *target, void *detour, void **original, rh_hook_t **out);
+rh_status_t rh_hook_create_ex(void *target, void *detour, const rh_hook_options_t *options,
+                              void **original, rh_hook_t **out);
+
+rh_status_t rh_hook_enable(rh_hook_t *hook);
+rh_status_t rh_hook_disable(rh_hook_t *hook);
+/* Disables the hook if needed and frees it; *original stops being valid. */
+rh_status_t rh_hook_destroy(rh_hook_t *hook);
+
+/* Enables (or disables) hooks[0..n) as one: all of them or, on any failure,
+ * none, with every byte already written put back. */
+rh_status_t rh_hook_enable_all(rh_hook_t *const *hooks, size_t n);
+rh_status_t rh_hook_disable_all(rh_hook_t *const *hooks, size_t n);
+
+typedef struct rh_hook_info {
+  void *target;
+  void *detour;
+  rh_hook_kind_t kind;
+  bool enabled;
+} rh_hook_info_t;
+
+/* Number of enabled hooks. */
+size_t rh_hook_count(void);
+/* Fills up to max entries, one per hook that exists; returns how many
+ * exist. */
+size_t rh_hook_list(rh_hook_info_t *out, size_t max);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,288 @@
+/* Inline hooks: sites, chains, enable and disable.
+ *
+ * Every hook on one function shares its site (one patch, one trampoline
+ * slot). The patch jumps to the slot's relay, which jumps through
+ * relay_to to the newest enabled hook's detour; each hook's "original" is
+ * its stub, which jumps through stub_to[i] to the next older enabled
+ * hook's detour or, past the last, to the relocated code. Enabling or
+ * disabling a hook while others on the function stay enabled only stores
+ * pointers; the function's bytes change when the first hook goes on and go
+ * back when the last goes off.
+ *
+ * Bookkeeping is static (no malloc: the engine may be replacing it) and
+ * guarded by one lock. */
+#include <string.h>
+
+#include "hook/hook_internal.h"
+#include "os/os.h"
+
+#define SITES_MAX 256
+#define HOOKS_MAX 1024
+
+typedef struct hook_site {
+  uint8_t *target; /* function entry; NULL: site unused */
+  uint8_t *patch;  /* where the jump goes (after endbr64) */
+  hook_reloc_t reloc;
+  hook_slot_t *slot;
+  uint8_t saved[HOOK_PATCH_LEN];   /* original bytes under the jump */
+  uint8_t written[HOOK_PATCH_LEN]; /* the jump */
+  bool patched;
+  rh_hook_t *chain[HOOK_CHAIN_MAX]; /* by stub index; creation order in seq */
+} hook_site_t;
+
+struct rh_hook {
+  hook_site_t *site; /* NULL: hook unused */
+  void *detour;
+  unsigned stub;
+  unsigned long seq; /* creation order: later hooks are reached first */
+  bool enabled;
+};
+
+static hook_site_t sites[SITES_MAX];
+static rh_hook_t hooks[HOOKS_MAX];
+static unsigned long next_seq;
+static size_t enabled_count;
+static os_lock_t engine_lock = OS_LOCK_INIT;
+
+static hook_site_t *site_find(const uint8_t *target) {
+  for (size_t i = 0; i < SITES_MAX; i++)
+    if (sites[i].target == target) return &sites[i];
+  return NULL;
+}
+
+static rh_status_t site_open(uint8_t *target, hook_site_t **out) {
+  hook_site_t *s = NULL;
+  for (size_t i = 0; i < SITES_MAX && s == NULL; i++)
+    if (sites[i].target == NULL) s = &sites[i];
+  if (s == NULL) return RH_ERR_NO_MEMORY;
+  rh_status_t st;
+  hook_slot_t *slot = hook_slot_alloc(target, &st);
+  if (slot == NULL) return st;
+  const void *start = NULL;
+  size_t len = os_symbol_size(target, &start);
+  if (start != target) len = 0; /* not the start of a known function: length unknown */
+  st = hook_relocate(target, len, (uintptr_t)slot->code, &s->reloc);
+  if (st != RH_OK) {
+    hook_slot_free(slot);
+    return st;
+  }
+  memcpy(slot->code, s->reloc.code, s->reloc.code_len);
+  atomic_store_explicit(&slot->relay_to, (uintptr_t)slot->code, memory_order_release);
+  hook_emit_jmp_indirect(slot->relay, (uintptr_t)slot->relay, (uintptr_t)&slot->relay_to);
+  s->target = target;
+  s->patch = target + s->reloc.skip;
+  s->slot = slot;
+  s->patched = false;
+  memcpy(s->saved, s->patch, HOOK_PATCH_LEN);
+  if (!hook_emit_patch(s->written, (uintptr_t)s->patch, (uintptr_t)slot->relay)) {
+    hook_slot_free(slot);
+    s->target = NULL;
+    return RH_ERR_NO_NEAR_MEMORY;
+  }
+  memset(s->chain, 0, sizeof s->chain);
+  *out = s;
+  return RH_OK;
+}
+
+static void site_close(hook_site_t *s) {
+  hook_slot_free(s->slot);
+  memset(s, 0, sizeof *s);
+}
+
+/* Points the relay and every stub of a site at what each must reach now. */
+static void chain_rebuild(hook_site_t *s) {
+  uintptr_t code = (uintptr_t)s->slot->code;
+  uintptr_t newest = code;
+  unsigned long newest_seq = 0;
+  for (unsigned i = 0; i < HOOK_CHAIN_MAX; i++) {
+    rh_hook_t *h = s->chain[i];
+    if (h == NULL) continue;
+    /* the next older enabled hook, or the function itself */
+    uintptr_t next = code;
+    unsigned long best = 0;
+    for (unsigned j = 0; j < HOOK_CHAIN_MAX; j++) {
+      rh_hook_t *o = s->chain[j];
+      if (o != NULL && o->enabled && o->seq < h->seq && o->seq >= best) {
+        best = o->seq;
+        next = (uintptr_t)o->detour;
+      }
+    }
+    atomic_store_explicit(&s->slot->stub_to[i], next, memory_order_release);
+    if (h->enabled && h->seq >= newest_seq) {
+      newest_seq = h->seq;
+      newest = (uintptr_t)h->detour;
+    }
+  }
+  atomic_store_explicit(&s->slot->relay_to, newest, memory_order_release);
+}
+
+static bool site_any_enabled(const hook_site_t *s) {
+  for (unsigned i = 0; i < HOOK_CHAIN_MAX; i++)
+    if (s->chain[i] != NULL && s->chain[i]->enabled) return true;
+  return false;
+}
+
+static bool site_empty(const hook_site_t *s) {
+  for (unsigned i = 0; i < HOOK_CHAIN_MAX; i++)
+    if (s->chain[i] != NULL) return false;
+  return true;
+}
+
+rh_status_t rh_hook_create_ex(void *target, void *detour, const rh_hook_options_t *options,
+                              void **original, rh_hook_t **out) {
+  if (target == NULL || detour == NULL || original == NULL || out == NULL) return RH_ERR_ARGS;
+  if (options != NULL && options->expect != NULL && options->expect_len != 0) {
+    if (os_prot_of(target) < 0 || os_prot_of((uint8_t *)target + options->expect_len - 1) < 0)
+      return RH_ERR_ARGS;
+    if (memcmp(target, options->expect, options->expect_len) != 0) return RH_ERR_BYTES_DIFFER;
+  }
+  int prot = os_prot_of(target);
+  if (prot < 0 || !(prot & OS_PROT_EXEC)) return RH_ERR_ARGS; /* not code */
+  os_lock(&engine_lock);
+  rh_status_t st = RH_OK;
+  hook_site_t *s = site_find(target);
+  bool opened = false;
+  if (s == NULL) {
+    st = site_open(target, &s);
+    opened = st == RH_OK;
+  }
+  rh_hook_t *h = NULL;
+  unsigned stub = HOOK_CHAIN_MAX;
+  if (st == RH_OK) {
+    for (unsigned i = 0; i < HOOK_CHAIN_MAX && stub == HOOK_CHAIN_MAX; i++)
+      if (s->chain[i] == NULL) stub = i;
+    for (size_t i = 0; i < HOOKS_MAX && h == NULL; i++)
+      if (hooks[i].site == NULL) h = &hooks[i];
+    if (stub == HOOK_CHAIN_MAX || h == NULL) st = RH_ERR_NO_MEMORY;
+  }
+  if (st == RH_OK) {
+    *h = (rh_hook_t){s, detour, stub, ++next_seq, false};
+    s->chain[stub] = h;
+    hook_emit_jmp_indirect(s->slot->stubs[stub], (uintptr_t)s->slot->stubs[stub],
+                           (uintptr_t)&s->slot->stub_to[stub]);
+    chain_rebuild(s);
+    *original = s->slot->stubs[stub];
+    *out = h;
+  } else if (opened) {
+    site_close(s);
+  }
+  os_unlock(&engine_lock);
+  return st;
+}
+
+rh_status_t rh_hook_create(void *target, void *detour, void **original, rh_hook_t **out) {
+  return rh_hook_create_ex(target, detour, NULL, original, out);
+}
+
+static rh_status_t enable_locked(rh_hook_t *h) {
+  if (h == NULL || h->site == NULL) return RH_ERR_ARGS;
+  if (h->enabled) return RH_ERR_STATE;
+  hook_site_t *s = h->site;
+  h->enabled = true;
+  chain_rebuild(s);
+  if (!s->patched) {
+    rh_status_t st = RH_OK;
+    if (memcmp(s->patch, s->saved, HOOK_PATCH_LEN) != 0) st = RH_ERR_BYTES_DIFFER;
+    if (st == RH_OK) st = hook_write_code(s->patch, s->written, HOOK_PATCH_LEN);
+    if (st != RH_OK) {
+      h->enabled = false;
+      chain_rebuild(s);
+      return st;
+    }
+    s->patched = true;
+  }
+  enabled_count++;
+  return RH_OK;
+}
+
+static rh_status_t disable_locked(rh_hook_t *h) {
+  if (h == NULL || h->site == NULL) return RH_ERR_ARGS;
+  if (!h->enabled) return RH_ERR_STATE;
+  hook_site_t *s = h->site;
+  h->enabled = false;
+  if (!site_any_enabled(s) && s->patched) {
+    rh_status_t st = RH_OK;
+    if (memcmp(s->patch, s->written, HOOK_PATCH_LEN) != 0) st = RH_ERR_MODIFIED;
+    if (st == RH_OK) st = hook_write_code(s->patch, s->saved, HOOK_PATCH_LEN);
+    if (st != RH_OK) {
+      h->enabled = true;
+      return st;
+    }
+    s->patched = false;
+  }
+  chain_rebuild(s);
+  enabled_count--;
+  return RH_OK;
+}
+
+rh_status_t rh_hook_enable(rh_hook_t *h) {
+  os_lock(&engine_lock);
+  rh_status_t st = enable_locked(h);
+  os_unlock(&engine_lock);
+  return st;
+}
+
+rh_status_t rh_hook_disable(rh_hook_t *h) {
+  os_lock(&engine_lock);
+  rh_status_t st = disable_locked(h);
+  os_unlock(&engine_lock);
+  return st;
+}
+
+rh_status_t rh_hook_destroy(rh_hook_t *h) {
+  if (h == NULL || h->site == NULL) return RH_ERR_ARGS;
+  os_lock(&engine_lock);
+  rh_status_t st = RH_OK;
+  if (h->enabled) st = disable_locked(h);
+  if (st == RH_OK) {
+    hook_site_t *s = h->site;
+    s->chain[h->stub] = NULL;
+    memset(h, 0, sizeof *h);
+    if (site_empty(s)) site_close(s);
+    else chain_rebuild(s);
+  }
+  os_unlock(&engine_lock);
+  return st;
+}
+
+/* All or none: on a failure, what was already switched is switched back. */
+static rh_status_t switch_all(rh_hook_t *const *list, size_t n, bool on) {
+  if (list == NULL && n != 0) return RH_ERR_ARGS;
+  os_lock(&engine_lock);
+  rh_status_t st = RH_OK;
+  size_t done = 0;
+  for (; done < n; done++) {
+    st = on ? enable_locked(list[done]) : disable_locked(list[done]);
+    if (st != RH_OK) break;
+  }
+  if (st != RH_OK)
+    while (done-- > 0) (void)(on ? disable_locked(list[done]) : enable_locked(list[done]));
+  os_unlock(&engine_lock);
+  return st;
+}
+
+rh_status_t rh_hook_enable_all(rh_hook_t *const *list, size_t n) { return switch_all(list, n, true); }
+rh_status_t rh_hook_disable_all(rh_hook_t *const *list, size_t n) {
+  return switch_all(list, n, false);
+}
+
+size_t rh_hook_count(void) {
+  os_lock(&engine_lock);
+  size_t n = enabled_count;
+  os_unlock(&engine_lock);
+  return n;
+}
+
+size_t rh_hook_list(rh_hook_info_t *out, size_t max) {
+  os_lock(&engine_lock);
+  size_t n = 0;
+  for (size_t i = 0; i < HOOKS_MAX; i++) {
+    const rh_hook_t *h = &hooks[i];
+    if (h->site == NULL) continue;
+    if (out != NULL && n < max)
+      out[n] = (rh_hook_info_t){h->site->target, h->detour, RH_HOOK_INLINE, h->enabled};
+    n++;
+  }
+  os_unlock(&engine_lock);
+  return n;
+}

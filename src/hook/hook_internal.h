@@ -1,0 +1,82 @@
+/* The hook engine's internals.
+ *
+ * A patch site is the place in a function where reheap writes its 5-byte
+ * jump: the entry, or just after an endbr64 there. Each site has one
+ * trampoline slot in memory within +/-2 GiB of it, laid out as
+ *
+ *   code:   the relocated instructions the jump covers, then a jump back
+ *   relay:  jmp [relay_to]        -- the site's jump lands here
+ *   stubs:  jmp [stub_to[i]]      -- one per hook, its "original" pointer
+ *   data:   relay_to, stub_to[]   -- plain pointers, changed atomically
+ *
+ * so that enabling or disabling one hook among several on a function only
+ * stores a pointer; bytes in the function change only when its first hook
+ * goes on or its last goes off. */
+#ifndef REHEAP_HOOK_INTERNAL_H
+#define REHEAP_HOOK_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reheap/hook.h"
+
+#define HOOK_HIDDEN __attribute__((visibility("hidden")))
+
+#define HOOK_PATCH_LEN 5          /* E9 rel32 */
+#define HOOK_STOLEN_MAX 32        /* bytes a patch can take at most */
+#define HOOK_CODE_MAX 160         /* relocated code + jump back */
+#define HOOK_CHAIN_MAX 8          /* hooks on one function */
+#define HOOK_NEAR_RANGE ((size_t)0x7FF00000) /* a little under 2 GiB */
+
+/* ---- reloc_x86.c: decoding and moving the covered instructions ---- */
+typedef struct hook_reloc {
+  size_t skip;                  /* bytes kept at the entry (endbr64) */
+  size_t stolen;                /* bytes the patch covers, from the site */
+  uint8_t code[HOOK_CODE_MAX];  /* the relocated instructions and the jump back */
+  size_t code_len;
+  size_t insn_count;
+  uint8_t old_off[HOOK_STOLEN_MAX]; /* each covered instruction's offset at the site */
+  uint8_t new_off[HOOK_STOLEN_MAX]; /* and in code[] */
+} hook_reloc_t;
+
+/* Plans a patch at target: how many bytes to keep (endbr64), which
+ * instructions the jump covers, and their relocated copy as it must read
+ * when placed at code_addr. func_len: the function's length from target
+ * when known (0 if not), to look for branches back into the covered bytes. */
+HOOK_HIDDEN rh_status_t hook_relocate(const uint8_t *target, size_t func_len, uintptr_t code_addr,
+                                      hook_reloc_t *out);
+/* Where a thread stopped at offset off of the site should resume in the
+ * relocated code (off must be an instruction boundary); -1 if none. */
+HOOK_HIDDEN long hook_reloc_map(const hook_reloc_t *r, size_t off);
+
+/* Encoders: each writes at most 14 bytes at dst (which will run at
+ * dst_addr) and returns the length. */
+HOOK_HIDDEN size_t hook_emit_jmp(uint8_t *dst, uintptr_t dst_addr, uintptr_t to);
+/* jmp [rip+disp] reading its destination from slot_addr. */
+HOOK_HIDDEN size_t hook_emit_jmp_indirect(uint8_t *dst, uintptr_t dst_addr, uintptr_t slot_addr);
+/* The 5-byte E9 jump; false when to is out of rel32 reach. */
+HOOK_HIDDEN bool hook_emit_patch(uint8_t *dst, uintptr_t dst_addr, uintptr_t to);
+
+/* ---- tramp_pool.c: trampoline slots near their targets ---- */
+#define HOOK_SLOT_SIZE 512
+typedef struct hook_slot_s {
+  uint8_t code[HOOK_CODE_MAX];
+  uint8_t relay[16];
+  uint8_t stubs[HOOK_CHAIN_MAX][16];
+  _Atomic uintptr_t relay_to;
+  _Atomic uintptr_t stub_to[HOOK_CHAIN_MAX];
+} hook_slot_t;
+
+/* A free slot within +/-2 GiB of near, or NULL (RH_ERR_NO_NEAR_MEMORY, or
+ * RH_ERR_PROTECT when the system refuses executable memory). */
+HOOK_HIDDEN hook_slot_t *hook_slot_alloc(const void *near, rh_status_t *why);
+HOOK_HIDDEN void hook_slot_free(hook_slot_t *slot);
+
+/* ---- patch.c: writing code ---- */
+/* Copies len bytes to code at dst, making its pages writable for the
+ * moment and putting their protection back as it was. */
+HOOK_HIDDEN rh_status_t hook_write_code(void *dst, const void *src, size_t len);
+
+#endif
