@@ -84,6 +84,8 @@ static rh_status_t site_open(uint8_t *target, hook_site_t **out) {
   return RH_OK;
 }
 
+static void batch_work_none(void *arg) { (void)arg; }
+
 static void site_close(hook_site_t *s) {
   hook_slot_free(s->slot);
   memset(s, 0, sizeof *s);
@@ -174,57 +176,122 @@ rh_status_t rh_hook_create(void *target, void *detour, void **original, rh_hook_
   return rh_hook_create_ex(target, detour, NULL, original, out);
 }
 
-static rh_status_t enable_locked(rh_hook_t *h) {
-  if (h == NULL || h->site == NULL) return RH_ERR_ARGS;
-  if (h->enabled) return RH_ERR_STATE;
-  hook_site_t *s = h->site;
-  h->enabled = true;
-  chain_rebuild(s);
-  if (!s->patched) {
-    rh_status_t st = RH_OK;
-    if (memcmp(s->patch, s->saved, HOOK_PATCH_LEN) != 0) st = RH_ERR_BYTES_DIFFER;
-    if (st == RH_OK) st = hook_write_code(s->patch, s->written, HOOK_PATCH_LEN);
-    if (st != RH_OK) {
-      h->enabled = false;
-      chain_rebuild(s);
-      return st;
+/* ---- writing and unwriting patches with the other threads stopped ---- */
+
+typedef struct batch {
+  hook_site_t *sites[SITES_MAX];
+  size_t n;
+  bool patch;       /* true: write the jumps; false: put the bytes back */
+  bool close;       /* after unwriting: free the sites' slots too */
+  rh_status_t status;
+} batch_t;
+
+/* A thread stopped in bytes being replaced goes to the same instruction in
+ * the trampoline; one stopped in a trampoline being retired goes back to
+ * the function (or, in a relay or stub, to where it leads). */
+static void batch_fix_ip(uintptr_t *ip, void *arg) {
+  batch_t *b = arg;
+  for (size_t i = 0; i < b->n; i++) {
+    hook_site_t *s = b->sites[i];
+    uintptr_t patch = (uintptr_t)s->patch, code = (uintptr_t)s->slot->code;
+    if (b->patch) {
+      if (*ip > patch && *ip < patch + s->reloc.stolen) {
+        long to = hook_reloc_map(&s->reloc, *ip - patch);
+        if (to >= 0) *ip = code + (uintptr_t)to;
+      }
+      continue;
     }
-    s->patched = true;
+    /* disabling leaves threads in the trampoline, which stays valid until
+     * the hook is destroyed; only then do they move */
+    if (!b->close) continue;
+    if (*ip >= code && *ip < code + s->reloc.code_len) {
+      size_t off = *ip - code;
+      if (off == s->reloc.back_off) *ip = patch + s->reloc.stolen;
+      for (size_t k = 0; k < s->reloc.insn_count; k++)
+        if (s->reloc.new_off[k] == off) *ip = patch + s->reloc.old_off[k];
+    }
+    if (*ip == (uintptr_t)s->slot->relay) *ip = atomic_load(&s->slot->relay_to);
+    for (unsigned k = 0; k < HOOK_CHAIN_MAX; k++)
+      if (*ip == (uintptr_t)s->slot->stubs[k]) *ip = atomic_load(&s->slot->stub_to[k]);
   }
-  enabled_count++;
-  return RH_OK;
 }
 
-static rh_status_t disable_locked(rh_hook_t *h) {
-  if (h == NULL || h->site == NULL) return RH_ERR_ARGS;
-  if (!h->enabled) return RH_ERR_STATE;
-  hook_site_t *s = h->site;
-  h->enabled = false;
-  if (!site_any_enabled(s) && s->patched) {
-    rh_status_t st = RH_OK;
-    if (memcmp(s->patch, s->written, HOOK_PATCH_LEN) != 0) st = RH_ERR_MODIFIED;
-    if (st == RH_OK) st = hook_write_code(s->patch, s->saved, HOOK_PATCH_LEN);
-    if (st != RH_OK) {
-      h->enabled = true;
-      return st;
+static void batch_work(void *arg) {
+  batch_t *b = arg;
+  size_t done = 0;
+  b->status = RH_OK;
+  for (; done < b->n; done++) {
+    hook_site_t *s = b->sites[done];
+    const uint8_t *expect = b->patch ? s->saved : s->written;
+    const uint8_t *put = b->patch ? s->written : s->saved;
+    if (memcmp(s->patch, expect, HOOK_PATCH_LEN) != 0) {
+      b->status = b->patch ? RH_ERR_BYTES_DIFFER : RH_ERR_MODIFIED;
+      break;
     }
-    s->patched = false;
+    b->status = hook_write_code(s->patch, put, HOOK_PATCH_LEN);
+    if (b->status != RH_OK) break;
   }
-  chain_rebuild(s);
-  enabled_count--;
-  return RH_OK;
+  if (b->status != RH_OK) {
+    /* all or none: what was written goes back */
+    while (done-- > 0) {
+      hook_site_t *s = b->sites[done];
+      (void)hook_write_code(s->patch, b->patch ? s->saved : s->written, HOOK_PATCH_LEN);
+    }
+    return;
+  }
+  for (size_t i = 0; i < b->n; i++) b->sites[i]->patched = b->patch;
+}
+
+static rh_status_t batch_run(batch_t *b) {
+  if (b->n == 0) return RH_OK;
+  b->status = RH_ERR_THREADS;
+  if (!os_stop_world(batch_work, batch_fix_ip, b)) return RH_ERR_THREADS;
+  return b->status;
+}
+
+static void batch_add(batch_t *b, hook_site_t *s) {
+  for (size_t i = 0; i < b->n; i++)
+    if (b->sites[i] == s) return;
+  b->sites[b->n++] = s;
+}
+
+/* Switches every hook of the list on (or off) or, on any failure, none. */
+static rh_status_t switch_locked(rh_hook_t *const *list, size_t n, bool on) {
+  if (list == NULL && n != 0) return RH_ERR_ARGS;
+  for (size_t i = 0; i < n; i++) {
+    if (list[i] == NULL || list[i]->site == NULL) return RH_ERR_ARGS;
+    if (list[i]->enabled == on) return RH_ERR_STATE;
+    for (size_t j = 0; j < i; j++)
+      if (list[j] == list[i]) return RH_ERR_STATE;
+  }
+  static batch_t b; /* under engine_lock */
+  b.n = 0;
+  b.patch = on;
+  b.close = false;
+  for (size_t i = 0; i < n; i++) list[i]->enabled = on;
+  for (size_t i = 0; i < n; i++) {
+    hook_site_t *s = list[i]->site;
+    chain_rebuild(s);
+    if (on ? !s->patched : (s->patched && !site_any_enabled(s))) batch_add(&b, s);
+  }
+  rh_status_t st = batch_run(&b);
+  if (st != RH_OK)
+    for (size_t i = 0; i < n; i++) list[i]->enabled = !on;
+  for (size_t i = 0; i < n; i++) chain_rebuild(list[i]->site);
+  if (st == RH_OK) enabled_count = on ? enabled_count + n : enabled_count - n;
+  return st;
 }
 
 rh_status_t rh_hook_enable(rh_hook_t *h) {
   os_lock(&engine_lock);
-  rh_status_t st = enable_locked(h);
+  rh_status_t st = switch_locked(&h, 1, true);
   os_unlock(&engine_lock);
   return st;
 }
 
 rh_status_t rh_hook_disable(rh_hook_t *h) {
   os_lock(&engine_lock);
-  rh_status_t st = disable_locked(h);
+  rh_status_t st = switch_locked(&h, 1, false);
   os_unlock(&engine_lock);
   return st;
 }
@@ -233,37 +300,40 @@ rh_status_t rh_hook_destroy(rh_hook_t *h) {
   if (h == NULL || h->site == NULL) return RH_ERR_ARGS;
   os_lock(&engine_lock);
   rh_status_t st = RH_OK;
-  if (h->enabled) st = disable_locked(h);
+  if (h->enabled) st = switch_locked(&h, 1, false);
   if (st == RH_OK) {
     hook_site_t *s = h->site;
     s->chain[h->stub] = NULL;
     memset(h, 0, sizeof *h);
-    if (site_empty(s)) site_close(s);
-    else chain_rebuild(s);
+    if (site_empty(s)) {
+      /* threads still inside the slot are moved out before it is freed */
+      static batch_t b;
+      b.n = 1;
+      b.sites[0] = s;
+      b.patch = false;
+      b.close = true;
+      if (os_stop_world(batch_work_none, batch_fix_ip, &b)) site_close(s);
+      else st = RH_ERR_THREADS; /* the slot stays: freeing it could crash a thread */
+    } else {
+      chain_rebuild(s);
+    }
   }
   os_unlock(&engine_lock);
   return st;
 }
 
-/* All or none: on a failure, what was already switched is switched back. */
-static rh_status_t switch_all(rh_hook_t *const *list, size_t n, bool on) {
-  if (list == NULL && n != 0) return RH_ERR_ARGS;
+rh_status_t rh_hook_enable_all(rh_hook_t *const *list, size_t n) {
   os_lock(&engine_lock);
-  rh_status_t st = RH_OK;
-  size_t done = 0;
-  for (; done < n; done++) {
-    st = on ? enable_locked(list[done]) : disable_locked(list[done]);
-    if (st != RH_OK) break;
-  }
-  if (st != RH_OK)
-    while (done-- > 0) (void)(on ? disable_locked(list[done]) : enable_locked(list[done]));
+  rh_status_t st = switch_locked(list, n, true);
   os_unlock(&engine_lock);
   return st;
 }
 
-rh_status_t rh_hook_enable_all(rh_hook_t *const *list, size_t n) { return switch_all(list, n, true); }
 rh_status_t rh_hook_disable_all(rh_hook_t *const *list, size_t n) {
-  return switch_all(list, n, false);
+  os_lock(&engine_lock);
+  rh_status_t st = switch_locked(list, n, false);
+  os_unlock(&engine_lock);
+  return st;
 }
 
 size_t rh_hook_count(void) {

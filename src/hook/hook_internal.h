@@ -36,6 +36,7 @@ typedef struct hook_reloc {
   size_t stolen;                /* bytes the patch covers, from the site */
   uint8_t code[HOOK_CODE_MAX];  /* the relocated instructions and the jump back */
   size_t code_len;
+  size_t back_off;              /* where in code[] the jump back starts */
   size_t insn_count;
   uint8_t old_off[HOOK_STOLEN_MAX]; /* each covered instruction's offset at the site */
   uint8_t new_off[HOOK_STOLEN_MAX]; /* and in code[] */

@@ -217,6 +217,7 @@ rh_status_t hook_relocate(const uint8_t *target, size_t func_len, uintptr_t code
     if (to < 0) return RH_ERR_UNRELOCATABLE; /* into the middle of an instruction */
     put32(out->code + fix[i].at, (int32_t)(to - (long)fix[i].from_end));
   }
+  out->back_off = pos;
   pos += hook_emit_jmp(out->code + pos, code_addr + pos, (uintptr_t)site + off);
   out->code_len = pos;
   if (func_len != 0)

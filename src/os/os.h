@@ -61,10 +61,16 @@ int os_prot_of(const void *addr);
 bool os_protect(void *addr, size_t len, int prot);
 /* Maps size bytes of read-write-execute memory whose every byte lies within
  * range bytes of near; NULL when there is no such gap, or when the system
- * refuses writable code. */
-void *os_map_code_near(const void *near, size_t size, size_t range);
+ * refuses writable code (then *refused is set). */
+void *os_map_code_near(const void *near, size_t size, size_t range, bool *refused);
 /* Size of the symbol that contains addr (from the dynamic symbol tables),
  * and its start in *start; 0 when unknown. */
 size_t os_symbol_size(const void *addr, const void **start);
+
+/* Stops every other thread of the process (threads started meanwhile
+ * included), calls fix_ip on each one's saved instruction pointer (it may
+ * move it), runs work, and lets them go. False when a thread could not be
+ * stopped within 2 s: then work did not run. */
+bool os_stop_world(void (*work)(void *arg), void (*fix_ip)(uintptr_t *ip, void *arg), void *arg);
 
 #endif

@@ -125,7 +125,8 @@ static bool near_visit(uintptr_t lo, uintptr_t hi, const char *perms, void *arg)
   return false;
 }
 
-void *os_map_code_near(const void *near, size_t size, size_t range) {
+void *os_map_code_near(const void *near, size_t size, size_t range, bool *refused) {
+  *refused = false;
   for (int attempt = 0; attempt < 4; attempt++) {
     near_query_t q = {(uintptr_t)near, range, size, 0, 0, (uintptr_t)-1};
     if (!maps_each(near_visit, &q)) return NULL;
@@ -135,7 +136,10 @@ void *os_map_code_near(const void *near, size_t size, size_t range) {
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     if (p == (void *)q.best) return p;
     if (p != MAP_FAILED) munmap(p, size);
-    if (p == MAP_FAILED && (errno == EPERM || errno == EACCES)) return NULL;
+    if (p == MAP_FAILED && (errno == EPERM || errno == EACCES)) {
+      *refused = true;
+      return NULL;
+    }
     /* someone mapped the gap meanwhile: look again */
   }
   return NULL;

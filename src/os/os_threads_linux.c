@@ -1,0 +1,194 @@
+/* Linux: stopping every other thread of the process while code is
+ * rewritten, and moving their instruction pointers out of the way.
+ *
+ * Each thread gets a real-time signal (tgkill); its handler counts itself
+ * in, publishes its saved context and waits until the writer is done. The
+ * writer lists the threads again after each round, so threads born
+ * meanwhile are caught too, and it edits the saved instruction pointers
+ * before letting the threads go: a handler returning resumes at the edited
+ * address. Nothing here allocates (threads are listed with getdents64 into
+ * a stack buffer). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "os/os.h"
+
+#define MAX_THREADS 1024
+#define STOP_TIMEOUT_NS 2000000000L
+
+typedef struct parked {
+  pid_t tid;
+  _Atomic(ucontext_t *) uc; /* set by the thread once it waits */
+} parked_t;
+
+static parked_t parked[MAX_THREADS];
+static _Atomic size_t parked_count;
+static _Atomic int release_gen; /* bumped to let the threads go */
+static _Atomic int in_handler;  /* handlers not yet returned */
+static _Atomic int stopping;    /* a stop is in progress */
+static os_lock_t stop_lock = OS_LOCK_INIT;
+
+static int stop_signal(void) { return SIGRTMIN + 6; }
+
+static pid_t my_tid(void) { return (pid_t)syscall(SYS_gettid); }
+
+static void on_stop_signal(int sig, siginfo_t *info, void *ctx) {
+  (void)sig;
+  (void)info;
+  int saved_errno = errno;
+  atomic_fetch_add(&in_handler, 1);
+  /* gen before stopping: the writer clears stopping before it bumps gen,
+   * so a signal that arrives late returns at once instead of waiting for a
+   * release that already happened */
+  int gen = atomic_load(&release_gen);
+  if (!atomic_load(&stopping)) {
+    atomic_fetch_sub(&in_handler, 1);
+    errno = saved_errno;
+    return;
+  }
+  pid_t tid = my_tid();
+  size_t n = atomic_load(&parked_count);
+  for (size_t i = 0; i < n; i++) {
+    if (parked[i].tid == tid) {
+      atomic_store(&parked[i].uc, (ucontext_t *)ctx);
+      break;
+    }
+  }
+  /* sleep, not spin: the stopped threads must not take the CPU from the
+   * writer */
+  while (atomic_load(&release_gen) == gen)
+    syscall(SYS_futex, (int *)&release_gen, FUTEX_WAIT_PRIVATE, gen, NULL, NULL, 0);
+  atomic_fetch_sub(&in_handler, 1);
+  errno = saved_errno;
+}
+
+struct linux_dirent64 {
+  unsigned long long d_ino;
+  long long d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+/* Signals every thread not yet parked; returns how many were added, or -1
+ * when the list cannot be read or is full. */
+static int signal_new_threads(pid_t self) {
+  int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[4096];
+  int added = 0;
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+      off += d->d_reclen;
+      if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+      pid_t tid = 0;
+      for (const char *c = d->d_name; *c; c++) tid = tid * 10 + (*c - '0');
+      if (tid == self) continue;
+      size_t count = atomic_load(&parked_count);
+      bool known = false;
+      for (size_t i = 0; i < count && !known; i++) known = parked[i].tid == tid;
+      if (known) continue;
+      if (count == MAX_THREADS) {
+        close(fd);
+        return -1;
+      }
+      parked[count].tid = tid;
+      atomic_store(&parked[count].uc, NULL);
+      atomic_store(&parked_count, count + 1);
+      if (syscall(SYS_tgkill, getpid(), tid, stop_signal()) == 0) {
+        added++;
+      } else {
+        atomic_store(&parked_count, count); /* it has exited meanwhile */
+      }
+    }
+  }
+  close(fd);
+  return added;
+}
+
+static long now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/* Waits until every signalled thread has parked; false on timeout. */
+static bool wait_parked(void) {
+  long deadline = now_ns() + STOP_TIMEOUT_NS;
+  for (;;) {
+    size_t n = atomic_load(&parked_count), ready = 0;
+    for (size_t i = 0; i < n; i++) ready += atomic_load(&parked[i].uc) != NULL;
+    if (ready == n) return true;
+    if (now_ns() > deadline) return false;
+    sched_yield();
+  }
+}
+
+static uintptr_t *ip_of(ucontext_t *uc) {
+#if defined(__x86_64__)
+  return (uintptr_t *)&uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__i386__)
+  return (uintptr_t *)&uc->uc_mcontext.gregs[REG_EIP];
+#else
+#error "os_stop_world: instruction pointer of this architecture"
+#endif
+}
+
+bool os_stop_world(void (*work)(void *arg), void (*fix_ip)(uintptr_t *ip, void *arg),
+                   void *arg) {
+  os_lock(&stop_lock);
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_stop_signal;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigfillset(&sa.sa_mask);
+  if (sigaction(stop_signal(), &sa, &old) != 0) {
+    os_unlock(&stop_lock);
+    return false;
+  }
+  atomic_store(&parked_count, 0);
+  atomic_store(&stopping, 1);
+  pid_t self = my_tid();
+  bool ok = true;
+  /* rounds until no new thread appears: a thread may start another before
+   * it is stopped itself */
+  for (int round = 0; ok; round++) {
+    int added = signal_new_threads(self);
+    if (added < 0 || round > 64) ok = false;
+    else if (!wait_parked()) ok = false;
+    if (added == 0) break;
+  }
+  if (ok) {
+    size_t n = atomic_load(&parked_count);
+    for (size_t i = 0; i < n && fix_ip != NULL; i++) fix_ip(ip_of(atomic_load(&parked[i].uc)), arg);
+    work(arg);
+  }
+  atomic_store(&stopping, 0);
+  atomic_fetch_add(&release_gen, 1);
+  syscall(SYS_futex, (int *)&release_gen, FUTEX_WAKE_PRIVATE, MAX_THREADS, NULL, NULL, 0);
+  /* every handler must have returned before the old action is back, or a
+   * late one would meet the default action of the signal */
+  while (atomic_load(&in_handler) != 0) sched_yield();
+  size_t n = atomic_load(&parked_count);
+  bool pending = false;
+  for (size_t i = 0; i < n; i++) pending |= atomic_load(&parked[i].uc) == NULL;
+  if (!pending) sigaction(stop_signal(), &old, NULL);
+  /* else: a thread that never parked may still get the signal; keeping the
+   * handler installed lets it pass through harmlessly */
+  atomic_store(&parked_count, 0);
+  os_unlock(&stop_lock);
+  return ok;
+}
