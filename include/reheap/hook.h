@@ -56,6 +56,17 @@ rh_status_t rh_hook_disable(rh_hook_t *hook);
 /* Disables the hook if needed and frees it; *original stops being valid. */
 rh_status_t rh_hook_destroy(rh_hook_t *hook);
 
+/* Prepares a GOT hook (disabled): calls that modules make to symbol through
+ * their GOT/PLT slots will reach detour. module: a module's file name
+ * ("libz.so.1") or path, or NULL for every loaded module. *original: the
+ * symbol's definition. RH_ERR_NOT_FOUND when no such module imports it.
+ * Enabled, disabled and destroyed like an inline hook. */
+rh_status_t rh_got_hook_create(const char *symbol, void *detour, const char *module,
+                               void **original, rh_hook_t **out);
+/* After dlopen: extends every enabled GOT hook to the modules loaded since
+ * it was enabled. */
+rh_status_t rh_hook_refresh(void);
+
 /* Enables (or disables) hooks[0..n) as one: all of them or, on any failure,
  * none, with every byte already written put back. */
 rh_status_t rh_hook_enable_all(rh_hook_t *const *hooks, size_t n);

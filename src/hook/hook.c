@@ -31,12 +31,20 @@ typedef struct hook_site {
 } hook_site_t;
 
 struct rh_hook {
-  hook_site_t *site; /* NULL: hook unused */
+  bool used;
+  rh_hook_kind_t kind;
+  hook_site_t *site; /* inline */
+  hook_got_t *got;   /* GOT */
+  void *target;
   void *detour;
   unsigned stub;
   unsigned long seq; /* creation order: later hooks are reached first */
   bool enabled;
 };
+
+#define GOTS_MAX 64
+static hook_got_t gots[GOTS_MAX];
+static bool got_used[GOTS_MAX];
 
 static hook_site_t sites[SITES_MAX];
 static rh_hook_t hooks[HOOKS_MAX];
@@ -154,11 +162,11 @@ rh_status_t rh_hook_create_ex(void *target, void *detour, const rh_hook_options_
     for (unsigned i = 0; i < HOOK_CHAIN_MAX && stub == HOOK_CHAIN_MAX; i++)
       if (s->chain[i] == NULL) stub = i;
     for (size_t i = 0; i < HOOKS_MAX && h == NULL; i++)
-      if (hooks[i].site == NULL) h = &hooks[i];
+      if (!hooks[i].used) h = &hooks[i];
     if (stub == HOOK_CHAIN_MAX || h == NULL) st = RH_ERR_NO_MEMORY;
   }
   if (st == RH_OK) {
-    *h = (rh_hook_t){s, detour, stub, ++next_seq, false};
+    *h = (rh_hook_t){true, RH_HOOK_INLINE, s, NULL, target, detour, stub, ++next_seq, false};
     s->chain[stub] = h;
     hook_emit_jmp_indirect(s->slot->stubs[stub], (uintptr_t)s->slot->stubs[stub],
                            (uintptr_t)&s->slot->stub_to[stub]);
@@ -255,31 +263,59 @@ static void batch_add(batch_t *b, hook_site_t *s) {
   b->sites[b->n++] = s;
 }
 
-/* Switches every hook of the list on (or off) or, on any failure, none. */
-static rh_status_t switch_locked(rh_hook_t *const *list, size_t n, bool on) {
-  if (list == NULL && n != 0) return RH_ERR_ARGS;
-  for (size_t i = 0; i < n; i++) {
-    if (list[i] == NULL || list[i]->site == NULL) return RH_ERR_ARGS;
-    if (list[i]->enabled == on) return RH_ERR_STATE;
-    for (size_t j = 0; j < i; j++)
-      if (list[j] == list[i]) return RH_ERR_STATE;
-  }
+/* The inline hooks of a list, switched together: chains first, then one
+ * stop of the other threads for every patch that must be written. */
+static rh_status_t switch_inline(rh_hook_t *const *list, size_t n, bool on) {
   static batch_t b; /* under engine_lock */
   b.n = 0;
   b.patch = on;
   b.close = false;
-  for (size_t i = 0; i < n; i++) list[i]->enabled = on;
+  for (size_t i = 0; i < n; i++)
+    if (list[i]->kind == RH_HOOK_INLINE) list[i]->enabled = on;
   for (size_t i = 0; i < n; i++) {
+    if (list[i]->kind != RH_HOOK_INLINE) continue;
     hook_site_t *s = list[i]->site;
     chain_rebuild(s);
     if (on ? !s->patched : (s->patched && !site_any_enabled(s))) batch_add(&b, s);
   }
   rh_status_t st = batch_run(&b);
-  if (st != RH_OK)
-    for (size_t i = 0; i < n; i++) list[i]->enabled = !on;
-  for (size_t i = 0; i < n; i++) chain_rebuild(list[i]->site);
-  if (st == RH_OK) enabled_count = on ? enabled_count + n : enabled_count - n;
+  for (size_t i = 0; i < n; i++) {
+    if (list[i]->kind != RH_HOOK_INLINE) continue;
+    if (st != RH_OK) list[i]->enabled = !on;
+    chain_rebuild(list[i]->site);
+  }
   return st;
+}
+
+static rh_status_t switch_got(rh_hook_t *h, bool on) {
+  rh_status_t st = on ? hook_got_apply(h->got, h->detour) : hook_got_remove(h->got, h->detour);
+  if (st == RH_OK) h->enabled = on;
+  return st;
+}
+
+/* Switches every hook of the list on (or off) or, on any failure, none. */
+static rh_status_t switch_locked(rh_hook_t *const *list, size_t n, bool on) {
+  if (list == NULL && n != 0) return RH_ERR_ARGS;
+  for (size_t i = 0; i < n; i++) {
+    if (list[i] == NULL || !list[i]->used) return RH_ERR_ARGS;
+    if (list[i]->enabled == on) return RH_ERR_STATE;
+    for (size_t j = 0; j < i; j++)
+      if (list[j] == list[i]) return RH_ERR_STATE;
+  }
+  rh_status_t st = switch_inline(list, n, on);
+  if (st != RH_OK) return st;
+  size_t done = 0;
+  for (; done < n && st == RH_OK; done++)
+    if (list[done]->kind == RH_HOOK_GOT) st = switch_got(list[done], on);
+  if (st != RH_OK) {
+    done--; /* the one that failed changed nothing */
+    while (done-- > 0)
+      if (list[done]->kind == RH_HOOK_GOT) (void)switch_got(list[done], !on);
+    (void)switch_inline(list, n, !on);
+    return st;
+  }
+  enabled_count = on ? enabled_count + n : enabled_count - n;
+  return RH_OK;
 }
 
 rh_status_t rh_hook_enable(rh_hook_t *h) {
@@ -297,11 +333,14 @@ rh_status_t rh_hook_disable(rh_hook_t *h) {
 }
 
 rh_status_t rh_hook_destroy(rh_hook_t *h) {
-  if (h == NULL || h->site == NULL) return RH_ERR_ARGS;
+  if (h == NULL || !h->used) return RH_ERR_ARGS;
   os_lock(&engine_lock);
   rh_status_t st = RH_OK;
   if (h->enabled) st = switch_locked(&h, 1, false);
-  if (st == RH_OK) {
+  if (st == RH_OK && h->kind == RH_HOOK_GOT) {
+    got_used[h->got - gots] = false;
+    memset(h, 0, sizeof *h);
+  } else if (st == RH_OK) {
     hook_site_t *s = h->site;
     s->chain[h->stub] = NULL;
     memset(h, 0, sizeof *h);
@@ -348,11 +387,43 @@ size_t rh_hook_list(rh_hook_info_t *out, size_t max) {
   size_t n = 0;
   for (size_t i = 0; i < HOOKS_MAX; i++) {
     const rh_hook_t *h = &hooks[i];
-    if (h->site == NULL) continue;
-    if (out != NULL && n < max)
-      out[n] = (rh_hook_info_t){h->site->target, h->detour, RH_HOOK_INLINE, h->enabled};
+    if (!h->used) continue;
+    if (out != NULL && n < max) out[n] = (rh_hook_info_t){h->target, h->detour, h->kind, h->enabled};
     n++;
   }
   os_unlock(&engine_lock);
   return n;
+}
+
+rh_status_t rh_got_hook_create(const char *symbol, void *detour, const char *module,
+                               void **original, rh_hook_t **out) {
+  if (symbol == NULL || detour == NULL || original == NULL || out == NULL) return RH_ERR_ARGS;
+  os_lock(&engine_lock);
+  hook_got_t *g = NULL;
+  rh_hook_t *h = NULL;
+  for (size_t i = 0; i < GOTS_MAX && g == NULL; i++)
+    if (!got_used[i]) g = &gots[i];
+  for (size_t i = 0; i < HOOKS_MAX && h == NULL; i++)
+    if (!hooks[i].used) h = &hooks[i];
+  rh_status_t st = g == NULL || h == NULL ? RH_ERR_NO_MEMORY : hook_got_prepare(g, symbol, module);
+  void *def = os_symbol_lookup(symbol);
+  if (st == RH_OK && def == NULL) st = RH_ERR_NOT_FOUND;
+  if (st == RH_OK) {
+    got_used[g - gots] = true;
+    *h = (rh_hook_t){true, RH_HOOK_GOT, NULL, g, def, detour, 0, ++next_seq, false};
+    *original = def;
+    *out = h;
+  }
+  os_unlock(&engine_lock);
+  return st;
+}
+
+rh_status_t rh_hook_refresh(void) {
+  os_lock(&engine_lock);
+  rh_status_t st = RH_OK;
+  for (size_t i = 0; i < HOOKS_MAX && st == RH_OK; i++)
+    if (hooks[i].used && hooks[i].kind == RH_HOOK_GOT && hooks[i].enabled)
+      st = hook_got_apply(hooks[i].got, hooks[i].detour);
+  os_unlock(&engine_lock);
+  return st;
 }

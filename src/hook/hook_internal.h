@@ -75,6 +75,25 @@ typedef struct hook_slot_s {
 HOOK_HIDDEN hook_slot_t *hook_slot_alloc(const void *near, rh_status_t *why);
 HOOK_HIDDEN void hook_slot_free(hook_slot_t *slot);
 
+/* ---- got_elf.c: GOT slots ---- */
+#define HOOK_GOT_SLOTS 64
+typedef struct hook_got {
+  char symbol[128];
+  char module[256]; /* "" = every module */
+  size_t nslots;
+  void **slots[HOOK_GOT_SLOTS];
+  void *saved[HOOK_GOT_SLOTS];
+} hook_got_t;
+
+/* Records what to hook; RH_ERR_NOT_FOUND when no matching module imports
+ * the symbol. */
+HOOK_HIDDEN rh_status_t hook_got_prepare(hook_got_t *g, const char *symbol, const char *module);
+/* Points every matching slot not yet taken (new modules too) at detour. */
+HOOK_HIDDEN rh_status_t hook_got_apply(hook_got_t *g, void *detour);
+/* Gives every taken slot back what it held; refuses, writing nothing, if
+ * one no longer holds detour. */
+HOOK_HIDDEN rh_status_t hook_got_remove(hook_got_t *g, void *detour);
+
 /* ---- patch.c: writing code ---- */
 /* Copies len bytes to code at dst, making its pages writable for the
  * moment and putting their protection back as it was. */

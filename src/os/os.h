@@ -66,6 +66,9 @@ void *os_map_code_near(const void *near, size_t size, size_t range, bool *refuse
 /* Size of the symbol that contains addr (from the dynamic symbol tables),
  * and its start in *start; 0 when unknown. */
 size_t os_symbol_size(const void *addr, const void **start);
+/* Address of the first definition of name in the process's global scope,
+ * or NULL. */
+void *os_symbol_lookup(const char *name);
 
 /* Stops every other thread of the process (threads started meanwhile
  * included), calls fix_ip on each one's saved instruction pointer (it may

@@ -154,3 +154,5 @@ size_t os_symbol_size(const void *addr, const void **start) {
   if (start != NULL) *start = info.dli_saddr;
   return (size_t)sym->st_size;
 }
+
+void *os_symbol_lookup(const char *name) { return dlsym(RTLD_DEFAULT, name); }

@@ -1,0 +1,159 @@
+/* GOT hooks (ELF): the slots through which modules call an imported
+ * symbol, found from each module's dynamic relocations (JUMP_SLOT for PLT
+ * calls, GLOB_DAT for -fno-plt calls and taken addresses), are pointed at
+ * the detour and later given back exactly what they held. A slot is one
+ * aligned pointer, so a thread calling through it sees the old target or
+ * the new one; nothing needs stopping. */
+#include <elf.h>
+#include <link.h>
+#include <string.h>
+
+#include "hook/hook_internal.h"
+#include "os/os.h"
+
+#if defined(__x86_64__)
+#define R_JUMP_SLOT R_X86_64_JUMP_SLOT
+#define R_GLOB_DAT R_X86_64_GLOB_DAT
+#define REL_TYPE(info) ELF64_R_TYPE(info)
+#define REL_SYM(info) ELF64_R_SYM(info)
+#elif defined(__i386__)
+#define R_JUMP_SLOT R_386_JMP_SLOT
+#define R_GLOB_DAT R_386_GLOB_DAT
+#define REL_TYPE(info) ELF32_R_TYPE(info)
+#define REL_SYM(info) ELF32_R_SYM(info)
+#endif
+
+typedef struct scan {
+  hook_got_t *g;
+  void *detour;      /* when writing: what to put in new slots */
+  rh_status_t status;
+  size_t found;
+} scan_t;
+
+static bool module_matches(const hook_got_t *g, const char *path) {
+  if (g->module[0] == '\0') return true;
+  if (path == NULL) return false;
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  return strcmp(base, g->module) == 0 || strcmp(path, g->module) == 0;
+}
+
+static bool slot_known(const hook_got_t *g, void **slot) {
+  for (size_t i = 0; i < g->nslots; i++)
+    if (g->slots[i] == slot) return true;
+  return false;
+}
+
+static uintptr_t dyn_ptr(uintptr_t v, uintptr_t base) { return v < base ? v + base : v; }
+
+/* Each slot of this module that imports g->symbol: remembered with what it
+ * holds and, when writing, pointed at the detour. */
+static void scan_module(struct dl_phdr_info *info, scan_t *sc) {
+  hook_got_t *g = sc->g;
+  const ElfW(Dyn) *dyn = NULL;
+  for (int i = 0; i < info->dlpi_phnum; i++)
+    if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+      dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+  if (dyn == NULL) return;
+  uintptr_t base = info->dlpi_addr;
+  const ElfW(Sym) *symtab = NULL;
+  const char *strtab = NULL;
+  uintptr_t tables[2] = {0, 0};
+  size_t sizes[2] = {0, 0};
+  bool rela = true;
+  for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
+    switch (d->d_tag) {
+    case DT_SYMTAB: symtab = (const ElfW(Sym) *)dyn_ptr(d->d_un.d_ptr, base); break;
+    case DT_STRTAB: strtab = (const char *)dyn_ptr(d->d_un.d_ptr, base); break;
+    case DT_JMPREL: tables[0] = dyn_ptr(d->d_un.d_ptr, base); break;
+    case DT_PLTRELSZ: sizes[0] = d->d_un.d_val; break;
+    case DT_PLTREL: rela = d->d_un.d_val == DT_RELA; break;
+    case DT_RELA:
+    case DT_REL: tables[1] = dyn_ptr(d->d_un.d_ptr, base); break;
+    case DT_RELASZ:
+    case DT_RELSZ: sizes[1] = d->d_un.d_val; break;
+    default: break;
+    }
+  }
+  if (symtab == NULL || strtab == NULL) return;
+  size_t entsize = rela ? sizeof(ElfW(Rela)) : sizeof(ElfW(Rel));
+  for (int t = 0; t < 2; t++) {
+    for (size_t off = 0; tables[t] != 0 && off + entsize <= sizes[t]; off += entsize) {
+      const ElfW(Rel) *r = (const ElfW(Rel) *)(tables[t] + off); /* Rela starts like Rel */
+      unsigned type = (unsigned)REL_TYPE(r->r_info);
+      if (type != R_JUMP_SLOT && type != R_GLOB_DAT) continue;
+      const ElfW(Sym) *sym = &symtab[REL_SYM(r->r_info)];
+      if (strcmp(strtab + sym->st_name, g->symbol) != 0) continue;
+      void **slot = (void **)(base + r->r_offset);
+      if (slot_known(g, slot)) continue;
+      if (g->nslots == HOOK_GOT_SLOTS) {
+        sc->status = RH_ERR_NO_MEMORY;
+        return;
+      }
+      sc->found++;
+      if (sc->detour == NULL) continue; /* counting only */
+      int prot = os_prot_of(slot);
+      if (prot < 0 || (!(prot & OS_PROT_WRITE) &&
+                       !os_protect(slot, sizeof *slot, prot | OS_PROT_WRITE))) {
+        sc->status = RH_ERR_PROTECT;
+        return;
+      }
+      g->slots[g->nslots] = slot;
+      g->saved[g->nslots] = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+      g->nslots++;
+      __atomic_store_n(slot, sc->detour, __ATOMIC_RELEASE);
+      if (!(prot & OS_PROT_WRITE)) os_protect(slot, sizeof *slot, prot); /* RELRO back */
+    }
+  }
+}
+
+static int visit(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size;
+  scan_t *sc = arg;
+  if (!module_matches(sc->g, info->dlpi_name)) return 0;
+  scan_module(info, sc);
+  return sc->status != RH_OK;
+}
+
+rh_status_t hook_got_prepare(hook_got_t *g, const char *symbol, const char *module) {
+  size_t sl = strlen(symbol), ml = module ? strlen(module) : 0;
+  if (sl == 0 || sl >= sizeof g->symbol || ml >= sizeof g->module) return RH_ERR_ARGS;
+  memset(g, 0, sizeof *g);
+  memcpy(g->symbol, symbol, sl + 1);
+  if (module != NULL) memcpy(g->module, module, ml + 1);
+  scan_t sc = {g, NULL, RH_OK, 0};
+  dl_iterate_phdr(visit, &sc);
+  if (sc.status != RH_OK) return sc.status;
+  return sc.found != 0 ? RH_OK : RH_ERR_NOT_FOUND;
+}
+
+static rh_status_t restore_from(hook_got_t *g, size_t from, void *detour);
+
+rh_status_t hook_got_apply(hook_got_t *g, void *detour) {
+  size_t before = g->nslots;
+  scan_t sc = {g, detour, RH_OK, 0};
+  dl_iterate_phdr(visit, &sc);
+  if (sc.status != RH_OK) {
+    (void)restore_from(g, before, detour); /* only what this call took */
+    return sc.status;
+  }
+  return g->nslots != 0 ? RH_OK : RH_ERR_NOT_FOUND;
+}
+
+rh_status_t hook_got_remove(hook_got_t *g, void *detour) { return restore_from(g, 0, detour); }
+
+static rh_status_t restore_from(hook_got_t *g, size_t from, void *detour) {
+  /* refuse before writing anything if a slot was changed by someone else */
+  for (size_t i = from; i < g->nslots; i++)
+    if (__atomic_load_n(g->slots[i], __ATOMIC_ACQUIRE) != detour) return RH_ERR_MODIFIED;
+  for (size_t i = from; i < g->nslots; i++) {
+    void **slot = g->slots[i];
+    int prot = os_prot_of(slot);
+    bool ro = prot >= 0 && !(prot & OS_PROT_WRITE);
+    if (ro && !os_protect(slot, sizeof *slot, prot | OS_PROT_WRITE)) return RH_ERR_PROTECT;
+    __atomic_store_n(slot, g->saved[i], __ATOMIC_RELEASE);
+    if (ro) os_protect(slot, sizeof *slot, prot);
+  }
+  g->nslots = from;
+  return RH_OK;
+}
