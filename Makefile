@@ -24,6 +24,7 @@ check: build
 
 bench: build
 	$(BUILD)/bin/rh-bench
+	$(BUILD)/bin/rh-hook-bench
 
 clean:
 	rm -rf $(BUILD)

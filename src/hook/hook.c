@@ -27,6 +27,7 @@ typedef struct hook_site {
   uint8_t saved[HOOK_PATCH_LEN];   /* original bytes under the jump */
   uint8_t written[HOOK_PATCH_LEN]; /* the jump */
   bool patched;
+  int prot, prot_end; /* of the patch's pages, as found */
   rh_hook_t *chain[HOOK_CHAIN_MAX]; /* by stub index; creation order in seq */
 } hook_site_t;
 
@@ -81,6 +82,8 @@ static rh_status_t site_open(uint8_t *target, hook_site_t **out) {
   s->patch = target + s->reloc.skip;
   s->slot = slot;
   s->patched = false;
+  s->prot = os_prot_of(s->patch);
+  s->prot_end = os_prot_of(s->patch + HOOK_PATCH_LEN - 1);
   memcpy(s->saved, s->patch, HOOK_PATCH_LEN);
   if (!hook_emit_patch(s->written, (uintptr_t)s->patch, (uintptr_t)slot->relay)) {
     hook_slot_free(slot);
@@ -236,14 +239,15 @@ static void batch_work(void *arg) {
       b->status = b->patch ? RH_ERR_BYTES_DIFFER : RH_ERR_MODIFIED;
       break;
     }
-    b->status = hook_write_code(s->patch, put, HOOK_PATCH_LEN);
+    b->status = hook_write_code(s->patch, put, HOOK_PATCH_LEN, s->prot, s->prot_end);
     if (b->status != RH_OK) break;
   }
   if (b->status != RH_OK) {
     /* all or none: what was written goes back */
     while (done-- > 0) {
       hook_site_t *s = b->sites[done];
-      (void)hook_write_code(s->patch, b->patch ? s->saved : s->written, HOOK_PATCH_LEN);
+      (void)hook_write_code(s->patch, b->patch ? s->saved : s->written, HOOK_PATCH_LEN, s->prot,
+                            s->prot_end);
     }
     return;
   }

@@ -96,7 +96,9 @@ HOOK_HIDDEN rh_status_t hook_got_remove(hook_got_t *g, void *detour);
 
 /* ---- patch.c: writing code ---- */
 /* Copies len bytes to code at dst, making its pages writable for the
- * moment and putting their protection back as it was. */
-HOOK_HIDDEN rh_status_t hook_write_code(void *dst, const void *src, size_t len);
+ * moment and putting back their protection: prot for the page of dst,
+ * prot_end for the page of its last byte (OS_PROT_* bits). */
+HOOK_HIDDEN rh_status_t hook_write_code(void *dst, const void *src, size_t len, int prot,
+                                        int prot_end);
 
 #endif

@@ -1,6 +1,7 @@
 /* Writing code in place. The page is made writable (and kept executable:
  * this very code may share it) for as long as the copy takes, then its
- * protection is put back as it was. A patch that fits in one aligned
+ * protection is put back as it was (the caller knows it: reading it from
+ * the OS for every write would cost more than the write). A patch that fits in one aligned
  * 8-byte word is written with a single store, so a thread running the
  * function meanwhile sees the old bytes or the new ones, never a mix. */
 #include <string.h>
@@ -8,9 +9,7 @@
 #include "hook/hook_internal.h"
 #include "os/os.h"
 
-rh_status_t hook_write_code(void *dst, const void *src, size_t len) {
-  int prot = os_prot_of(dst);
-  int prot_end = os_prot_of((uint8_t *)dst + len - 1);
+rh_status_t hook_write_code(void *dst, const void *src, size_t len, int prot, int prot_end) {
   if (prot < 0 || prot_end < 0) return RH_ERR_ARGS;
   if (!os_protect(dst, len, prot | prot_end | OS_PROT_READ | OS_PROT_WRITE | OS_PROT_EXEC))
     return RH_ERR_PROTECT;
