@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 
-.PHONY: all deps build demo check bench clean
+.PHONY: all deps build demo check bench fuzz clean
 
 all: build
 
@@ -25,6 +25,11 @@ check: build
 bench: build
 	$(BUILD)/bin/rh-bench
 	$(BUILD)/bin/rh-hook-bench
+
+# The hook relocator under libFuzzer for ten minutes (a short run is in check).
+fuzz: build
+	mkdir -p $(BUILD)/fuzz-corpus
+	$(BUILD)/bin/fuzz_reloc -max_total_time=600 $(BUILD)/fuzz-corpus
 
 clean:
 	rm -rf $(BUILD)

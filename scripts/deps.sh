@@ -6,6 +6,7 @@ set -euo pipefail
 pkgs=(
   cmake make gcc g++ libc6-dev # build (libc6-dev: also the static libc a test links)
   libzydis-dev                # x86 decoder for the hook engine
+  clang libclang-rt-14-dev    # libFuzzer for the relocator's fuzz target
   libmimalloc2.0              # comparison heaps for run --heap and make bench
   libjemalloc2
   libtcmalloc-minimal4
