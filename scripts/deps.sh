@@ -7,6 +7,8 @@ pkgs=(
   cmake make gcc g++ libc6-dev # build (libc6-dev: also the static libc a test links)
   libzydis-dev                # x86 decoder for the hook engine
   clang libclang-rt-14-dev    # libFuzzer for the relocator's fuzz target
+  gcc-multilib qemu-user      # 32-bit x86 hook tests, run under qemu-i386
+  dpkg-dev                    # apt-get source: Zydis for -m32 (tests/hook/i386/build.sh)
   libmimalloc2.0              # comparison heaps for run --heap and make bench
   libjemalloc2
   libtcmalloc-minimal4
@@ -20,13 +22,33 @@ for p in "${pkgs[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+
+# Debian ships Zydis for 64-bit only: the 32-bit tests build it from its
+# source package, which needs a deb-src entry for the same archive.
+src_list=/etc/apt/sources.list.d/reheap-src.sources
+need_src=0
+if ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  need_src=1
+fi
+[ ${#missing[@]} -eq 0 ] && [ $need_src -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "deps: missing Debian packages: ${missing[*]}; run 'sudo scripts/deps.sh' or install them with apt-get" >&2
+  echo "deps: missing Debian packages (${missing[*]}) or a deb-src entry; run 'sudo scripts/deps.sh'" >&2
   exit 1
 fi
-echo "deps: installing ${missing[*]}" >&2
+if [ $need_src -eq 1 ]; then
+  echo "deps: adding Debian's source archive ($src_list)" >&2
+  cat >"$src_list" <<EOS
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOS
+fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -ne 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -149,8 +149,10 @@ rh_status_t rh_hook_create_ex(void *target, void *detour, const rh_hook_options_
       return RH_ERR_ARGS;
     if (memcmp(target, options->expect, options->expect_len) != 0) return RH_ERR_BYTES_DIFFER;
   }
+  /* readable, at least (emulators such as qemu-user report guest code
+   * without the execute bit, so that bit proves nothing) */
   int prot = os_prot_of(target);
-  if (prot < 0 || !(prot & OS_PROT_EXEC)) return RH_ERR_ARGS; /* not code */
+  if (prot < 0 || !(prot & OS_PROT_READ)) return RH_ERR_ARGS;
   os_lock(&engine_lock);
   rh_status_t st = RH_OK;
   hook_site_t *s = site_find(target);

@@ -23,6 +23,11 @@ rh_status_t hook_write_code(void *dst, const void *src, size_t len, int prot, in
     memcpy(dst, src, len);
   }
   __builtin___clear_cache((char *)dst, (char *)dst + len);
+  /* the bytes are code being patched: a page reported without the execute
+   * bit (qemu-user reports guest code that way) keeps it anyway; on a real
+   * system the reported protection already has it */
+  prot |= OS_PROT_EXEC;
+  prot_end |= OS_PROT_EXEC;
   bool same = prot == prot_end;
   if (!os_protect(dst, len, prot) || (!same && !os_protect((uint8_t *)dst + len - 1, 1, prot_end)))
     return RH_ERR_PROTECT;

@@ -1,5 +1,5 @@
-/* x86-64: decoding a function's first instructions with Zydis and moving
- * the ones the patch covers to a trampoline.
+/* x86 (64- and 32-bit): decoding a function's first instructions with
+ * Zydis and moving the ones the patch covers to a trampoline.
  *
  * Copied as they are, except:
  * - RIP-relative memory operands get their displacement rewritten;
@@ -16,11 +16,26 @@
 #include "hook/hook_internal.h"
 #include "os/os.h"
 
-static const uint8_t endbr64[4] = {0xF3, 0x0F, 0x1E, 0xFA};
+#if defined(__x86_64__)
+#define MACHINE_MODE ZYDIS_MACHINE_MODE_LONG_64
+#define STACK_WIDTH ZYDIS_STACK_WIDTH_64
+static const uint8_t endbr[4] = {0xF3, 0x0F, 0x1E, 0xFA}; /* endbr64 */
+#else
+#define MACHINE_MODE ZYDIS_MACHINE_MODE_LEGACY_32
+#define STACK_WIDTH ZYDIS_STACK_WIDTH_32
+static const uint8_t endbr[4] = {0xF3, 0x0F, 0x1E, 0xFB}; /* endbr32 */
+#endif
 
 static bool fits_rel32(uintptr_t from_next, uintptr_t to) {
+#if defined(__x86_64__)
   int64_t d = (int64_t)(to - from_next);
   return d >= INT32_MIN && d <= INT32_MAX;
+#else
+  /* a 32-bit displacement reaches all of a 32-bit address space */
+  (void)from_next;
+  (void)to;
+  return true;
+#endif
 }
 
 static void put32(uint8_t *p, int32_t v) { memcpy(p, &v, 4); }
@@ -34,24 +49,28 @@ bool hook_emit_patch(uint8_t *dst, uintptr_t dst_addr, uintptr_t to) {
 
 size_t hook_emit_jmp(uint8_t *dst, uintptr_t dst_addr, uintptr_t to) {
   if (hook_emit_patch(dst, dst_addr, to)) return 5;
-  /* jmp [rip+0]; .quad to */
+  /* jmp [rip+0]; .quad to (64-bit only: in 32-bit, rel32 reaches all) */
+  uint64_t abs = to;
   dst[0] = 0xFF;
   dst[1] = 0x25;
   put32(dst + 2, 0);
-  memcpy(dst + 6, &to, 8);
+  memcpy(dst + 6, &abs, 8);
   return 14;
 }
 
 size_t hook_emit_jmp_indirect(uint8_t *dst, uintptr_t dst_addr, uintptr_t slot_addr) {
   dst[0] = 0xFF;
   dst[1] = 0x25;
-  put32(dst + 2, (int32_t)(slot_addr - (dst_addr + 6)));
+#if defined(__x86_64__)
+  put32(dst + 2, (int32_t)(slot_addr - (dst_addr + 6))); /* jmp [rip+d] */
+#else
+  (void)dst_addr;
+  put32(dst + 2, (int32_t)slot_addr); /* jmp [abs32] */
+#endif
   return 6;
 }
 
-static void decoder_init(ZydisDecoder *d) {
-  ZydisDecoderInit(d, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-}
+static void decoder_init(ZydisDecoder *d) { ZydisDecoderInit(d, MACHINE_MODE, STACK_WIDTH); }
 
 static bool ends_flow(const ZydisDecodedInstruction *in) {
   switch (in->meta.category) {
@@ -65,8 +84,13 @@ static bool ends_flow(const ZydisDecodedInstruction *in) {
 }
 
 static bool is_rip_relative(const ZydisDecodedInstruction *in) {
+#if defined(__x86_64__)
   return (in->attributes & ZYDIS_ATTRIB_HAS_MODRM) && in->raw.modrm.mod == 0 &&
          in->raw.modrm.rm == 5 && in->raw.disp.size == 32;
+#else
+  (void)in;
+  return false; /* 32-bit code addresses memory absolutely */
+#endif
 }
 
 /* A covered branch to another covered instruction, fixed once every copy's
@@ -108,8 +132,8 @@ rh_status_t hook_relocate(const uint8_t *target, size_t func_len, uintptr_t code
   ZydisDecoder dec;
   decoder_init(&dec);
   const uint8_t *site = target;
-  if (memcmp(target, endbr64, sizeof endbr64) == 0) {
-    out->skip = sizeof endbr64;
+  if (memcmp(target, endbr, sizeof endbr) == 0) {
+    out->skip = sizeof endbr;
     site += out->skip;
   }
   fixup_t fix[HOOK_STOLEN_MAX];
@@ -161,8 +185,9 @@ rh_status_t hook_relocate(const uint8_t *target, size_t func_len, uintptr_t code
           static const uint8_t abs_jmp[6] = {0xFF, 0x25, 0, 0, 0, 0};
           dst[0] = (uint8_t)(0x70 | (cc ^ 1));
           dst[1] = 14;
+          uint64_t abs = to;
           memcpy(dst + 2, abs_jmp, sizeof abs_jmp);
-          memcpy(dst + 8, &to, 8);
+          memcpy(dst + 8, &abs, 8);
           pos += 16;
         }
       } else if (in.mnemonic == ZYDIS_MNEMONIC_CALL && !inside) {
@@ -173,8 +198,9 @@ rh_status_t hook_relocate(const uint8_t *target, size_t func_len, uintptr_t code
         } else {
           /* call [rip+2]; jmp +8; .quad to */
           static const uint8_t far_call[8] = {0xFF, 0x15, 0x02, 0, 0, 0, 0xEB, 0x08};
+          uint64_t abs = to;
           memcpy(dst, far_call, sizeof far_call);
-          memcpy(dst + 8, &to, 8);
+          memcpy(dst + 8, &abs, 8);
           pos += 16;
         }
       } else {

@@ -130,7 +130,11 @@ void *os_map_code_near(const void *near, size_t size, size_t range, bool *refuse
   for (int attempt = 0; attempt < 4; attempt++) {
     near_query_t q = {(uintptr_t)near, range, size, 0, 0, (uintptr_t)-1};
     if (!maps_each(near_visit, &q)) return NULL;
+#if UINTPTR_MAX > 0xFFFFFFFFu
     near_consider(&q, q.prev_hi, (uintptr_t)1 << 47);
+#else
+    near_consider(&q, q.prev_hi, UINTPTR_MAX & ~(uintptr_t)0xFFFF);
+#endif
     if (q.best == 0) return NULL;
     void *p = mmap((void *)q.best, size, PROT_READ | PROT_WRITE | PROT_EXEC,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);

@@ -24,7 +24,7 @@
 #include "os/os.h"
 
 #define MAX_THREADS 1024
-#define STOP_TIMEOUT_NS 2000000000L
+#define STOP_TIMEOUT_NS ((int64_t)2000000000)
 
 typedef struct parked {
   pid_t tid;
@@ -119,19 +119,46 @@ static int signal_new_threads(pid_t self) {
   return added;
 }
 
-static long now_ns(void) {
+static int64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000L + ts.tv_nsec;
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Waits until every signalled thread has parked; false on timeout. */
+/* True when the thread is asleep inside a system call (it has the stop
+ * signal blocked, or it is not a thread of the program at all: qemu-user's
+ * own helper threads show up in /proc/self/task). Such a thread is not
+ * running any code, ours included, while the patch is written. */
+static bool asleep_in_syscall(pid_t tid) {
+  char path[64] = "/proc/self/task/";
+  size_t len = strlen(path);
+  char digits[16];
+  int nd = 0;
+  for (pid_t t = tid; t > 0 && nd < 15; t /= 10) digits[nd++] = (char)('0' + t % 10);
+  while (nd > 0) path[len++] = digits[--nd];
+  memcpy(path + len, "/syscall", 9);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[32];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  /* "running", or a system call number and its arguments */
+  return n > 0 && buf[0] >= '0' && buf[0] <= '9';
+}
+
+/* Waits until every signalled thread has parked, or is asleep in the
+ * kernel and stays so; false on timeout. */
 static bool wait_parked(void) {
-  long deadline = now_ns() + STOP_TIMEOUT_NS;
+  int64_t start = now_ns(), deadline = start + STOP_TIMEOUT_NS;
   for (;;) {
-    size_t n = atomic_load(&parked_count), ready = 0;
+    size_t n = atomic_load(&parked_count), ready = 0, asleep = 0;
     for (size_t i = 0; i < n; i++) ready += atomic_load(&parked[i].uc) != NULL;
     if (ready == n) return true;
+    if (now_ns() - start > 20000000) {
+      for (size_t i = 0; i < n; i++)
+        if (atomic_load(&parked[i].uc) == NULL && asleep_in_syscall(parked[i].tid)) asleep++;
+      if (ready + asleep == n) return true;
+    }
     if (now_ns() > deadline) return false;
     /* sleep rather than yield: the CPU goes to the threads that still have
      * to run their handler, at once instead of at the next tick */
@@ -176,7 +203,10 @@ bool os_stop_world(void (*work)(void *arg), void (*fix_ip)(uintptr_t *ip, void *
   }
   if (ok) {
     size_t n = atomic_load(&parked_count);
-    for (size_t i = 0; i < n && fix_ip != NULL; i++) fix_ip(ip_of(atomic_load(&parked[i].uc)), arg);
+    for (size_t i = 0; i < n && fix_ip != NULL; i++) {
+      ucontext_t *uc = atomic_load(&parked[i].uc);
+      if (uc != NULL) fix_ip(ip_of(uc), arg); /* NULL: asleep in the kernel */
+    }
     work(arg);
   }
   atomic_store(&stopping, 0);
