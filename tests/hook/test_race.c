@@ -17,7 +17,9 @@
   } while (0)
 
 #define CALLERS 3
+#ifndef SWITCHES
 #define SWITCHES 500 /* each an enable and a disable: 1000 switches */
+#endif
 
 typedef long (*fn_t)(long);
 extern long fx_rip_load(long), fx_jmp_inside(long);

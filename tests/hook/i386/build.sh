@@ -26,8 +26,14 @@ if [ ! -f "$out/libzydis32.a" ]; then
   ar rcs "$out/libzydis32.a" "$out"/zydis-obj/*.o
 fi
 
-gcc "${cflags[@]}" -Wall -Wextra -Werror -I"$out/zydis-include" -I"$src/include" -I"$src/src" \
-  "$src"/src/hook/*.c "$src/src/os/os_code_linux.c" "$src/src/os/os_threads_linux.c" \
-  "$src/src/os/os_linux.c" "$src/tests/hook/i386/test_i386.c" \
-  "$src/tests/hook/i386/fixtures_i386.S" "$out/libzydis32.a" -rdynamic -ldl -lpthread \
-  -o "$out/hook_test_i386"
+engine=("$src"/src/hook/*.c "$src/src/os/os_code_linux.c" "$src/src/os/os_threads_linux.c"
+        "$src/src/os/os_linux.c" "$src/tests/hook/i386/fixtures_i386.S")
+build() { # OUTPUT TEST_SOURCE [FLAGS...]
+  local o="$1" t="$2"
+  shift 2
+  gcc "${cflags[@]}" -Wall -Wextra -Werror "$@" -I"$out/zydis-include" -I"$src/include" \
+    -I"$src/src" "${engine[@]}" "$t" "$out/libzydis32.a" -rdynamic -ldl -lpthread -o "$o"
+}
+build "$out/hook_test_i386" "$src/tests/hook/i386/test_i386.c"
+# qemu runs the threads slower: fewer switches keep the test short
+build "$out/hook_race_i386" "$src/tests/hook/test_race.c" -DSWITCHES=200

@@ -58,6 +58,10 @@ FN(fx32_jmp_inside)             /* short jmp to a covered instruction: a + 5 */
         ret
 END(fx32_jmp_inside)
 
+        /* the race test's target, under the name it uses on x86-64 */
+        .globl fx_jmp_inside
+        .set fx_jmp_inside, fx32_jmp_inside
+
 FN(fx32_endbr)                  /* endbr32 stays: a + 3 */
         endbr32
         mov     4(%esp), %eax
