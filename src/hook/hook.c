@@ -24,8 +24,9 @@ typedef struct hook_site {
   uint8_t *patch;  /* where the jump goes (after endbr64) */
   hook_reloc_t reloc;
   hook_slot_t *slot;
-  uint8_t saved[HOOK_PATCH_LEN];   /* original bytes under the jump */
-  uint8_t written[HOOK_PATCH_LEN]; /* the jump */
+  size_t patch_len;                    /* 5, or 14 for the far form */
+  uint8_t saved[HOOK_PATCH_FAR_LEN];   /* original bytes under the jump */
+  uint8_t written[HOOK_PATCH_FAR_LEN]; /* the jump */
   bool patched;
   int prot, prot_end; /* of the patch's pages, as found */
   rh_hook_t *chain[HOOK_CHAIN_MAX]; /* by stub index; creation order in seq */
@@ -65,12 +66,21 @@ static rh_status_t site_open(uint8_t *target, hook_site_t **out) {
     if (sites[i].target == NULL) s = &sites[i];
   if (s == NULL) return RH_ERR_NO_MEMORY;
   rh_status_t st;
+  size_t patch_len = HOOK_PATCH_LEN;
   hook_slot_t *slot = hook_slot_alloc(target, &st);
+#if defined(__x86_64__)
+  /* No free memory within 2 GiB: a 14-byte absolute jump instead, where
+   * the function's first instructions leave room for it. */
+  if (slot == NULL && st == RH_ERR_NO_NEAR_MEMORY) {
+    slot = hook_slot_alloc(NULL, &st);
+    patch_len = HOOK_PATCH_FAR_LEN;
+  }
+#endif
   if (slot == NULL) return st;
   const void *start = NULL;
   size_t len = os_symbol_size(target, &start);
   if (start != target) len = 0; /* not the start of a known function: length unknown */
-  st = hook_relocate(target, len, (uintptr_t)slot->code, &s->reloc);
+  st = hook_relocate(target, len, (uintptr_t)slot->code, patch_len, &s->reloc);
   if (st != RH_OK) {
     hook_slot_free(slot);
     return st;
@@ -80,15 +90,20 @@ static rh_status_t site_open(uint8_t *target, hook_site_t **out) {
   hook_emit_jmp_indirect(slot->relay, (uintptr_t)slot->relay, (uintptr_t)&slot->relay_to);
   s->target = target;
   s->patch = target + s->reloc.skip;
+  s->patch_len = patch_len;
   s->slot = slot;
   s->patched = false;
   s->prot = os_prot_of(s->patch);
-  s->prot_end = os_prot_of(s->patch + HOOK_PATCH_LEN - 1);
-  memcpy(s->saved, s->patch, HOOK_PATCH_LEN);
-  if (!hook_emit_patch(s->written, (uintptr_t)s->patch, (uintptr_t)slot->relay)) {
-    hook_slot_free(slot);
-    s->target = NULL;
-    return RH_ERR_NO_NEAR_MEMORY;
+  s->prot_end = os_prot_of(s->patch + patch_len - 1);
+  memcpy(s->saved, s->patch, patch_len);
+  if (patch_len == HOOK_PATCH_LEN) {
+    if (!hook_emit_patch(s->written, (uintptr_t)s->patch, (uintptr_t)slot->relay)) {
+      hook_slot_free(slot);
+      s->target = NULL;
+      return RH_ERR_NO_NEAR_MEMORY;
+    }
+  } else {
+    hook_emit_jmp_abs(s->written, (uintptr_t)slot->relay);
   }
   memset(s->chain, 0, sizeof s->chain);
   *out = s;
@@ -237,18 +252,18 @@ static void batch_work(void *arg) {
     hook_site_t *s = b->sites[done];
     const uint8_t *expect = b->patch ? s->saved : s->written;
     const uint8_t *put = b->patch ? s->written : s->saved;
-    if (memcmp(s->patch, expect, HOOK_PATCH_LEN) != 0) {
+    if (memcmp(s->patch, expect, s->patch_len) != 0) {
       b->status = b->patch ? RH_ERR_BYTES_DIFFER : RH_ERR_MODIFIED;
       break;
     }
-    b->status = hook_write_code(s->patch, put, HOOK_PATCH_LEN, s->prot, s->prot_end);
+    b->status = hook_write_code(s->patch, put, s->patch_len, s->prot, s->prot_end);
     if (b->status != RH_OK) break;
   }
   if (b->status != RH_OK) {
     /* all or none: what was written goes back */
     while (done-- > 0) {
       hook_site_t *s = b->sites[done];
-      (void)hook_write_code(s->patch, b->patch ? s->saved : s->written, HOOK_PATCH_LEN, s->prot,
+      (void)hook_write_code(s->patch, b->patch ? s->saved : s->written, s->patch_len, s->prot,
                             s->prot_end);
     }
     return;

@@ -25,6 +25,7 @@
 #define HOOK_HIDDEN __attribute__((visibility("hidden")))
 
 #define HOOK_PATCH_LEN 5          /* E9 rel32 */
+#define HOOK_PATCH_FAR_LEN 14     /* jmp [rip+0]; .quad relay (x86-64, no memory near) */
 #define HOOK_STOLEN_MAX 32        /* bytes a patch can take at most */
 #define HOOK_CODE_MAX 160         /* relocated code + jump back */
 #define HOOK_CHAIN_MAX 8          /* hooks on one function */
@@ -47,7 +48,7 @@ typedef struct hook_reloc {
  * when placed at code_addr. func_len: the function's length from target
  * when known (0 if not), to look for branches back into the covered bytes. */
 HOOK_HIDDEN rh_status_t hook_relocate(const uint8_t *target, size_t func_len, uintptr_t code_addr,
-                                      hook_reloc_t *out);
+                                      size_t patch_len, hook_reloc_t *out);
 /* Where a thread stopped at offset off of the site should resume in the
  * relocated code (off must be an instruction boundary); -1 if none. */
 HOOK_HIDDEN long hook_reloc_map(const hook_reloc_t *r, size_t off);
@@ -55,6 +56,8 @@ HOOK_HIDDEN long hook_reloc_map(const hook_reloc_t *r, size_t off);
 /* Encoders: each writes at most 14 bytes at dst (which will run at
  * dst_addr) and returns the length. */
 HOOK_HIDDEN size_t hook_emit_jmp(uint8_t *dst, uintptr_t dst_addr, uintptr_t to);
+/* The 14-byte absolute jump (x86-64), wherever dst is. */
+HOOK_HIDDEN size_t hook_emit_jmp_abs(uint8_t *dst, uintptr_t to);
 /* jmp [rip+disp] reading its destination from slot_addr. */
 HOOK_HIDDEN size_t hook_emit_jmp_indirect(uint8_t *dst, uintptr_t dst_addr, uintptr_t slot_addr);
 /* The 5-byte E9 jump; false when to is out of rel32 reach. */
@@ -70,9 +73,12 @@ typedef struct hook_slot_s {
   _Atomic uintptr_t stub_to[HOOK_CHAIN_MAX];
 } hook_slot_t;
 
-/* A free slot within +/-2 GiB of near, or NULL (RH_ERR_NO_NEAR_MEMORY, or
- * RH_ERR_PROTECT when the system refuses executable memory). */
+/* A free slot within +/-2 GiB of near (anywhere when near is NULL), or
+ * NULL (RH_ERR_NO_NEAR_MEMORY, or RH_ERR_PROTECT when the system refuses
+ * executable memory). */
 HOOK_HIDDEN hook_slot_t *hook_slot_alloc(const void *near, rh_status_t *why);
+/* Tests only: behave as if no memory were free near any target. */
+HOOK_HIDDEN extern bool hook_test_no_near_memory;
 HOOK_HIDDEN void hook_slot_free(hook_slot_t *slot);
 
 /* ---- got_elf.c: GOT slots ---- */

@@ -47,8 +47,7 @@ bool hook_emit_patch(uint8_t *dst, uintptr_t dst_addr, uintptr_t to) {
   return true;
 }
 
-size_t hook_emit_jmp(uint8_t *dst, uintptr_t dst_addr, uintptr_t to) {
-  if (hook_emit_patch(dst, dst_addr, to)) return 5;
+size_t hook_emit_jmp_abs(uint8_t *dst, uintptr_t to) {
   /* jmp [rip+0]; .quad to (64-bit only: in 32-bit, rel32 reaches all) */
   uint64_t abs = to;
   dst[0] = 0xFF;
@@ -56,6 +55,11 @@ size_t hook_emit_jmp(uint8_t *dst, uintptr_t dst_addr, uintptr_t to) {
   put32(dst + 2, 0);
   memcpy(dst + 6, &abs, 8);
   return 14;
+}
+
+size_t hook_emit_jmp(uint8_t *dst, uintptr_t dst_addr, uintptr_t to) {
+  if (hook_emit_patch(dst, dst_addr, to)) return 5;
+  return hook_emit_jmp_abs(dst, to);
 }
 
 size_t hook_emit_jmp_indirect(uint8_t *dst, uintptr_t dst_addr, uintptr_t slot_addr) {
@@ -127,7 +131,7 @@ static rh_status_t scan_for_branch_in(const ZydisDecoder *dec, const uint8_t *si
 }
 
 rh_status_t hook_relocate(const uint8_t *target, size_t func_len, uintptr_t code_addr,
-                          hook_reloc_t *out) {
+                          size_t patch_len, hook_reloc_t *out) {
   memset(out, 0, sizeof *out);
   ZydisDecoder dec;
   decoder_init(&dec);
@@ -141,7 +145,7 @@ rh_status_t hook_relocate(const uint8_t *target, size_t func_len, uintptr_t code
   size_t off = 0, pos = 0;
   ZydisDecodedInstruction in;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-  while (off < HOOK_PATCH_LEN) {
+  while (off < patch_len) {
     if (func_len != 0 && out->skip + off >= func_len) return RH_ERR_TOO_SHORT;
     if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, site + off, 15, &in, ops)))
       return RH_ERR_DECODE;
@@ -223,10 +227,10 @@ rh_status_t hook_relocate(const uint8_t *target, size_t func_len, uintptr_t code
     bool flows_on = false;
     if (in.mnemonic == ZYDIS_MNEMONIC_JMP && in.raw.imm[0].is_relative) {
       uintptr_t to = old_addr + in.length + (uintptr_t)in.raw.imm[0].value.s;
-      flows_on = to >= old_addr + in.length && to < (uintptr_t)site + HOOK_PATCH_LEN;
+      flows_on = to >= old_addr + in.length && to < (uintptr_t)site + patch_len;
     }
     off += in.length;
-    if (off < HOOK_PATCH_LEN && ends_flow(&in) && !flows_on) return RH_ERR_TOO_SHORT;
+    if (off < patch_len && ends_flow(&in) && !flows_on) return RH_ERR_TOO_SHORT;
   }
   out->stolen = off;
   if (func_len != 0 && out->skip + off > func_len) return RH_ERR_TOO_SHORT;

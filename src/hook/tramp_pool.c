@@ -23,7 +23,10 @@ typedef struct chunk {
 static chunk_t chunks[CHUNKS_MAX];
 static os_lock_t pool_lock = OS_LOCK_INIT;
 
+bool hook_test_no_near_memory;
+
 static bool in_reach(const uint8_t *base, const void *near) {
+  if (near == NULL) return true;
   uintptr_t lo = (uintptr_t)base, hi = lo + CHUNK_SIZE, n = (uintptr_t)near;
   uintptr_t far = n > lo ? n - lo : hi - n;
   if (n > lo && hi > n) far = CHUNK_SIZE;
@@ -45,6 +48,10 @@ static hook_slot_t *take(chunk_t *c) {
 
 hook_slot_t *hook_slot_alloc(const void *near, rh_status_t *why) {
   hook_slot_t *s = NULL;
+  if (near != NULL && hook_test_no_near_memory) {
+    *why = RH_ERR_NO_NEAR_MEMORY;
+    return NULL;
+  }
   os_lock(&pool_lock);
   chunk_t *empty = NULL;
   for (size_t i = 0; i < CHUNKS_MAX && s == NULL; i++) {
@@ -59,7 +66,9 @@ hook_slot_t *hook_slot_alloc(const void *near, rh_status_t *why) {
     *why = RH_ERR_NO_NEAR_MEMORY;
     if (empty != NULL) {
       bool refused;
-      uint8_t *base = os_map_code_near(near, CHUNK_SIZE, HOOK_NEAR_RANGE, &refused);
+      uint8_t *base = near != NULL
+                          ? os_map_code_near(near, CHUNK_SIZE, HOOK_NEAR_RANGE, &refused)
+                          : os_map_code_near(NULL, CHUNK_SIZE, (size_t)-1, &refused);
       if (base == NULL) {
         if (refused) *why = RH_ERR_PROTECT;
       } else {

@@ -76,6 +76,14 @@ FN(fx_branch_in)                /* a loop back into the covered bytes: x * 3, x 
         ret
 END(fx_branch_in)
 
+FN(fx_long)                     /* 14 bytes of plain instructions: 2 * (x + 1) + 3 */
+        mov     %rdi, %rax
+        add     $1, %rax
+        add     %rax, %rax
+        add     $3, %rax
+        ret
+END(fx_long)
+
 FN(fx_helper)
         mov     $100, %eax
         ret

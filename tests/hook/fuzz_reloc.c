@@ -89,7 +89,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t func_len = size < sizeof func ? size : sizeof func;
   uintptr_t code_addr = (uintptr_t)func + (uintptr_t)(intptr_t)delta;
   hook_reloc_t r;
-  rh_status_t st = hook_relocate(func, func_len, code_addr, &r);
+  /* the low bit of the placement picks the 5-byte or the 14-byte patch */
+  size_t patch_len = (delta & 0x100) ? HOOK_PATCH_FAR_LEN : HOOK_PATCH_LEN;
+  rh_status_t st = hook_relocate(func, func_len, code_addr, patch_len, &r);
   if (st != RH_OK) return 0;
   const uint8_t *site = func + r.skip;
   /* An original jmp/call [rip+d] whose copy ends up with the relocator's own
@@ -103,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (d == 0 || d == 2) return 0;
     }
   }
-  if (r.stolen < HOOK_PATCH_LEN || r.skip + r.stolen > func_len)
+  if (r.stolen < patch_len || r.skip + r.stolen > func_len)
     FAIL("covers %zu bytes of a %zu-byte function", r.stolen, func_len);
   /* every relocated byte decodes, instruction after instruction */
   for (size_t off = 0; off < r.code_len;) {

@@ -1,6 +1,7 @@
 /* Inline hooks on x86-64: every relocation case of fixtures_x86_64.S, real
  * library functions, chains, batches, refusals and exact restoring. */
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,7 +33,8 @@ typedef long (*fn_t)(long);
 extern long fx_rip_load(long), fx_rip_lea(long), fx_rip_store(long), fx_call_rel(long),
     fx_jmp_rel(long), fx_jcc_out(long), fx_jmp_inside(long), fx_endbr(long), fx_too_short(long),
     fx_branch_in(long);
-extern long fx_stored;
+extern long fx_stored, fx_long(long);
+extern bool hook_test_no_near_memory; /* the engine's test switch */
 
 static fn_t orig;
 static int calls;
@@ -182,6 +184,17 @@ int main(void) {
   check_fixture("jmp_inside", fx_jmp_inside, args, 4);
   check_fixture("endbr", fx_endbr, args, 4);
   CHECK(memcmp((void *)fx_endbr, "\xF3\x0F\x1E\xFA", 4) == 0);
+  /* no memory free within 2 GiB: the 14-byte absolute jump */
+  hook_test_no_near_memory = true;
+  check_fixture("far (14 bytes)", fx_long, args, 4);
+  void *o;
+  rh_hook_t *h;
+  CHECK_ST(rh_hook_create((void *)fx_call_rel, (void *)detour, &o, &h), RH_ERR_TOO_SHORT);
+  CHECK_ST(rh_hook_create((void *)fx_long, (void *)detour, (void **)&orig, &h), RH_OK);
+  CHECK_ST(rh_hook_enable(h), RH_OK);
+  CHECK(((uint8_t *)fx_long)[0] == 0xFF && ((uint8_t *)fx_long)[1] == 0x25); /* jmp [rip+0] */
+  CHECK_ST(rh_hook_destroy(h), RH_OK);
+  hook_test_no_near_memory = false;
   check_chain();
   check_refusals();
   check_libraries();
