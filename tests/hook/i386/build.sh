@@ -31,9 +31,16 @@ engine=("$src"/src/hook/*.c "$src/src/os/os_code_linux.c" "$src/src/os/os_thread
 build() { # OUTPUT TEST_SOURCE [FLAGS...]
   local o="$1" t="$2"
   shift 2
-  gcc "${cflags[@]}" -Wall -Wextra -Werror "$@" -I"$out/zydis-include" -I"$src/include" \
-    -I"$src/src" "${engine[@]}" "$t" "$out/libzydis32.a" -rdynamic -ldl -lpthread -o "$o"
+  gcc "${cflags[@]}" -Wall -Wextra -Werror -I"$out/zydis-include" -I"$src/include" \
+    -I"$src/src" "${engine[@]}" "$t" "$out/libzydis32.a" "$@" -rdynamic -ldl -lpthread -o "$o"
 }
 build "$out/hook_test_i386" "$src/tests/hook/i386/test_i386.c"
 # qemu runs the threads slower: fewer switches keep the test short
 build "$out/hook_race_i386" "$src/tests/hook/test_race.c" -DSWITCHES=200
+# GOT hooks: the same two fixture libraries, 32-bit, full RELRO
+for lib in gotfix:got_fixture_parse gotfix_later:got_fixture_later_parse; do
+  gcc -m32 -O2 -fPIC -shared -fno-builtin -Wall -Wextra -Werror -DGOT_FIXTURE_FN="${lib#*:}" \
+    -Wl,-z,relro,-z,now "$src/tests/hook/got_fixture.c" -o "$out/lib${lib%%:*}.so"
+done
+build "$out/hook_got_i386" "$src/tests/hook/test_got.c" -fno-builtin -Wl,-z,relro,-z,now \
+  -L"$out" -Wl,-rpath,"$out" -lgotfix
