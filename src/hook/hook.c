@@ -79,7 +79,11 @@ static rh_status_t site_open(uint8_t *target, hook_site_t **out) {
   if (slot == NULL) return st;
   const void *start = NULL;
   size_t len = os_symbol_size(target, &start);
-  if (start != target) len = 0; /* not the start of a known function: length unknown */
+  if (start != target || len == 0) {
+    /* no symbol tells the length: scan as far as the bytes can be read */
+    size_t readable = os_readable_after(target);
+    len = (readable < HOOK_SCAN_MAX ? readable : HOOK_SCAN_MAX) | HOOK_LEN_GUESSED;
+  }
   st = hook_relocate(target, len, (uintptr_t)slot->code, patch_len, &s->reloc);
   if (st != RH_OK) {
     hook_slot_free(slot);

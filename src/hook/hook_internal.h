@@ -43,6 +43,11 @@ typedef struct hook_reloc {
   uint8_t new_off[HOOK_STOLEN_MAX]; /* and in code[] */
 } hook_reloc_t;
 
+/* Or'ed into func_len when the function's length is unknown and func_len
+ * only says how many bytes can be read. */
+#define HOOK_LEN_GUESSED ((size_t)1 << (sizeof(size_t) * 8 - 1))
+#define HOOK_SCAN_MAX 512
+
 /* Plans a patch at target: how many bytes to keep (endbr64), which
  * instructions the jump covers, and their relocated copy as it must read
  * when placed at code_addr. func_len: the function's length from target

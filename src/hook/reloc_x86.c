@@ -115,16 +115,22 @@ long hook_reloc_map(const hook_reloc_t *r, size_t off) {
  * covered bytes (other than to their first byte, which is the patch's own
  * start and stays a valid place to jump to). */
 static rh_status_t scan_for_branch_in(const ZydisDecoder *dec, const uint8_t *site, size_t stolen,
-                                      const uint8_t *end) {
+                                      const uint8_t *end, bool guessed) {
   const uint8_t *p = site + stolen;
   ZydisDecodedInstruction in;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  bool after_end = false;
   while (p < end) {
     if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(dec, p, (size_t)(end - p), &in, ops))) break;
+    /* when the length is a guess: padding after a return or jump is where
+     * the function ends */
+    if (guessed && after_end && (in.mnemonic == ZYDIS_MNEMONIC_INT3 || in.mnemonic == ZYDIS_MNEMONIC_NOP))
+      break;
     if (in.raw.imm[0].is_relative) {
       uintptr_t to = (uintptr_t)p + in.length + (uintptr_t)in.raw.imm[0].value.s;
       if (to > (uintptr_t)site && to < (uintptr_t)site + stolen) return RH_ERR_BRANCH_INTO_PATCH;
     }
+    after_end = ends_flow(&in);
     p += in.length;
   }
   return RH_OK;
@@ -132,6 +138,10 @@ static rh_status_t scan_for_branch_in(const ZydisDecoder *dec, const uint8_t *si
 
 rh_status_t hook_relocate(const uint8_t *target, size_t func_len, uintptr_t code_addr,
                           size_t patch_len, hook_reloc_t *out) {
+  /* A length with HOOK_LEN_GUESSED is only how far the bytes can be read:
+   * the function is scanned up to its visible end instead. */
+  bool guessed = (func_len & HOOK_LEN_GUESSED) != 0;
+  func_len &= ~HOOK_LEN_GUESSED;
   memset(out, 0, sizeof *out);
   ZydisDecoder dec;
   decoder_init(&dec);
@@ -146,7 +156,8 @@ rh_status_t hook_relocate(const uint8_t *target, size_t func_len, uintptr_t code
   ZydisDecodedInstruction in;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
   while (off < patch_len) {
-    if (func_len != 0 && out->skip + off >= func_len) return RH_ERR_TOO_SHORT;
+    if (func_len != 0 && out->skip + off >= func_len)
+      return guessed ? RH_ERR_DECODE : RH_ERR_TOO_SHORT;
     if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, site + off, 15, &in, ops)))
       return RH_ERR_DECODE;
     if (out->insn_count == HOOK_STOLEN_MAX || pos + 32 > HOOK_CODE_MAX)
@@ -233,7 +244,7 @@ rh_status_t hook_relocate(const uint8_t *target, size_t func_len, uintptr_t code
     if (off < patch_len && ends_flow(&in) && !flows_on) return RH_ERR_TOO_SHORT;
   }
   out->stolen = off;
-  if (func_len != 0 && out->skip + off > func_len) return RH_ERR_TOO_SHORT;
+  if (func_len != 0 && !guessed && out->skip + off > func_len) return RH_ERR_TOO_SHORT;
   for (size_t i = 0; i < nfix; i++) {
     long to = hook_reloc_map(out, fix[i].to_old);
     if (fix[i].to_old >= off) {
@@ -251,6 +262,6 @@ rh_status_t hook_relocate(const uint8_t *target, size_t func_len, uintptr_t code
   pos += hook_emit_jmp(out->code + pos, code_addr + pos, (uintptr_t)site + off);
   out->code_len = pos;
   if (func_len != 0)
-    return scan_for_branch_in(&dec, site, off, target + func_len);
+    return scan_for_branch_in(&dec, site, off, target + func_len, guessed);
   return RH_OK;
 }

@@ -57,6 +57,9 @@ void os_write_all(int fd, const char *buf, size_t len);
 #define OS_PROT_EXEC 4
 /* Protection of the page holding addr (OS_PROT_* bits), or -1 if unmapped. */
 int os_prot_of(const void *addr);
+/* How many bytes from addr on can be read (to the end of its mapping and
+ * of readable mappings right after it); 0 if addr is not readable. */
+size_t os_readable_after(const void *addr);
 /* Sets the protection of every page touching [addr, addr+len). */
 bool os_protect(void *addr, size_t len, int prot);
 /* Maps size bytes of read-write-execute memory whose every byte lies within

@@ -73,6 +73,30 @@ static bool find_prot(uintptr_t lo, uintptr_t hi, const char *perms, void *arg) 
   return true;
 }
 
+typedef struct extent_query {
+  uintptr_t addr, end;
+} extent_query_t;
+
+static bool find_end(uintptr_t lo, uintptr_t hi, const char *perms, void *arg) {
+  extent_query_t *q = arg;
+  if (q->end == 0) {
+    if (q->addr >= lo && q->addr < hi && perms[0] == 'r') q->end = hi;
+    return false;
+  }
+  /* a readable mapping right after extends the range */
+  if (lo == q->end && perms[0] == 'r') {
+    q->end = hi;
+    return false;
+  }
+  return q->end != 0 && lo > q->end;
+}
+
+size_t os_readable_after(const void *addr) {
+  extent_query_t q = {(uintptr_t)addr, 0};
+  if (!maps_each(find_end, &q) || q.end == 0) return 0;
+  return q.end - (uintptr_t)addr;
+}
+
 int os_prot_of(const void *addr) {
   prot_query_t q = {(uintptr_t)addr, -1};
   if (!maps_each(find_prot, &q)) return -1;

@@ -84,6 +84,18 @@ FN(fx_long)                     /* 14 bytes of plain instructions: 2 * (x + 1) +
         ret
 END(fx_long)
 
+/* the same loop, with no symbol to tell its length: the scan must find the
+ * function's end by itself (padding after its ret) */
+        .p2align 4
+fx_nosize_loop:
+        mov     %edi, %ecx
+        xor     %eax, %eax
+3:      add     $3, %rax
+        dec     %ecx
+        jnz     3b
+        ret
+        int3; int3; int3; int3
+
 FN(fx_helper)
         mov     $100, %eax
         ret
@@ -96,7 +108,8 @@ END(fx_jmp_target)
 
         .data
         .p2align 3
-        .globl fx_value, fx_stored
+        .globl fx_value, fx_stored, fx_nosize_ptr
+fx_nosize_ptr: .quad fx_nosize_loop
 fx_value:  .quad 40
 fx_stored: .quad 0
         .section .note.GNU-stack,"",@progbits

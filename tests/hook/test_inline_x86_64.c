@@ -34,6 +34,7 @@ extern long fx_rip_load(long), fx_rip_lea(long), fx_rip_store(long), fx_call_rel
     fx_jmp_rel(long), fx_jcc_out(long), fx_jmp_inside(long), fx_endbr(long), fx_too_short(long),
     fx_branch_in(long);
 extern long fx_stored, fx_long(long);
+extern void *fx_nosize_ptr; /* a function without a symbol */
 extern bool hook_test_no_near_memory; /* the engine's test switch */
 
 static fn_t orig;
@@ -104,6 +105,7 @@ static void check_refusals(void) {
   rh_hook_t *h;
   CHECK_ST(rh_hook_create((void *)fx_too_short, (void *)detour, &o, &h), RH_ERR_TOO_SHORT);
   CHECK_ST(rh_hook_create((void *)fx_branch_in, (void *)detour, &o, &h), RH_ERR_BRANCH_INTO_PATCH);
+  CHECK_ST(rh_hook_create(fx_nosize_ptr, (void *)detour, &o, &h), RH_ERR_BRANCH_INTO_PATCH);
   CHECK_ST(rh_hook_create(NULL, (void *)detour, &o, &h), RH_ERR_ARGS);
   static const uint8_t wrong[3] = {0x90, 0x90, 0x90};
   rh_hook_options_t opt = {wrong, sizeof wrong};
