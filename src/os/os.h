@@ -76,7 +76,7 @@ void *os_symbol_lookup(const char *name);
 /* Stops every other thread of the process (threads started meanwhile
  * included), calls fix_ip on each one's saved instruction pointer (it may
  * move it), runs work, and lets them go. False when a thread could not be
- * stopped within 2 s: then work did not run. */
+ * stopped within 5 s: then work did not run. */
 bool os_stop_world(void (*work)(void *arg), void (*fix_ip)(uintptr_t *ip, void *arg), void *arg);
 
 #endif

@@ -24,7 +24,7 @@
 #include "os/os.h"
 
 #define MAX_THREADS 1024
-#define STOP_TIMEOUT_NS ((int64_t)2000000000)
+#define STOP_TIMEOUT_NS ((int64_t)5000000000)
 
 typedef struct parked {
   pid_t tid;
@@ -125,25 +125,42 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* True when the thread is asleep inside a system call (it has the stop
- * signal blocked, or it is not a thread of the program at all: qemu-user's
- * own helper threads show up in /proc/self/task). Such a thread is not
- * running any code, ours included, while the patch is written. */
-static bool asleep_in_syscall(pid_t tid) {
+/* Reads /proc/self/task/<tid>/<file> into buf (no allocation); returns
+ * the length, or -1 with errno set. */
+static ssize_t read_task_file(pid_t tid, const char *file, char *buf, size_t cap) {
   char path[64] = "/proc/self/task/";
   size_t len = strlen(path);
   char digits[16];
   int nd = 0;
   for (pid_t t = tid; t > 0 && nd < 15; t /= 10) digits[nd++] = (char)('0' + t % 10);
   while (nd > 0) path[len++] = digits[--nd];
-  memcpy(path + len, "/syscall", 9);
+  path[len++] = '/';
+  size_t fl = strlen(file);
+  memcpy(path + len, file, fl + 1);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[32];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, cap - 1);
   close(fd);
-  /* "running", or a system call number and its arguments */
-  return n > 0 && buf[0] >= '0' && buf[0] <= '9';
+  if (n >= 0) buf[n] = '\0';
+  return n;
+}
+
+/* True when the thread cannot be running any code while the patch is
+ * written: it has exited (or is exiting), or it is asleep inside a system
+ * call (it has the stop signal blocked, or it is not a thread of the
+ * program at all: qemu-user's own helper threads show up in
+ * /proc/self/task). */
+static bool cannot_run(pid_t tid) {
+  char buf[64];
+  ssize_t n = read_task_file(tid, "syscall", buf, sizeof buf);
+  if (n < 0) return errno == ENOENT || errno == ESRCH; /* gone */
+  if (n > 0 && buf[0] >= '0' && buf[0] <= '9') return true; /* in a system call */
+  /* "running": unless it is a zombie already */
+  n = read_task_file(tid, "stat", buf, sizeof buf);
+  if (n < 0) return errno == ENOENT || errno == ESRCH;
+  const char *close_paren = strrchr(buf, ')');
+  return close_paren != NULL && close_paren[1] == ' ' &&
+         (close_paren[2] == 'Z' || close_paren[2] == 'X');
 }
 
 /* Waits until every signalled thread has parked, or is asleep in the
@@ -156,7 +173,7 @@ static bool wait_parked(void) {
     if (ready == n) return true;
     if (now_ns() - start > 20000000) {
       for (size_t i = 0; i < n; i++)
-        if (atomic_load(&parked[i].uc) == NULL && asleep_in_syscall(parked[i].tid)) asleep++;
+        if (atomic_load(&parked[i].uc) == NULL && cannot_run(parked[i].tid)) asleep++;
       if (ready + asleep == n) return true;
     }
     if (now_ns() > deadline) return false;
