@@ -1,13 +1,12 @@
 /* Inline hooks: sites, chains, enable and disable.
  *
  * Every hook on one function shares its site (one patch, one trampoline
- * slot). The patch jumps to the slot's relay, which jumps through
- * relay_to to the newest enabled hook's detour; each hook's "original" is
+ * slot). With one enabled hook whose detour is in reach, the patch jumps
+ * straight to it; otherwise to the slot's relay, which jumps through
+ * relay_to to the newest enabled hook's detour. Each hook's "original" is
  * its stub, which jumps through stub_to[i] to the next older enabled
- * hook's detour or, past the last, to the relocated code. Enabling or
- * disabling a hook while others on the function stay enabled only stores
- * pointers; the function's bytes change when the first hook goes on and go
- * back when the last goes off.
+ * hook's detour or, past the last, to the relocated code. Every change of
+ * the function's bytes is made with the other threads stopped.
  *
  * Bookkeeping is static (no malloc: the engine may be replacing it) and
  * guarded by one lock. */
@@ -100,14 +99,12 @@ static rh_status_t site_open(uint8_t *target, hook_site_t **out) {
   s->prot = os_prot_of(s->patch);
   s->prot_end = os_prot_of(s->patch + patch_len - 1);
   memcpy(s->saved, s->patch, patch_len);
-  if (patch_len == HOOK_PATCH_LEN) {
-    if (!hook_emit_patch(s->written, (uintptr_t)s->patch, (uintptr_t)slot->relay)) {
-      hook_slot_free(slot);
-      s->target = NULL;
-      return RH_ERR_NO_NEAR_MEMORY;
-    }
-  } else {
-    hook_emit_jmp_abs(s->written, (uintptr_t)slot->relay);
+  /* the relay must be in reach of the patch, whatever the detours */
+  if (patch_len == HOOK_PATCH_LEN &&
+      !hook_emit_patch(s->written, (uintptr_t)s->patch, (uintptr_t)slot->relay)) {
+    hook_slot_free(slot);
+    s->target = NULL;
+    return RH_ERR_NO_NEAR_MEMORY;
   }
   memset(s->chain, 0, sizeof s->chain);
   *out = s;
@@ -115,6 +112,7 @@ static rh_status_t site_open(uint8_t *target, hook_site_t **out) {
 }
 
 static void batch_work_none(void *arg) { (void)arg; }
+static void site_jump(hook_site_t *s, uint8_t *out);
 
 static void site_close(hook_site_t *s) {
   hook_slot_free(s->slot);
@@ -210,31 +208,40 @@ rh_status_t rh_hook_create(void *target, void *detour, void **original, rh_hook_
 
 /* ---- writing and unwriting patches with the other threads stopped ---- */
 
+/* One site's change in a batch: the bytes it must hold now, the bytes to
+ * write, and whether it is patched afterwards. */
+typedef struct batch_entry {
+  hook_site_t *site;
+  bool write;
+  bool patched_after;
+  uint8_t from[HOOK_PATCH_FAR_LEN];
+  uint8_t to[HOOK_PATCH_FAR_LEN];
+} batch_entry_t;
+
 typedef struct batch {
-  hook_site_t *sites[SITES_MAX];
+  batch_entry_t e[SITES_MAX];
   size_t n;
-  bool patch;       /* true: write the jumps; false: put the bytes back */
-  bool close;       /* after unwriting: free the sites' slots too */
+  bool close; /* the sites' slots are about to be freed */
   rh_status_t status;
 } batch_t;
 
-/* A thread stopped in bytes being replaced goes to the same instruction in
- * the trampoline; one stopped in a trampoline being retired goes back to
- * the function (or, in a relay or stub, to where it leads). */
+/* A thread stopped in bytes about to be replaced goes to the same
+ * instruction in the trampoline; one stopped in a slot about to be freed
+ * goes back to the function (or, in a relay or stub, to where it leads).
+ * Disabling leaves threads in the trampoline: it stays valid until the hook
+ * is destroyed. */
 static void batch_fix_ip(uintptr_t *ip, void *arg) {
   batch_t *b = arg;
   for (size_t i = 0; i < b->n; i++) {
-    hook_site_t *s = b->sites[i];
+    hook_site_t *s = b->e[i].site;
     uintptr_t patch = (uintptr_t)s->patch, code = (uintptr_t)s->slot->code;
-    if (b->patch) {
+    if (b->e[i].write && !s->patched && b->e[i].patched_after) {
       if (*ip > patch && *ip < patch + s->reloc.stolen) {
         long to = hook_reloc_map(&s->reloc, *ip - patch);
         if (to >= 0) *ip = code + (uintptr_t)to;
       }
       continue;
     }
-    /* disabling leaves threads in the trampoline, which stays valid until
-     * the hook is destroyed; only then do they move */
     if (!b->close) continue;
     if (*ip >= code && *ip < code + s->reloc.code_len) {
       size_t off = *ip - code;
@@ -253,26 +260,32 @@ static void batch_work(void *arg) {
   size_t done = 0;
   b->status = RH_OK;
   for (; done < b->n; done++) {
-    hook_site_t *s = b->sites[done];
-    const uint8_t *expect = b->patch ? s->saved : s->written;
-    const uint8_t *put = b->patch ? s->written : s->saved;
-    if (memcmp(s->patch, expect, s->patch_len) != 0) {
-      b->status = b->patch ? RH_ERR_BYTES_DIFFER : RH_ERR_MODIFIED;
+    batch_entry_t *e = &b->e[done];
+    hook_site_t *s = e->site;
+    if (!e->write) continue;
+    if (memcmp(s->patch, e->from, s->patch_len) != 0) {
+      b->status = s->patched ? RH_ERR_MODIFIED : RH_ERR_BYTES_DIFFER;
       break;
     }
-    b->status = hook_write_code(s->patch, put, s->patch_len, s->prot, s->prot_end);
+    b->status = hook_write_code(s->patch, e->to, s->patch_len, s->prot, s->prot_end);
     if (b->status != RH_OK) break;
   }
   if (b->status != RH_OK) {
     /* all or none: what was written goes back */
     while (done-- > 0) {
-      hook_site_t *s = b->sites[done];
-      (void)hook_write_code(s->patch, b->patch ? s->saved : s->written, s->patch_len, s->prot,
-                            s->prot_end);
+      batch_entry_t *e = &b->e[done];
+      if (e->write)
+        (void)hook_write_code(e->site->patch, e->from, e->site->patch_len, e->site->prot,
+                              e->site->prot_end);
     }
     return;
   }
-  for (size_t i = 0; i < b->n; i++) b->sites[i]->patched = b->patch;
+  for (size_t i = 0; i < b->n; i++) {
+    batch_entry_t *e = &b->e[i];
+    if (!e->write) continue;
+    e->site->patched = e->patched_after;
+    if (e->patched_after) memcpy(e->site->written, e->to, e->site->patch_len);
+  }
 }
 
 static rh_status_t batch_run(batch_t *b) {
@@ -282,10 +295,46 @@ static rh_status_t batch_run(batch_t *b) {
   return b->status;
 }
 
-static void batch_add(batch_t *b, hook_site_t *s) {
+/* The jump a site's entry must hold for its enabled hooks: straight to the
+ * detour when there is one and it is in reach, else to the relay, which
+ * leads along the chain. */
+static void site_jump(hook_site_t *s, uint8_t *out) {
+  rh_hook_t *only = NULL;
+  unsigned count = 0;
+  for (unsigned i = 0; i < HOOK_CHAIN_MAX; i++)
+    if (s->chain[i] != NULL && s->chain[i]->enabled) {
+      only = s->chain[i];
+      count++;
+    }
+  uintptr_t relay = (uintptr_t)s->slot->relay;
+  if (s->patch_len == HOOK_PATCH_FAR_LEN) {
+    hook_emit_jmp_abs(out, count == 1 ? (uintptr_t)only->detour : relay);
+    return;
+  }
+  if (count == 1 && hook_emit_patch(out, (uintptr_t)s->patch, (uintptr_t)only->detour)) return;
+  hook_emit_patch(out, (uintptr_t)s->patch, relay); /* in reach: checked when the site opened */
+}
+
+/* What site s must change now that its hooks' flags changed, if anything. */
+static void batch_plan(batch_t *b, hook_site_t *s) {
   for (size_t i = 0; i < b->n; i++)
-    if (b->sites[i] == s) return;
-  b->sites[b->n++] = s;
+    if (b->e[i].site == s) return;
+  batch_entry_t *e = &b->e[b->n];
+  e->site = s;
+  e->write = true;
+  if (site_any_enabled(s)) {
+    site_jump(s, e->to);
+    e->patched_after = true;
+    if (!s->patched) memcpy(e->from, s->saved, s->patch_len);
+    else if (memcmp(s->written, e->to, s->patch_len) != 0) memcpy(e->from, s->written, s->patch_len);
+    else return; /* the jump already goes where it must */
+  } else {
+    if (!s->patched) return;
+    memcpy(e->from, s->written, s->patch_len);
+    memcpy(e->to, s->saved, s->patch_len);
+    e->patched_after = false;
+  }
+  b->n++;
 }
 
 /* The inline hooks of a list, switched together: chains first, then one
@@ -293,16 +342,13 @@ static void batch_add(batch_t *b, hook_site_t *s) {
 static rh_status_t switch_inline(rh_hook_t *const *list, size_t n, bool on) {
   static batch_t b; /* under engine_lock */
   b.n = 0;
-  b.patch = on;
   b.close = false;
   for (size_t i = 0; i < n; i++)
     if (list[i]->kind == RH_HOOK_INLINE) list[i]->enabled = on;
-  for (size_t i = 0; i < n; i++) {
-    if (list[i]->kind != RH_HOOK_INLINE) continue;
-    hook_site_t *s = list[i]->site;
-    chain_rebuild(s);
-    if (on ? !s->patched : (s->patched && !site_any_enabled(s))) batch_add(&b, s);
-  }
+  for (size_t i = 0; i < n; i++)
+    if (list[i]->kind == RH_HOOK_INLINE) chain_rebuild(list[i]->site);
+  for (size_t i = 0; i < n; i++)
+    if (list[i]->kind == RH_HOOK_INLINE) batch_plan(&b, list[i]->site);
   rh_status_t st = batch_run(&b);
   for (size_t i = 0; i < n; i++) {
     if (list[i]->kind != RH_HOOK_INLINE) continue;
@@ -373,8 +419,8 @@ rh_status_t rh_hook_destroy(rh_hook_t *h) {
       /* threads still inside the slot are moved out before it is freed */
       static batch_t b;
       b.n = 1;
-      b.sites[0] = s;
-      b.patch = false;
+      b.e[0].site = s;
+      b.e[0].write = false;
       b.close = true;
       if (os_stop_world(batch_work_none, batch_fix_ip, &b)) site_close(s);
       else st = RH_ERR_THREADS; /* the slot stays: freeing it could crash a thread */

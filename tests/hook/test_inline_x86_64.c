@@ -57,6 +57,15 @@ static void check_fixture(const char *name, fn_t f, const long *args, size_t n) 
   CHECK_ST(rh_hook_enable(h), RH_OK);
   CHECK(rh_hook_count() == 1);
   CHECK(memcmp(before, (void *)f, sizeof before) != 0);
+  /* one hook, detour in reach: the entry jumps straight to it */
+  const uint8_t *entry = (const uint8_t *)f + (memcmp(before, "\xF3\x0F\x1E\xFA", 4) == 0 ? 4 : 0);
+  if (entry[0] == 0xE9) {
+    int32_t rel;
+    memcpy(&rel, entry + 1, 4);
+    CHECK((uintptr_t)(entry + 5 + rel) == (uintptr_t)detour);
+  } else {
+    CHECK(entry[0] == 0xFF && entry[1] == 0x25); /* the far form */
+  }
   calls = 0;
   for (size_t i = 0; i < n; i++) {
     CHECK(f(args[i]) == want[i] + 1000000);
