@@ -213,6 +213,7 @@ rh_status_t rh_hook_create(void *target, void *detour, void **original, rh_hook_
 typedef struct batch_entry {
   hook_site_t *site;
   bool write;
+  bool patched_before;
   bool patched_after;
   uint8_t from[HOOK_PATCH_FAR_LEN];
   uint8_t to[HOOK_PATCH_FAR_LEN];
@@ -225,30 +226,32 @@ typedef struct batch {
   rh_status_t status;
 } batch_t;
 
-/* A thread stopped in bytes about to be replaced goes to the same
- * instruction in the trampoline; one stopped in a slot about to be freed
- * goes back to the function (or, in a relay or stub, to where it leads).
- * Disabling leaves threads in the trampoline: it stays valid until the hook
- * is destroyed. */
+/* Runs once the bytes are written, the threads still stopped: a thread
+ * stopped in bytes just replaced goes to the same instruction in the
+ * trampoline, and one stopped in the trampoline of a function just put back
+ * goes to the same instruction in the function; one in a slot about to be
+ * freed goes back to the function, or, in a relay or stub, to where it
+ * leads. Nothing moves if the writing failed. */
 static void batch_fix_ip(uintptr_t *ip, void *arg) {
   batch_t *b = arg;
+  if (b->status != RH_OK) return;
   for (size_t i = 0; i < b->n; i++) {
-    hook_site_t *s = b->e[i].site;
+    batch_entry_t *e = &b->e[i];
+    hook_site_t *s = e->site;
     uintptr_t patch = (uintptr_t)s->patch, code = (uintptr_t)s->slot->code;
-    if (b->e[i].write && !s->patched && b->e[i].patched_after) {
-      if (*ip > patch && *ip < patch + s->reloc.stolen) {
-        long to = hook_reloc_map(&s->reloc, *ip - patch);
-        if (to >= 0) *ip = code + (uintptr_t)to;
-      }
-      continue;
+    bool entering = e->write && !e->patched_before && e->patched_after;
+    bool leaving = (e->write && e->patched_before && !e->patched_after) || b->close;
+    if (entering && *ip > patch && *ip < patch + s->reloc.stolen) {
+      long to = hook_reloc_map(&s->reloc, *ip - patch);
+      if (to >= 0) *ip = code + (uintptr_t)to;
     }
-    if (!b->close) continue;
-    if (*ip >= code && *ip < code + s->reloc.code_len) {
+    if (leaving && *ip >= code && *ip < code + s->reloc.code_len) {
       size_t off = *ip - code;
       if (off == s->reloc.back_off) *ip = patch + s->reloc.stolen;
       for (size_t k = 0; k < s->reloc.insn_count; k++)
         if (s->reloc.new_off[k] == off) *ip = patch + s->reloc.old_off[k];
     }
+    if (!b->close) continue;
     if (*ip == (uintptr_t)s->slot->relay) *ip = atomic_load(&s->slot->relay_to);
     for (unsigned k = 0; k < HOOK_CHAIN_MAX; k++)
       if (*ip == (uintptr_t)s->slot->stubs[k]) *ip = atomic_load(&s->slot->stub_to[k]);
@@ -322,6 +325,7 @@ static void batch_plan(batch_t *b, hook_site_t *s) {
   batch_entry_t *e = &b->e[b->n];
   e->site = s;
   e->write = true;
+  e->patched_before = s->patched;
   if (site_any_enabled(s)) {
     site_jump(s, e->to);
     e->patched_after = true;
@@ -422,6 +426,7 @@ rh_status_t rh_hook_destroy(rh_hook_t *h) {
       b.e[0].site = s;
       b.e[0].write = false;
       b.close = true;
+      b.status = RH_OK;
       if (os_stop_world(batch_work_none, batch_fix_ip, &b)) site_close(s);
       else st = RH_ERR_THREADS; /* the slot stays: freeing it could crash a thread */
     } else {

@@ -74,8 +74,8 @@ size_t os_symbol_size(const void *addr, const void **start);
 void *os_symbol_lookup(const char *name);
 
 /* Stops every other thread of the process (threads started meanwhile
- * included), calls fix_ip on each one's saved instruction pointer (it may
- * move it), runs work, and lets them go. False when a thread could not be
+ * included), runs work, calls fix_ip on each one's saved instruction
+ * pointer (it may move it, knowing what work did), and lets them go. False when a thread could not be
  * stopped within 5 s: then work did not run. */
 bool os_stop_world(void (*work)(void *arg), void (*fix_ip)(uintptr_t *ip, void *arg), void *arg);
 

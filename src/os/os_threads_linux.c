@@ -219,12 +219,12 @@ bool os_stop_world(void (*work)(void *arg), void (*fix_ip)(uintptr_t *ip, void *
     if (added == 0) break;
   }
   if (ok) {
+    work(arg);
     size_t n = atomic_load(&parked_count);
     for (size_t i = 0; i < n && fix_ip != NULL; i++) {
       ucontext_t *uc = atomic_load(&parked[i].uc);
       if (uc != NULL) fix_ip(ip_of(uc), arg); /* NULL: asleep in the kernel */
     }
-    work(arg);
   }
   atomic_store(&stopping, 0);
   atomic_fetch_add(&release_gen, 1);
