@@ -229,9 +229,9 @@ typedef struct batch {
 /* Runs once the bytes are written, the threads still stopped: a thread
  * stopped in bytes just replaced goes to the same instruction in the
  * trampoline, and one stopped in the trampoline of a function just put back
- * goes to the same instruction in the function; one in a slot about to be
- * freed goes back to the function, or, in a relay or stub, to where it
- * leads. Nothing moves if the writing failed. */
+ * goes to the same instruction in the function (past its first); one in a
+ * slot about to be freed goes back to the function, or, in a relay or
+ * stub, to where it leads. Nothing moves if the writing failed. */
 static void batch_fix_ip(uintptr_t *ip, void *arg) {
   batch_t *b = arg;
   if (b->status != RH_OK) return;
@@ -248,8 +248,13 @@ static void batch_fix_ip(uintptr_t *ip, void *arg) {
     if (leaving && *ip >= code && *ip < code + s->reloc.code_len) {
       size_t off = *ip - code;
       if (off == s->reloc.back_off) *ip = patch + s->reloc.stolen;
+      /* Not to the first instruction, though, unless the slot goes: a
+       * thread there is inside an "original" call, and if the function
+       * were hooked again before it moved on, it would enter the detour a
+       * second time. Left in the trampoline, it runs the same code. */
       for (size_t k = 0; k < s->reloc.insn_count; k++)
-        if (s->reloc.new_off[k] == off) *ip = patch + s->reloc.old_off[k];
+        if (s->reloc.new_off[k] == off && (s->reloc.old_off[k] != 0 || b->close))
+          *ip = patch + s->reloc.old_off[k];
     }
     if (!b->close) continue;
     if (*ip == (uintptr_t)s->slot->relay) *ip = atomic_load(&s->slot->relay_to);
