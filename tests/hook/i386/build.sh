@@ -36,7 +36,7 @@ build() { # OUTPUT TEST_SOURCE [FLAGS...]
 }
 build "$out/hook_test_i386" "$src/tests/hook/i386/test_i386.c"
 # qemu runs the threads slower: fewer switches keep the test short
-build "$out/hook_race_i386" "$src/tests/hook/test_race.c" -DSWITCHES=200
+build "$out/hook_race_i386" "$src/tests/hook/test_race.c" -DSWITCHES=200 -DRACE_NO_SPAWNER
 # GOT hooks: the same two fixture libraries, 32-bit, full RELRO
 for lib in gotfix:got_fixture_parse gotfix_later:got_fixture_later_parse; do
   gcc -m32 -O2 -fPIC -shared -fno-builtin -Wall -Wextra -Werror -DGOT_FIXTURE_FN="${lib#*:}" \

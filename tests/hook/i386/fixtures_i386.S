@@ -41,6 +41,18 @@ FN(fx32_call_rel)               /* call rel32 first: 100 + a */
         ret
 END(fx32_call_rel)
 
+FN(fx32_jmp_rel)                /* a tail call by jmp rel32: a + 7 */
+        jmp.d32 fx32_jmp_target
+END(fx32_jmp_rel)
+
+FN(fx32_branch_in)              /* a loop back into the covered bytes (never called) */
+        mov     4(%esp), %ecx
+2:      add     $3, %eax
+        dec     %ecx
+        jnz     2b
+        ret
+END(fx32_branch_in)
+
 FN(fx32_jcc_out)                /* short jcc out of the covered bytes: a ? 1 : 2 */
         mov     4(%esp), %eax
         test    %eax, %eax
@@ -73,6 +85,12 @@ FN(fx32_too_short)
         xor     %eax, %eax
         ret
 END(fx32_too_short)
+
+FN(fx32_jmp_target)
+        mov     4(%esp), %eax
+        add     $7, %eax
+        ret
+END(fx32_jmp_target)
 
 FN(fx32_helper)
         mov     $100, %eax

@@ -35,7 +35,7 @@ extern int STDCALL fx32_stdcall(int, int);
 extern int FASTCALL fx32_fastcall(int, int);
 extern int THISCALL fx32_thiscall(obj_t *, int);
 extern int fx32_call_rel(int), fx32_jcc_out(int), fx32_jmp_inside(int), fx32_endbr(int),
-    fx32_too_short(int);
+    fx32_too_short(int), fx32_jmp_rel(int), fx32_branch_in(int);
 
 static int calls;
 static int (*o_cdecl)(int, int);
@@ -103,6 +103,7 @@ int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   conventions();
   relocation("call_rel", fx32_call_rel, 5, 105);
+  relocation("jmp_rel", fx32_jmp_rel, 4, 11);
   relocation("jcc_out", fx32_jcc_out, 0, 2);
   relocation("jmp_inside", fx32_jmp_inside, 4, 9);
   relocation("endbr32", fx32_endbr, 4, 7);
@@ -110,6 +111,7 @@ int main(void) {
   void *o;
   rh_hook_t *h;
   CHECK_ST(rh_hook_create((void *)fx32_too_short, (void *)d_one, &o, &h), RH_ERR_TOO_SHORT);
+  CHECK_ST(rh_hook_create((void *)fx32_branch_in, (void *)d_one, &o, &h), RH_ERR_BRANCH_INTO_PATCH);
   puts("inline hooks i386: ok");
   return 0;
 }
