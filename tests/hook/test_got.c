@@ -7,14 +7,7 @@
 #include <string.h>
 
 #include "reheap/hook.h"
-
-#define CHECK(e)                                                        \
-  do {                                                                  \
-    if (!(e)) {                                                         \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); \
-      abort();                                                          \
-    }                                                                   \
-  } while (0)
+#include "hook_check.h"
 
 long got_fixture_parse(const char *s); /* libgotfix.so, linked */
 

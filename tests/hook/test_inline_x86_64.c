@@ -11,23 +11,7 @@
 #include <unistd.h>
 
 #include "reheap/hook.h"
-
-#define CHECK(e)                                                        \
-  do {                                                                  \
-    if (!(e)) {                                                         \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); \
-      abort();                                                          \
-    }                                                                   \
-  } while (0)
-#define CHECK_ST(call, want)                                                       \
-  do {                                                                             \
-    rh_status_t st_ = (call);                                                      \
-    if (st_ != (want)) {                                                           \
-      fprintf(stderr, "%s:%d: %s gave %d (%s), wanted %d\n", __FILE__, __LINE__, #call, \
-              (int)st_, rh_strerror(st_), (int)(want));                            \
-      abort();                                                                     \
-    }                                                                              \
-  } while (0)
+#include "hook_check.h"
 
 typedef long (*fn_t)(long);
 extern long fx_rip_load(long), fx_rip_lea(long), fx_rip_store(long), fx_call_rel(long),

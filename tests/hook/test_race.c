@@ -9,14 +9,7 @@
 #include <stdlib.h>
 
 #include "reheap/hook.h"
-
-#define CHECK(e)                                                        \
-  do {                                                                  \
-    if (!(e)) {                                                         \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); \
-      abort();                                                          \
-    }                                                                   \
-  } while (0)
+#include "hook_check.h"
 
 #define CALLERS 3
 #ifndef SWITCHES

@@ -14,13 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CHECK(e)                                                        \
-  do {                                                                  \
-    if (!(e)) {                                                         \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); \
-      abort();                                                          \
-    }                                                                   \
-  } while (0)
+#include "check.h"
 
 static bool (*owns)(const void *);
 static void *early;

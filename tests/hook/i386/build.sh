@@ -32,7 +32,7 @@ build() { # OUTPUT TEST_SOURCE [FLAGS...]
   local o="$1" t="$2"
   shift 2
   gcc "${cflags[@]}" -Wall -Wextra -Werror -I"$out/zydis-include" -I"$src/include" \
-    -I"$src/src" "${engine[@]}" "$t" "$out/libzydis32.a" "$@" -rdynamic -ldl -lpthread -o "$o"
+    -I"$src/src" -I"$src/tests/common" -I"$src/tests/hook" "${engine[@]}" "$t" "$out/libzydis32.a" "$@" -rdynamic -ldl -lpthread -o "$o"
 }
 build "$out/hook_test_i386" "$src/tests/hook/i386/test_i386.c"
 # qemu runs the threads slower: fewer switches keep the test short

@@ -7,23 +7,8 @@
 #include <string.h>
 
 #include "reheap/hook.h"
+#include "hook_check.h"
 
-#define CHECK(e)                                                        \
-  do {                                                                  \
-    if (!(e)) {                                                         \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); \
-      abort();                                                          \
-    }                                                                   \
-  } while (0)
-#define CHECK_ST(call, want)                                                          \
-  do {                                                                                \
-    rh_status_t st_ = (call);                                                         \
-    if (st_ != (want)) {                                                              \
-      fprintf(stderr, "%s:%d: %s gave %d (%s)\n", __FILE__, __LINE__, #call, (int)st_, \
-              rh_strerror(st_));                                                      \
-      abort();                                                                        \
-    }                                                                                 \
-  } while (0)
 #define STDCALL __attribute__((stdcall))
 #define FASTCALL __attribute__((fastcall))
 #define THISCALL __attribute__((thiscall))
