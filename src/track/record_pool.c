@@ -1,0 +1,78 @@
+/* Per-thread record pools: records carved from OS chunks, recycled through
+ * a thread-local free list, with a shared spill list so that records freed
+ * on one thread serve allocations on another. */
+#include <stdatomic.h>
+
+#include "os/os.h"
+#include "track/track_internal.h"
+
+#define CHUNK_BYTES ((size_t)64 << 10)
+#define LOCAL_MAX 512   /* free records a thread keeps */
+#define SPILL_BATCH 256 /* records moved to or from the shared list at once */
+
+typedef struct pool {
+  track_record_t *free;
+  size_t nfree;
+  track_record_t *carve; /* rest of the current chunk */
+  size_t ncarve;
+} pool_t;
+
+static __thread pool_t pool;
+static os_lock_t spill_lock = OS_LOCK_INIT;
+static track_record_t *spill;
+static _Atomic size_t nspill;
+static _Atomic size_t carved;
+
+size_t track_records_carved(void) { return atomic_load_explicit(&carved, memory_order_relaxed); }
+
+static bool refill_from_spill(pool_t *p) {
+  if (atomic_load_explicit(&nspill, memory_order_relaxed) == 0) return false;
+  os_lock(&spill_lock);
+  for (size_t i = 0; i < SPILL_BATCH && spill != NULL; i++) {
+    track_record_t *r = spill;
+    spill = r->next;
+    nspill--;
+    r->next = p->free;
+    p->free = r;
+    p->nfree++;
+  }
+  os_unlock(&spill_lock);
+  return p->free != NULL;
+}
+
+track_record_t *track_record_alloc(void) {
+  pool_t *p = &pool;
+  if (p->free == NULL && !refill_from_spill(p)) {
+    if (p->ncarve == 0) {
+      track_record_t *chunk = os_map_aligned(CHUNK_BYTES, os_page_size(), 0);
+      if (chunk == NULL) return NULL;
+      p->carve = chunk;
+      p->ncarve = CHUNK_BYTES / sizeof *chunk;
+      atomic_fetch_add_explicit(&carved, p->ncarve, memory_order_relaxed);
+    }
+    p->ncarve--;
+    return p->carve++;
+  }
+  track_record_t *r = p->free;
+  p->free = r->next;
+  p->nfree--;
+  return r;
+}
+
+void track_record_free(track_record_t *r) {
+  pool_t *p = &pool;
+  r->key = 0; /* the freed block is no longer named anywhere */
+  r->next = p->free;
+  p->free = r;
+  if (++p->nfree <= LOCAL_MAX) return;
+  /* give a batch to the shared list */
+  track_record_t *first = p->free, *last = first;
+  for (size_t i = 1; i < SPILL_BATCH; i++) last = last->next;
+  p->free = last->next;
+  p->nfree -= SPILL_BATCH;
+  os_lock(&spill_lock);
+  last->next = spill;
+  spill = first;
+  nspill += SPILL_BATCH;
+  os_unlock(&spill_lock);
+}
