@@ -15,59 +15,11 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "front/next_heap.h"
 #include "front/stats_line.h"
 #include "os/os.h"
 
 #define EXPORT __attribute__((visibility("default")))
-
-typedef struct next_s {
-  void *(*malloc)(size_t);
-  void (*free)(void *);
-  void *(*calloc)(size_t, size_t);
-  void *(*realloc)(void *, size_t);
-  int (*posix_memalign)(void **, size_t, size_t);
-  void *(*aligned_alloc)(size_t, size_t);
-  void *(*memalign)(size_t, size_t);
-  void *(*valloc)(size_t);
-  void *(*pvalloc)(size_t);
-  size_t (*usable)(void *);
-} next_t;
-
-static next_t next;
-static _Atomic int resolving;
-
-/* dlsym may allocate while the next heap is being looked up: those few
- * blocks come from here and are never freed. */
-static _Alignas(64) unsigned char boot[64 * 1024];
-static _Atomic size_t boot_used;
-
-static void *boot_alloc(size_t size) {
-  size = (size + 63) & ~(size_t)63;
-  size_t at = atomic_fetch_add(&boot_used, size);
-  if (at + size > sizeof boot) return NULL;
-  return boot + at;
-}
-
-static bool is_boot(const void *p) {
-  return (const unsigned char *)p >= boot && (const unsigned char *)p < boot + sizeof boot;
-}
-
-static void resolve(void) {
-  if (next.usable != NULL) return;
-  atomic_store(&resolving, 1);
-  next.malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
-  next.free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
-  next.calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
-  next.realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
-  next.posix_memalign = (int (*)(void **, size_t, size_t))dlsym(RTLD_NEXT, "posix_memalign");
-  next.aligned_alloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "aligned_alloc");
-  next.memalign = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "memalign");
-  next.valloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "valloc");
-  next.pvalloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "pvalloc");
-  size_t (*usable)(void *) = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
-  atomic_store(&resolving, 0);
-  next.usable = usable;
-}
 
 static _Atomic uint64_t n_allocs, n_frees;
 static _Atomic int64_t live;
@@ -80,7 +32,7 @@ static __thread int counting;
 
 static size_t usable_of(void *p) {
   counting++;
-  size_t n = next.usable(p);
+  size_t n = front_next.usable(p);
   counting--;
   return n;
 }
@@ -104,45 +56,38 @@ static void uncount(void *p) {
   atomic_fetch_sub_explicit(&live, (int64_t)usable_of(p), memory_order_relaxed);
 }
 
-/* True while dlsym runs: allocations then come from the boot buffer. */
-static bool booting(void) {
-  if (next.usable != NULL) return false;
-  if (atomic_load(&resolving)) return true;
-  resolve();
-  return false;
-}
 
 EXPORT void *malloc(size_t size) {
-  if (booting()) return boot_alloc(size);
-  return counted(next.malloc(size));
+  if (front_next_booting()) return front_boot_alloc(size);
+  return counted(front_next.malloc(size));
 }
 
 EXPORT void free(void *p) {
-  if (p == NULL || is_boot(p)) return;
-  if (booting()) return;
+  if (p == NULL || front_is_boot(p)) return;
+  if (front_next_booting()) return;
   uncount(p);
-  next.free(p);
+  front_next.free(p);
 }
 
 EXPORT void *calloc(size_t count, size_t size) {
-  if (booting()) {
+  if (front_next_booting()) {
     size_t total;
     if (__builtin_mul_overflow(count, size, &total)) return NULL;
-    return boot_alloc(total); /* static memory: already zero */
+    return front_boot_alloc(total); /* static memory: already zero */
   }
-  return counted(next.calloc(count, size));
+  return counted(front_next.calloc(count, size));
 }
 
 EXPORT void *realloc(void *p, size_t size) {
-  if (booting()) return NULL;
-  if (p != NULL && is_boot(p)) {
+  if (front_next_booting()) return NULL;
+  if (p != NULL && front_is_boot(p)) {
     void *q = malloc(size);
     if (q != NULL) memcpy(q, p, size < 64 ? size : 64);
     return q;
   }
-  if (p == NULL) return counted(next.realloc(NULL, size));
+  if (p == NULL) return counted(front_next.realloc(NULL, size));
   size_t old = usable_of(p);
-  void *q = next.realloc(p, size);
+  void *q = front_next.realloc(p, size);
   if (counting) return q;
   if (q == NULL) {
     if (size == 0) {
@@ -167,42 +112,42 @@ EXPORT void *reallocarray(void *p, size_t count, size_t size) {
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t size) {
-  if (booting()) return ENOMEM;
-  int rc = next.posix_memalign(out, align, size);
+  if (front_next_booting()) return ENOMEM;
+  int rc = front_next.posix_memalign(out, align, size);
   if (rc == 0) counted(*out);
   return rc;
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t size) {
-  if (booting()) return NULL;
-  return counted(next.aligned_alloc(align, size));
+  if (front_next_booting()) return NULL;
+  return counted(front_next.aligned_alloc(align, size));
 }
 
 EXPORT void *memalign(size_t align, size_t size) {
-  if (booting()) return NULL;
-  return counted(next.memalign(align, size));
+  if (front_next_booting()) return NULL;
+  return counted(front_next.memalign(align, size));
 }
 
 EXPORT void *valloc(size_t size) {
-  if (booting()) return NULL;
-  return counted(next.valloc(size));
+  if (front_next_booting()) return NULL;
+  return counted(front_next.valloc(size));
 }
 
 EXPORT void *pvalloc(size_t size) {
-  if (booting()) return NULL;
-  return counted(next.pvalloc(size));
+  if (front_next_booting()) return NULL;
+  return counted(front_next.pvalloc(size));
 }
 
 EXPORT size_t malloc_usable_size(void *p) {
-  if (p == NULL || is_boot(p) || booting()) return 0;
-  return next.usable(p);
+  if (p == NULL || front_is_boot(p) || front_next_booting()) return 0;
+  return front_next.usable(p);
 }
 
 static int stats_fd = -1;
 static pid_t stats_pid;
 
 __attribute__((constructor)) static void count_init(void) {
-  resolve();
+  front_next_resolve();
   stats_fd = rh_stats_fd_claim();
   stats_pid = getpid();
 }

@@ -8,6 +8,7 @@
 #ifndef REHEAP_TRACK_INTERNAL_H
 #define REHEAP_TRACK_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,5 +48,39 @@ TRACK_HIDDEN track_record_t *track_table_remove(uintptr_t addr);
  * (fn must not touch the table). */
 TRACK_HIDDEN void track_table_each(void (*fn)(const track_record_t *r, void *arg), void *arg);
 TRACK_HIDDEN size_t track_table_count(void);
+
+/* ---- stacks.c ---- */
+/* Return addresses of the callers, innermost first, skipping skip frames;
+ * returns how many. */
+TRACK_HIDDEN size_t track_stack_capture(uintptr_t *frames, size_t max, size_t skip);
+/* The id of this stack, stored once (0 when n is 0 or the table is full). */
+TRACK_HIDDEN uint32_t track_stack_intern(const uintptr_t *frames, size_t n);
+TRACK_HIDDEN size_t track_stack_get(uint32_t id, const uintptr_t **frames);
+
+/* ---- counters.c ---- */
+/* Written by one thread, read by any: relaxed atomics that compile to
+ * plain loads and stores. */
+typedef _Atomic int64_t track_count_t;
+static inline void track_add(track_count_t *c, int64_t v) {
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
+}
+static inline int64_t track_read(track_count_t *c) {
+  return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+typedef struct track_counters {
+  track_count_t allocs, frees, reallocs, unknown_frees;
+  track_count_t bytes_allocated;
+  track_count_t live_bytes, live_blocks;
+  track_count_t peak_bytes;    /* in sums only */
+  track_count_t unpublished;   /* live bytes not yet added to the shared peak count */
+  track_count_t size_hist[64]; /* allocations by power of two of the size */
+} track_counters_t;
+
+/* The calling thread's counters (written by it alone, plain adds). */
+TRACK_HIDDEN track_counters_t *track_counters_mine(void);
+/* Adds the thread's unpublished live bytes to the shared count and peak. */
+TRACK_HIDDEN void track_counters_publish(track_counters_t *c);
+TRACK_HIDDEN void track_counters_sum(track_counters_t *out);
 
 #endif

@@ -1,0 +1,50 @@
+#include "front/next_heap.h"
+
+#include <dlfcn.h>
+#include <stdatomic.h>
+
+front_next_t front_next;
+static _Atomic int resolving;
+
+static _Alignas(64) unsigned char boot[64 * 1024];
+static _Atomic size_t boot_used;
+
+void *front_boot_alloc(size_t size) {
+  size = (size + 63) & ~(size_t)63;
+  size_t at = atomic_fetch_add(&boot_used, size);
+  if (at + size > sizeof boot) return NULL;
+  return boot + at;
+}
+
+bool front_is_boot(const void *p) {
+  return (const unsigned char *)p >= boot && (const unsigned char *)p < boot + sizeof boot;
+}
+
+void front_next_resolve(void) {
+  if (front_next.usable != NULL) return;
+  atomic_store(&resolving, 1);
+  front_next_t n;
+  n.malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+  n.free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
+  n.calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
+  n.realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+  n.posix_memalign = (int (*)(void **, size_t, size_t))dlsym(RTLD_NEXT, "posix_memalign");
+  n.aligned_alloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "aligned_alloc");
+  n.memalign = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "memalign");
+  n.valloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "valloc");
+  n.pvalloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "pvalloc");
+  n.usable = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+  size_t (*usable)(void *) = n.usable;
+  n.usable = NULL;
+  front_next = n;
+  atomic_store(&resolving, 0);
+  /* usable last: it is what says the lookup is complete */
+  __atomic_store_n(&front_next.usable, usable, __ATOMIC_RELEASE);
+}
+
+bool front_next_booting(void) {
+  if (__atomic_load_n(&front_next.usable, __ATOMIC_ACQUIRE) != NULL) return false;
+  if (atomic_load(&resolving)) return true;
+  front_next_resolve();
+  return false;
+}

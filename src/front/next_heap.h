@@ -1,0 +1,33 @@
+/* The heap after ours in symbol order (the C library's, or one preloaded
+ * after us), for the shims that sit in front of another heap: the counting
+ * shim and the tracker. */
+#ifndef REHEAP_FRONT_NEXT_HEAP_H
+#define REHEAP_FRONT_NEXT_HEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct front_next {
+  void *(*malloc)(size_t);
+  void (*free)(void *);
+  void *(*calloc)(size_t, size_t);
+  void *(*realloc)(void *, size_t);
+  int (*posix_memalign)(void **, size_t, size_t);
+  void *(*aligned_alloc)(size_t, size_t);
+  void *(*memalign)(size_t, size_t);
+  void *(*valloc)(size_t);
+  void *(*pvalloc)(size_t);
+  size_t (*usable)(void *);
+} front_next_t;
+
+__attribute__((visibility("hidden"))) extern front_next_t front_next;
+/* Looks the next heap up once. */
+__attribute__((visibility("hidden"))) void front_next_resolve(void);
+/* True while the lookup runs (dlsym may allocate): such allocations must
+ * come from front_boot_alloc. Resolves first if nothing has yet. */
+__attribute__((visibility("hidden"))) bool front_next_booting(void);
+/* A few blocks for the lookup itself, never freed; zeroed. */
+__attribute__((visibility("hidden"))) void *front_boot_alloc(size_t size);
+__attribute__((visibility("hidden"))) bool front_is_boot(const void *p);
+
+#endif
