@@ -19,7 +19,9 @@
 
 #include "cli/cli.h"
 
-static const char run_usage[] = "usage: reheap run [--heap=NAME] [--stats] -- PROGRAM [ARGS...]";
+static const char run_usage[] =
+    "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|nostacks]] [--depth N] "
+    "[--report FILE] -- PROGRAM [ARGS...]";
 
 static const char run_help[] =
     "usage: reheap run [--heap=NAME] [--stats] -- PROGRAM [ARGS...]\n"
@@ -32,6 +34,13 @@ static const char run_help[] =
     "               mimalloc, jemalloc, tcmalloc: Debian's builds, for comparison\n"
     "  --stats      at exit, print on stderr: allocations, frees, peak live\n"
     "               bytes, peak resident memory, OS map calls, time\n"
+    "  --track[=stacks|nostacks]\n"
+    "               record every block and its call stack (default: stacks);\n"
+    "               at exit, report what was never freed, grouped by stack\n"
+    "  --depth N    frames per call stack (1-64, default 16)\n"
+    "  --report FILE\n"
+    "               write the track report to FILE (created owner-only)\n"
+    "               instead of stderr\n"
     "  --help       this text\n"
     "\n"
     "PROGRAM must be dynamically linked: the heap is swapped with LD_PRELOAD,\n"
@@ -101,6 +110,8 @@ static void read_stats(int fd, char *buf, size_t cap) {
 int rh_cmd_run(int argc, char **argv) {
   const char *heap_name = "reheap";
   bool stats = false;
+  const char *track = NULL; /* "1" with stacks, "0" without */
+  const char *depth = NULL, *report = NULL;
   int i = 0;
   for (; i < argc; i++) {
     const char *a = argv[i];
@@ -115,6 +126,21 @@ int rh_cmd_run(int argc, char **argv) {
     }
     if (strcmp(a, "--stats") == 0) {
       stats = true;
+    } else if (strcmp(a, "--track") == 0 || strcmp(a, "--track=stacks") == 0) {
+      track = "1";
+    } else if (strcmp(a, "--track=nostacks") == 0) {
+      track = "0";
+    } else if (strncmp(a, "--track=", 8) == 0) {
+      return rh_cli_fail("run: --track takes stacks or nostacks, not '%s'", a + 8);
+    } else if (strcmp(a, "--depth") == 0 || strncmp(a, "--depth=", 8) == 0) {
+      depth = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+      char *end;
+      long d = depth ? strtol(depth, &end, 10) : 0;
+      if (depth == NULL || *depth == '\0' || *end != '\0' || d < 1 || d > 64)
+        return rh_cli_fail("run: --depth needs a number of frames from 1 to 64");
+    } else if (strcmp(a, "--report") == 0 || strncmp(a, "--report=", 9) == 0) {
+      report = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
+      if (report == NULL || *report == '\0') return rh_cli_fail("run: --report needs a file name");
     } else if (strncmp(a, "--heap=", 7) == 0) {
       heap_name = a + 7;
     } else if (strcmp(a, "--heap") == 0) {
@@ -163,12 +189,25 @@ int rh_cmd_run(int argc, char **argv) {
     return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
   /* Other heaps do not count their calls: a shim in front of them does. */
   char counter[PATH_MAX];
-  if (stats && strcmp(heap->name, "reheap") != 0) {
+  if (stats && track == NULL && strcmp(heap->name, "reheap") != 0) {
     if (!rh_helper_library("libreheap_count.so", counter, sizeof counter))
       return rh_cli_fail("run: libreheap_count.so (for --stats on heap '%s') not found next "
                          "to this reheap; build it with 'make'", heap->name);
     if (preload(counter) != 0)
       return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
+  }
+
+  if ((depth != NULL || report != NULL) && track == NULL)
+    return rh_cli_fail("run: --depth and --report go with --track");
+  if (track != NULL) {
+    char tlib[PATH_MAX];
+    if (!rh_helper_library("libreheap_track.so", tlib, sizeof tlib))
+      return rh_cli_fail("run: libreheap_track.so not found next to this reheap; build it with "
+                         "'make'");
+    if (preload(tlib) != 0) return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
+    setenv("REHEAP_TRACK_STACKS", track, 1);
+    if (depth != NULL) setenv("REHEAP_TRACK_DEPTH", depth, 1);
+    setenv("REHEAP_TRACK_REPORT", report != NULL ? report : "-", 1);
   }
 
   int pipefd[2] = {-1, -1};
@@ -192,9 +231,10 @@ int rh_cmd_run(int argc, char **argv) {
   if (pid == 0) {
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
+    char pidbuf[24];
+    snprintf(pidbuf, sizeof pidbuf, "%ld", (long)getpid());
+    if (track != NULL) setenv("REHEAP_TRACK_PID", pidbuf, 1);
     if (stats) {
-      char pidbuf[24];
-      snprintf(pidbuf, sizeof pidbuf, "%ld", (long)getpid());
       setenv("REHEAP_STATS_PID", pidbuf, 1);
       /* the write end must survive exec */
       fcntl(pipefd[1], F_SETFD, 0);

@@ -48,6 +48,10 @@ void os_thread_exit_set(void *value);
 /* Registers the fork handlers (before, in parent after, in child after). */
 bool os_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
+/* Creates (or empties) a file only its owner can read or write, refusing
+ * to follow a symbolic link planted at its name; -1 on failure. */
+int os_create_private_file(const char *path);
+
 /* Writes the whole buffer to fd, retrying on EINTR; no allocation. */
 void os_write_all(int fd, const char *buf, size_t len);
 
@@ -69,6 +73,11 @@ void *os_map_code_near(const void *near, size_t size, size_t range, bool *refuse
 /* Size of the symbol that contains addr (from the dynamic symbol tables),
  * and its start in *start; 0 when unknown. */
 size_t os_symbol_size(const void *addr, const void **start);
+/* Names the code at addr from the dynamic symbol tables: the symbol
+ * containing it (or "" if none), the module's path, and addr's offset from
+ * the symbol (or the module). False when addr is in no module. */
+bool os_symbolize(const void *addr, char *name, size_t name_cap, char *module, size_t module_cap,
+                  uintptr_t *offset);
 /* Address of the first definition of name in the process's global scope,
  * or NULL. */
 void *os_symbol_lookup(const char *name);

@@ -184,3 +184,22 @@ size_t os_symbol_size(const void *addr, const void **start) {
 }
 
 void *os_symbol_lookup(const char *name) { return dlsym(RTLD_DEFAULT, name); }
+
+bool os_symbolize(const void *addr, char *name, size_t name_cap, char *module, size_t module_cap,
+                  uintptr_t *offset) {
+  Dl_info info;
+  if (dladdr(addr, &info) == 0) return false;
+  const char *sym = info.dli_sname ? info.dli_sname : "";
+  const char *mod = info.dli_fname ? info.dli_fname : "";
+  size_t n = strlen(sym);
+  if (n >= name_cap) n = name_cap - 1;
+  memcpy(name, sym, n);
+  name[n] = '\0';
+  n = strlen(mod);
+  if (n >= module_cap) n = module_cap - 1;
+  memcpy(module, mod, n);
+  module[n] = '\0';
+  uintptr_t base = (uintptr_t)(info.dli_saddr ? info.dli_saddr : info.dli_fbase);
+  *offset = (uintptr_t)addr - base;
+  return true;
+}

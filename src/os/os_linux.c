@@ -2,6 +2,8 @@
 #include "os/os.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -118,4 +120,14 @@ void os_write_all(int fd, const char *buf, size_t len) {
     buf += n;
     len -= (size_t)n;
   }
+}
+
+int os_create_private_file(const char *path) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  if (fchmod(fd, 0600) != 0) { /* it may have existed with wider rights */
+    close(fd);
+    return -1;
+  }
+  return fd;
 }

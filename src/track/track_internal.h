@@ -83,4 +83,8 @@ TRACK_HIDDEN track_counters_t *track_counters_mine(void);
 TRACK_HIDDEN void track_counters_publish(track_counters_t *c);
 TRACK_HIDDEN void track_counters_sum(track_counters_t *out);
 
+/* ---- report_text.c ---- */
+/* Writes the summary and the biggest max_groups leak stacks to fd. */
+TRACK_HIDDEN void track_report_text(int fd, size_t max_groups);
+
 #endif

@@ -1,0 +1,162 @@
+/* The leak report in text: a summary, then the live blocks grouped by the
+ * stack that allocated them, biggest first, each frame named by the
+ * dynamic symbol tables (function+offset and module). Built in a buffer
+ * and written with write(): no malloc, the report runs inside a program
+ * whose heap is being watched. */
+#include <string.h>
+
+#include "os/os.h"
+#include "track/track_internal.h"
+
+#define GROUPS_MAX 65536
+
+typedef struct group {
+  uint32_t stack_id;
+  int64_t bytes, blocks;
+} group_t;
+
+typedef struct collect {
+  group_t *g;
+  size_t n;
+} collect_t;
+
+static void add_record(const track_record_t *r, void *arg) {
+  collect_t *c = arg;
+  /* linear probing on the stack id: the groups table is a hash set */
+  size_t slot = (r->stack_id * 2654435761u) & (GROUPS_MAX - 1);
+  for (size_t i = 0; i < GROUPS_MAX; i++, slot = (slot + 1) & (GROUPS_MAX - 1)) {
+    group_t *g = &c->g[slot];
+    if (g->blocks == 0) {
+      g->stack_id = r->stack_id;
+      c->n++;
+    } else if (g->stack_id != r->stack_id) {
+      continue;
+    }
+    g->bytes += (int64_t)r->size;
+    g->blocks++;
+    return;
+  }
+}
+
+typedef struct out {
+  int fd;
+  char buf[4096];
+  size_t len;
+} out_t;
+
+static void flush(out_t *o) {
+  os_write_all(o->fd, o->buf, o->len);
+  o->len = 0;
+}
+
+static void put(out_t *o, const char *s) {
+  while (*s) {
+    if (o->len == sizeof o->buf) flush(o);
+    o->buf[o->len++] = *s++;
+  }
+}
+
+static void put_u(out_t *o, uint64_t v) {
+  char d[24];
+  int n = 0;
+  do d[n++] = (char)('0' + v % 10); while ((v /= 10) != 0);
+  char s[24];
+  for (int i = 0; i < n; i++) s[i] = d[n - 1 - i];
+  s[n] = '\0';
+  put(o, s);
+}
+
+static void put_hex(out_t *o, uint64_t v) {
+  char s[20] = "0x";
+  int n = 0;
+  char d[16];
+  do d[n++] = "0123456789abcdef"[v & 15]; while ((v >>= 4) != 0);
+  for (int i = 0; i < n; i++) s[2 + i] = d[n - 1 - i];
+  s[2 + n] = '\0';
+  put(o, s);
+}
+
+static void sort_by_bytes(group_t *g, size_t n) {
+  /* shell sort: no recursion, no allocation */
+  for (size_t gap = n / 2; gap > 0; gap /= 2)
+    for (size_t i = gap; i < n; i++) {
+      group_t t = g[i];
+      size_t j = i;
+      for (; j >= gap && g[j - gap].bytes < t.bytes; j -= gap) g[j] = g[j - gap];
+      g[j] = t;
+    }
+}
+
+void track_report_text(int fd, size_t max_groups) {
+  out_t o = {fd, {0}, 0};
+  track_counters_t sum;
+  track_counters_sum(&sum);
+  size_t bytes = GROUPS_MAX * sizeof(group_t);
+  group_t *g = os_map_aligned(bytes, os_page_size(), 0);
+  collect_t c = {g, 0};
+  if (g != NULL) track_table_each(add_record, &c);
+  put(&o, "reheap track: allocations ");
+  put_u(&o, (uint64_t)track_read(&sum.allocs));
+  put(&o, ", frees ");
+  put_u(&o, (uint64_t)track_read(&sum.frees));
+  put(&o, ", reallocs ");
+  put_u(&o, (uint64_t)track_read(&sum.reallocs));
+  put(&o, ", bytes allocated ");
+  put_u(&o, (uint64_t)track_read(&sum.bytes_allocated));
+  put(&o, ", peak live bytes ");
+  put_u(&o, (uint64_t)track_read(&sum.peak_bytes));
+  put(&o, ", frees of blocks never seen ");
+  put_u(&o, (uint64_t)track_read(&sum.unknown_frees));
+  put(&o, "\nreheap track: leaked ");
+  put_u(&o, (uint64_t)track_read(&sum.live_bytes));
+  put(&o, " bytes in ");
+  put_u(&o, (uint64_t)track_read(&sum.live_blocks));
+  put(&o, " blocks from ");
+  put_u(&o, c.n);
+  put(&o, " call stacks\n");
+  if (g != NULL) {
+    /* pack the used slots to the front, then sort */
+    size_t n = 0;
+    for (size_t i = 0; i < GROUPS_MAX; i++)
+      if (g[i].blocks != 0) g[n++] = g[i];
+    sort_by_bytes(g, n);
+    for (size_t i = 0; i < n && i < max_groups; i++) {
+      put(&o, "leak ");
+      put_u(&o, i + 1);
+      put(&o, ": ");
+      put_u(&o, (uint64_t)g[i].bytes);
+      put(&o, " bytes in ");
+      put_u(&o, (uint64_t)g[i].blocks);
+      put(&o, g[i].blocks == 1 ? " block\n" : " blocks\n");
+      const uintptr_t *frames;
+      size_t depth = track_stack_get(g[i].stack_id, &frames);
+      if (depth == 0) put(&o, "    (no stack)\n");
+      for (size_t k = 0; k < depth; k++) {
+        char name[256], module[256];
+        uintptr_t off;
+        put(&o, "    #");
+        put_u(&o, k);
+        put(&o, " ");
+        put_hex(&o, frames[k]);
+        /* a return address points after the call: look up the call itself */
+        if (os_symbolize((void *)(frames[k] - 1), name, sizeof name, module, sizeof module, &off)) {
+          put(&o, " ");
+          put(&o, name[0] ? name : "?");
+          put(&o, "+");
+          put_hex(&o, off + 1);
+          put(&o, " (");
+          put(&o, module);
+          put(&o, ")");
+        }
+        put(&o, "\n");
+      }
+    }
+    if (n > max_groups) {
+      put(&o, "(");
+      put_u(&o, n - max_groups);
+      put(&o, " smaller stacks not shown)\n");
+    }
+    os_unmap(g, bytes);
+  }
+  flush(&o);
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# reheap run --track on a program with known leaks, on both heaps.
+# usage: test_track.sh BUILD_DIR LEAKY_PROGRAM
+set -uo pipefail
+bin="$1/bin/reheap"
+leaky="$2"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+for heap in reheap system; do
+  "$bin" run --heap=$heap --track --report "$tmp/$heap.txt" -- "$leaky"; rc=$?
+  [ $rc -eq 0 ] || fail "$heap: exit $rc"
+  r="$tmp/$heap.txt"
+  [ "$(stat -c %a "$r")" = 600 ] || fail "$heap: report mode $(stat -c %a "$r")"
+  grep -q "leaked 5300 bytes in 4 blocks" "$r" || fail "$heap: wrong leak total: $(head -2 "$r")"
+  grep -q "allocations 2004, frees 2000, reallocs 1000" "$r" || fail "$heap: wrong counts: $(head -1 "$r")"
+  # the biggest leak first, at its function
+  awk '/^leak 1:/{getline; print; exit}' "$r" | grep -q "leak_big" || fail "$heap: leak 1 is not leak_big"
+  grep -q "^leak 1: 5000 bytes in 1 block$" "$r" || fail "$heap: leak_big not 5000 bytes in 1 block"
+  # leak_small's three blocks: 300 bytes, whatever their call sites in main
+  small=$(awk '/^leak [0-9]+:/{b=$3; n=$6} /leak_small/{s+=b; c+=n} END{print s, c}' "$r")
+  [ "$small" = "300 3" ] || fail "$heap: leak_small gives '$small', want '300 3'"
+  grep -q freed_fine "$r" && fail "$heap: freed blocks reported as leaks"
+done
+
+# without stacks: the same totals, one group
+"$bin" run --track=nostacks --report "$tmp/nostacks.txt" -- "$leaky" || fail "nostacks run"
+grep -q "leaked 5300 bytes in 4 blocks from 1 call stacks" "$tmp/nostacks.txt" || fail "nostacks totals"
+
+# a symlink planted at the report's name is not followed
+ln -s "$tmp/victim" "$tmp/planted"
+"$bin" run --track --report "$tmp/planted" -- "$leaky" 2>"$tmp/err" || fail "run with planted link"
+[ -e "$tmp/victim" ] && fail "the report followed a planted symlink"
+grep -q "must not be a symbolic link" "$tmp/err" || fail "no word about the planted link"
+grep -q "leaked 5300 bytes" "$tmp/err" || fail "report not on stderr after refusing the link"
+
+# usage errors
+"$bin" run --track=sometimes -- true 2>/dev/null; [ $? -eq 2 ] || fail "--track=sometimes accepted"
+"$bin" run --depth 3 -- true 2>/dev/null; [ $? -eq 2 ] || fail "--depth without --track accepted"
+"$bin" run --track --depth 0 -- true 2>/dev/null; [ $? -eq 2 ] || fail "--depth 0 accepted"
+# the program's status passes through
+"$bin" run --track -- sh -c 'exit 9' 2>/dev/null; [ $? -eq 9 ] || fail "status not passed through"
+
+[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "track: all checks passed"
