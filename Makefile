@@ -25,6 +25,7 @@ check: build
 bench: build
 	$(BUILD)/bin/rh-bench
 	$(BUILD)/bin/rh-hook-bench
+	$(BUILD)/bin/rh-track-bench
 
 # The hook relocator under libFuzzer for ten minutes (a short run is in check).
 fuzz: build
