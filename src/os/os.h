@@ -45,6 +45,12 @@ void os_lock_reset(os_lock_t *l);
 bool os_thread_exit_init(void (*fn)(void *));
 void os_thread_exit_set(void *value);
 
+/* More thread-exit hooks, for parts other than the heap: fn(value) runs
+ * when a thread whose value for the key is set ends. */
+typedef unsigned int os_thread_key_t;
+bool os_thread_key_new(os_thread_key_t *key, void (*fn)(void *));
+void os_thread_key_set(os_thread_key_t key, void *value);
+
 /* Registers the fork handlers (before, in parent after, in child after). */
 bool os_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 

@@ -106,6 +106,17 @@ void os_thread_exit_set(void *value) {
   pthread_setspecific(exit_key, value);
 }
 
+_Static_assert(sizeof(pthread_key_t) == sizeof(os_thread_key_t), "os_thread_key_t holds a key");
+
+bool os_thread_key_new(os_thread_key_t *key, void (*fn)(void *)) {
+  pthread_key_t k;
+  if (pthread_key_create(&k, fn) != 0) return false;
+  *key = (os_thread_key_t)k;
+  return true;
+}
+
+void os_thread_key_set(os_thread_key_t key, void *value) { pthread_setspecific((pthread_key_t)key, value); }
+
 bool os_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void)) {
   return pthread_atfork(prepare, parent, child) == 0;
 }

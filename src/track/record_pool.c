@@ -15,6 +15,7 @@ typedef struct pool {
   size_t nfree;
   track_record_t *carve; /* rest of the current chunk */
   size_t ncarve;
+  bool registered;       /* for the thread-exit hand-back */
 } pool_t;
 
 static __thread pool_t pool;
@@ -22,6 +23,44 @@ static os_lock_t spill_lock = OS_LOCK_INIT;
 static track_record_t *spill;
 static _Atomic size_t nspill;
 static _Atomic size_t carved;
+
+static os_thread_key_t exit_key;
+static _Atomic int key_state; /* 0 none, 1 making, 2 made, 3 failed */
+
+/* At thread exit every record the pool holds, free or not yet carved, goes
+ * to the shared list, so exited threads do not keep records. */
+static void pool_hand_back(void *arg) {
+  pool_t *p = arg;
+  while (p->ncarve > 0) {
+    track_record_t *r = p->carve++;
+    p->ncarve--;
+    r->key = 0;
+    r->next = p->free;
+    p->free = r;
+    p->nfree++;
+  }
+  if (p->free == NULL) return;
+  track_record_t *last = p->free;
+  while (last->next != NULL) last = last->next;
+  os_lock(&spill_lock);
+  last->next = spill;
+  spill = p->free;
+  atomic_fetch_add(&nspill, p->nfree);
+  os_unlock(&spill_lock);
+  p->free = NULL;
+  p->nfree = 0;
+}
+
+static void pool_register(pool_t *p) {
+  p->registered = true;
+  int st = atomic_load(&key_state);
+  if (st == 0 && atomic_compare_exchange_strong(&key_state, &st, 1)) {
+    atomic_store(&key_state, os_thread_key_new(&exit_key, pool_hand_back) ? 2 : 3);
+  }
+  while ((st = atomic_load(&key_state)) == 1) {
+  }
+  if (st == 2) os_thread_key_set(exit_key, p);
+}
 
 size_t track_records_carved(void) { return atomic_load_explicit(&carved, memory_order_relaxed); }
 
@@ -31,7 +70,7 @@ static bool refill_from_spill(pool_t *p) {
   for (size_t i = 0; i < SPILL_BATCH && spill != NULL; i++) {
     track_record_t *r = spill;
     spill = r->next;
-    nspill--;
+    atomic_fetch_sub(&nspill, 1);
     r->next = p->free;
     p->free = r;
     p->nfree++;
@@ -42,6 +81,7 @@ static bool refill_from_spill(pool_t *p) {
 
 track_record_t *track_record_alloc(void) {
   pool_t *p = &pool;
+  if (!p->registered) pool_register(p);
   if (p->free == NULL && !refill_from_spill(p)) {
     if (p->ncarve == 0) {
       track_record_t *chunk = os_map_aligned(CHUNK_BYTES, os_page_size(), 0);
@@ -61,6 +101,7 @@ track_record_t *track_record_alloc(void) {
 
 void track_record_free(track_record_t *r) {
   pool_t *p = &pool;
+  if (!p->registered) pool_register(p);
   r->key = 0; /* the freed block is no longer named anywhere */
   r->next = p->free;
   p->free = r;
@@ -73,6 +114,6 @@ void track_record_free(track_record_t *r) {
   os_lock(&spill_lock);
   last->next = spill;
   spill = first;
-  nspill += SPILL_BATCH;
+  atomic_fetch_add(&nspill, SPILL_BATCH);
   os_unlock(&spill_lock);
 }
