@@ -60,10 +60,12 @@ static void track_alloc(void *p, size_t size) {
   inside = 0;
 }
 
-/* Forgets p's record; false when p was never tracked. */
+/* Forgets p's record. False when the free must not reach the heap: p was
+ * freed already (reported, and skipped so that the program goes on). */
 static bool track_free(void *p) {
   if (p == NULL || inside) return true;
   inside = 1;
+  bool pass = true;
   track_record_t *r = track_table_remove((uintptr_t)p);
   track_counters_t *c = track_counters_mine();
   if (r != NULL) {
@@ -71,12 +73,22 @@ static bool track_free(void *p) {
     track_add(&c->live_bytes, -(int64_t)r->size);
     track_add(&c->live_blocks, -1);
     track_add(&c->unpublished, -(int64_t)r->size);
-    track_record_free(r);
+    track_record_t *old = track_table_retire(r);
+    if (old != NULL) track_record_free(old);
   } else {
-    track_add(&c->unknown_frees, 1);
+    track_record_t rec;
+    if (track_table_find_retired((uintptr_t)p, &rec)) {
+      track_add(&c->double_frees, 1);
+      uintptr_t frames[DEPTH_MAX];
+      size_t n = track_stack_capture(frames, depth, 2);
+      track_report_double_free(report_fd >= 0 ? report_fd : 2, &rec, frames, n);
+      pass = false;
+    } else {
+      track_add(&c->unknown_frees, 1);
+    }
   }
   inside = 0;
-  return r != NULL;
+  return pass;
 }
 
 EXPORT void *malloc(size_t size) {
@@ -89,8 +101,7 @@ EXPORT void *malloc(size_t size) {
 EXPORT void free(void *p) {
   if (p == NULL || front_is_boot(p)) return;
   if (front_next_booting()) return;
-  track_free(p);
-  front_next.free(p);
+  if (track_free(p)) front_next.free(p);
 }
 
 EXPORT void *calloc(size_t count, size_t size) {

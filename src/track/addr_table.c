@@ -13,10 +13,16 @@
  * share one */
 typedef struct __attribute__((aligned(64))) stripe {
   os_lock_t lock;
+  uint32_t nretired;
   size_t count;
   size_t nbuckets; /* a power of two; 0 before first use */
   track_record_t **buckets;
+  /* the last frees, oldest first: a second free of one of them is a
+   * double free, not a free of a block never seen */
+  track_record_t *retired_head, *retired_tail;
 } stripe_t;
+
+#define RETIRED_MAX 64 /* per stripe: the last 16,384 frees in all */
 
 _Static_assert(sizeof(stripe_t) == 64, "a stripe is one cache line");
 
@@ -110,4 +116,35 @@ size_t track_table_count(void) {
     os_unlock(&stripes[i].lock);
   }
   return n;
+}
+
+track_record_t *track_table_retire(track_record_t *r) {
+  stripe_t *s = &stripes[hash(track_addr(r)) & (STRIPES - 1)];
+  r->next = NULL;
+  os_lock(&s->lock);
+  if (s->retired_tail != NULL) s->retired_tail->next = r;
+  else s->retired_head = r;
+  s->retired_tail = r;
+  track_record_t *evicted = NULL;
+  if (++s->nretired > RETIRED_MAX) {
+    evicted = s->retired_head;
+    s->retired_head = evicted->next;
+    s->nretired--;
+  }
+  os_unlock(&s->lock);
+  return evicted;
+}
+
+bool track_table_find_retired(uintptr_t addr, track_record_t *copy) {
+  stripe_t *s = &stripes[hash(addr) & (STRIPES - 1)];
+  uintptr_t key = track_key(addr);
+  bool found = false;
+  os_lock(&s->lock);
+  for (track_record_t *r = s->retired_head; r != NULL && !found; r = r->next)
+    if (r->key == key) {
+      *copy = *r;
+      found = true;
+    }
+  os_unlock(&s->lock);
+  return found;
 }

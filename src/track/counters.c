@@ -51,6 +51,7 @@ void track_counters_sum(track_counters_t *out) {
     track_add(&out->frees, track_read(&c->frees));
     track_add(&out->reallocs, track_read(&c->reallocs));
     track_add(&out->unknown_frees, track_read(&c->unknown_frees));
+    track_add(&out->double_frees, track_read(&c->double_frees));
     track_add(&out->bytes_allocated, track_read(&c->bytes_allocated));
     track_add(&out->live_bytes, track_read(&c->live_bytes));
     track_add(&out->live_blocks, track_read(&c->live_blocks));

@@ -76,6 +76,29 @@ static void put_hex(out_t *o, uint64_t v) {
   put(o, s);
 }
 
+static void put_frames(out_t *o, const uintptr_t *frames, size_t depth) {
+  if (depth == 0) put(o, "    (no stack)\n");
+  for (size_t k = 0; k < depth; k++) {
+    char name[256], module[256];
+    uintptr_t off;
+    put(o, "    #");
+    put_u(o, k);
+    put(o, " ");
+    put_hex(o, frames[k]);
+    /* a return address points after the call: look up the call itself */
+    if (os_symbolize((void *)(frames[k] - 1), name, sizeof name, module, sizeof module, &off)) {
+      put(o, " ");
+      put(o, name[0] ? name : "?");
+      put(o, "+");
+      put_hex(o, off + 1);
+      put(o, " (");
+      put(o, module);
+      put(o, ")");
+    }
+    put(o, "\n");
+  }
+}
+
 static void sort_by_bytes(group_t *g, size_t n) {
   /* shell sort: no recursion, no allocation */
   for (size_t gap = n / 2; gap > 0; gap /= 2)
@@ -107,6 +130,8 @@ void track_report_text(int fd, size_t max_groups) {
   put_u(&o, (uint64_t)track_read(&sum.peak_bytes));
   put(&o, ", frees of blocks never seen ");
   put_u(&o, (uint64_t)track_read(&sum.unknown_frees));
+  put(&o, ", double frees ");
+  put_u(&o, (uint64_t)track_read(&sum.double_frees));
   put(&o, "\nreheap track: leaked ");
   put_u(&o, (uint64_t)track_read(&sum.live_bytes));
   put(&o, " bytes in ");
@@ -130,26 +155,7 @@ void track_report_text(int fd, size_t max_groups) {
       put(&o, g[i].blocks == 1 ? " block\n" : " blocks\n");
       const uintptr_t *frames;
       size_t depth = track_stack_get(g[i].stack_id, &frames);
-      if (depth == 0) put(&o, "    (no stack)\n");
-      for (size_t k = 0; k < depth; k++) {
-        char name[256], module[256];
-        uintptr_t off;
-        put(&o, "    #");
-        put_u(&o, k);
-        put(&o, " ");
-        put_hex(&o, frames[k]);
-        /* a return address points after the call: look up the call itself */
-        if (os_symbolize((void *)(frames[k] - 1), name, sizeof name, module, sizeof module, &off)) {
-          put(&o, " ");
-          put(&o, name[0] ? name : "?");
-          put(&o, "+");
-          put_hex(&o, off + 1);
-          put(&o, " (");
-          put(&o, module);
-          put(&o, ")");
-        }
-        put(&o, "\n");
-      }
+      put_frames(&o, frames, depth);
     }
     if (n > max_groups) {
       put(&o, "(");
@@ -158,5 +164,20 @@ void track_report_text(int fd, size_t max_groups) {
     }
     os_unmap(g, bytes);
   }
+  flush(&o);
+}
+
+void track_report_double_free(int fd, const track_record_t *rec, const uintptr_t *now, size_t n) {
+  out_t o = {fd, {0}, 0};
+  put(&o, "reheap track: double free of ");
+  put_hex(&o, track_addr(rec));
+  put(&o, " (");
+  put_u(&o, rec->size);
+  put(&o, " bytes); the second free is skipped and the program goes on\n  freed again at:\n");
+  put_frames(&o, now, n);
+  put(&o, "  allocated at:\n");
+  const uintptr_t *frames;
+  size_t depth = track_stack_get(rec->stack_id, &frames);
+  put_frames(&o, frames, depth);
   flush(&o);
 }

@@ -48,6 +48,11 @@ TRACK_HIDDEN track_record_t *track_table_remove(uintptr_t addr);
  * (fn must not touch the table). */
 TRACK_HIDDEN void track_table_each(void (*fn)(const track_record_t *r, void *arg), void *arg);
 TRACK_HIDDEN size_t track_table_count(void);
+/* Keeps a record just taken out of the table among its stripe's last
+ * frees; returns the oldest one pushed out (for the pool), or NULL. */
+TRACK_HIDDEN track_record_t *track_table_retire(track_record_t *r);
+/* Copies the record of a recent free of the block at addr; false if none. */
+TRACK_HIDDEN bool track_table_find_retired(uintptr_t addr, track_record_t *copy);
 
 /* ---- stacks.c ---- */
 /* Return addresses of the callers, innermost first, skipping skip frames;
@@ -69,7 +74,7 @@ static inline int64_t track_read(track_count_t *c) {
 }
 
 typedef struct track_counters {
-  track_count_t allocs, frees, reallocs, unknown_frees;
+  track_count_t allocs, frees, reallocs, unknown_frees, double_frees;
   track_count_t bytes_allocated;
   track_count_t live_bytes, live_blocks;
   track_count_t peak_bytes;    /* in sums only */
@@ -86,5 +91,9 @@ TRACK_HIDDEN void track_counters_sum(track_counters_t *out);
 /* ---- report_text.c ---- */
 /* Writes the summary and the biggest max_groups leak stacks to fd. */
 TRACK_HIDDEN void track_report_text(int fd, size_t max_groups);
+/* Reports a double free of the block rec describes, freed again from the
+ * stack in now[0..n). */
+TRACK_HIDDEN void track_report_double_free(int fd, const track_record_t *rec, const uintptr_t *now,
+                                           size_t n);
 
 #endif

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # reheap run --track on a program with known leaks, on both heaps.
-# usage: test_track.sh BUILD_DIR LEAKY_PROGRAM
+# usage: test_track.sh BUILD_DIR LEAKY_PROGRAM BADFREE_PROGRAM
 set -uo pipefail
 bin="$1/bin/reheap"
 leaky="$2"
+badfree="$3"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
@@ -35,6 +36,19 @@ ln -s "$tmp/victim" "$tmp/planted"
 [ -e "$tmp/victim" ] && fail "the report followed a planted symlink"
 grep -q "must not be a symbolic link" "$tmp/err" || fail "no word about the planted link"
 grep -q "leaked 5300 bytes" "$tmp/err" || fail "report not on stderr after refusing the link"
+
+# a double free is reported with both stacks, skipped, and the program goes on
+for heap in reheap system; do
+  out=$("$bin" run --heap=$heap --track --report "$tmp/bad.txt" -- "$badfree"); rc=$?
+  [ $rc -eq 0 ] || fail "$heap: badfree exit $rc"
+  [ "$out" = "badfree: still running" ] || fail "$heap: badfree did not go on: '$out'"
+  grep -q "double free of 0x[0-9a-f]* (77 bytes)" "$tmp/bad.txt" || fail "$heap: no double free report"
+  awk '/freed again at:/{f=1} /allocated at:/{f=0} f' "$tmp/bad.txt" | grep -q free_twice ||
+    fail "$heap: the freeing stack does not name free_twice"
+  awk '/allocated at:/{a=1} a' "$tmp/bad.txt" | grep -q make_block ||
+    fail "$heap: the allocating stack does not name make_block"
+  grep -q "double frees 1" "$tmp/bad.txt" || fail "$heap: double free not counted"
+done
 
 # usage errors
 "$bin" run --track=sometimes -- true 2>/dev/null; [ $? -eq 2 ] || fail "--track=sometimes accepted"
