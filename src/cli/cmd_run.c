@@ -210,6 +210,16 @@ int rh_cmd_run(int argc, char **argv) {
     setenv("REHEAP_TRACK_REPORT", report != NULL ? report : "-", 1);
   }
 
+  /* --track: the tracker writes one byte here once its report is out, so
+   * that a program that died first gets a line saying so */
+  int donefd[2] = {-1, -1};
+  if (track != NULL) {
+    if (pipe2(donefd, O_CLOEXEC) != 0) return rh_cli_fail("run: pipe: %s", strerror(errno));
+    char fdbuf[16];
+    snprintf(fdbuf, sizeof fdbuf, "%d", donefd[1]);
+    setenv("REHEAP_TRACK_DONE_FD", fdbuf, 1);
+  }
+
   int pipefd[2] = {-1, -1};
   if (stats) {
     if (pipe2(pipefd, O_CLOEXEC) != 0) return rh_cli_fail("run: pipe: %s", strerror(errno));
@@ -233,7 +243,11 @@ int rh_cmd_run(int argc, char **argv) {
     sigaction(SIGQUIT, &old_quit, NULL);
     char pidbuf[24];
     snprintf(pidbuf, sizeof pidbuf, "%ld", (long)getpid());
-    if (track != NULL) setenv("REHEAP_TRACK_PID", pidbuf, 1);
+    if (track != NULL) {
+      setenv("REHEAP_TRACK_PID", pidbuf, 1);
+      fcntl(donefd[1], F_SETFD, 0);
+      close(donefd[0]);
+    }
     if (stats) {
       setenv("REHEAP_STATS_PID", pidbuf, 1);
       /* the write end must survive exec */
@@ -246,6 +260,7 @@ int rh_cmd_run(int argc, char **argv) {
     _exit(e == ENOENT ? 127 : 126);
   }
   if (stats) close(pipefd[1]);
+  if (track != NULL) close(donefd[1]);
 
   int status = 0;
   struct rusage ru;
@@ -262,6 +277,19 @@ int rh_cmd_run(int argc, char **argv) {
     read_stats(pipefd[0], line, sizeof line);
     close(pipefd[0]);
     rh_summary_print(prog_argv[0], heap->name, line[0] ? line : NULL, status, &ru, seconds);
+  }
+  if (track != NULL) {
+    char done[8];
+    read_stats(donefd[0], done, sizeof done);
+    close(donefd[0]);
+    if (done[0] == '\0') {
+      if (WIFSIGNALED(status))
+        fprintf(stderr, "reheap: no track report: %s was killed by signal %d (%s) before it could "
+                        "write one\n", prog_argv[0], WTERMSIG(status), strsignal(WTERMSIG(status)));
+      else
+        fprintf(stderr, "reheap: no track report: %s ended without running its exit handlers "
+                        "(_exit, or exec of another program)\n", prog_argv[0]);
+    }
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);

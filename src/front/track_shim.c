@@ -23,6 +23,7 @@
 static bool stacks = true;
 static size_t depth = 16;
 static int report_fd = -1;
+static int done_fd = -1; /* told once the report is out */
 static pid_t report_pid;
 static __thread int inside; /* the tracker is running on this thread */
 static __thread uint32_t my_tid;
@@ -200,6 +201,8 @@ __attribute__((constructor)) static void track_init(void) {
   long pid = env_long("REHEAP_TRACK_PID", 0);
   if (pid != 0 && pid != (long)getpid()) return; /* a child: tracked, no report */
   report_pid = getpid();
+  long dfd = env_long("REHEAP_TRACK_DONE_FD", -1);
+  done_fd = dfd >= 0 && dfd < (1 << 20) ? (int)dfd : -1;
   const char *path = getenv("REHEAP_TRACK_REPORT");
   if (path == NULL || strcmp(path, "-") == 0) {
     report_fd = 2;
@@ -221,5 +224,6 @@ __attribute__((destructor)) static void track_fini(void) {
   if (report_fd < 0 || getpid() != report_pid) return;
   inside = 1;
   track_report_text(report_fd, 50);
+  if (done_fd >= 0) os_write_all(done_fd, "1", 1);
   inside = 0;
 }

@@ -50,6 +50,17 @@ for heap in reheap system; do
   grep -q "double frees 1" "$tmp/bad.txt" || fail "$heap: double free not counted"
 done
 
+# a program that leaves without its exit handlers: one line says why there
+# is no report, and its status passes through
+"$bin" run --track -- /usr/bin/python3 -c 'import os; os._exit(3)' 2>"$tmp/err"; rc=$?
+[ $rc -eq 3 ] || fail "_exit status $rc"
+grep -q "no track report: .* ended without running its exit handlers" "$tmp/err" || fail "_exit: no line"
+"$bin" run --track -- /usr/bin/python3 -c 'import os; os.abort()' 2>"$tmp/err"; rc=$?
+[ $rc -eq 134 ] || fail "abort status $rc"
+grep -q "no track report: .* killed by signal 6" "$tmp/err" || fail "abort: no line: $(cat "$tmp/err")"
+"$bin" run --track --report "$tmp/ok.txt" -- "$leaky" 2>"$tmp/err" || fail "leaky run"
+grep -q "no track report" "$tmp/err" && fail "a line about a missing report that is there"
+
 # usage errors
 "$bin" run --track=sometimes -- true 2>/dev/null; [ $? -eq 2 ] || fail "--track=sometimes accepted"
 "$bin" run --depth 3 -- true 2>/dev/null; [ $? -eq 2 ] || fail "--depth without --track accepted"
