@@ -21,7 +21,7 @@
 
 static const char run_usage[] =
     "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|nostacks]] [--depth N] "
-    "[--report FILE] -- PROGRAM [ARGS...]";
+    "[--report FILE] [--format text|json|folded] -- PROGRAM [ARGS...]";
 
 static const char run_help[] =
     "usage: reheap run [--heap=NAME] [--stats] -- PROGRAM [ARGS...]\n"
@@ -41,6 +41,8 @@ static const char run_help[] =
     "  --report FILE\n"
     "               write the track report to FILE (created owner-only)\n"
     "               instead of stderr\n"
+    "  --format F   the report as text (default), json, or folded stacks of\n"
+    "               leaked bytes for flame-graph tools\n"
     "  --help       this text\n"
     "\n"
     "PROGRAM must be dynamically linked: the heap is swapped with LD_PRELOAD,\n"
@@ -111,7 +113,7 @@ int rh_cmd_run(int argc, char **argv) {
   const char *heap_name = "reheap";
   bool stats = false;
   const char *track = NULL; /* "1" with stacks, "0" without */
-  const char *depth = NULL, *report = NULL;
+  const char *depth = NULL, *report = NULL, *format = NULL;
   int i = 0;
   for (; i < argc; i++) {
     const char *a = argv[i];
@@ -141,6 +143,11 @@ int rh_cmd_run(int argc, char **argv) {
     } else if (strcmp(a, "--report") == 0 || strncmp(a, "--report=", 9) == 0) {
       report = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
       if (report == NULL || *report == '\0') return rh_cli_fail("run: --report needs a file name");
+    } else if (strcmp(a, "--format") == 0 || strncmp(a, "--format=", 9) == 0) {
+      format = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
+      if (format == NULL || (strcmp(format, "text") != 0 && strcmp(format, "json") != 0 &&
+                             strcmp(format, "folded") != 0))
+        return rh_cli_fail("run: --format takes text, json or folded");
     } else if (strncmp(a, "--heap=", 7) == 0) {
       heap_name = a + 7;
     } else if (strcmp(a, "--heap") == 0) {
@@ -197,8 +204,8 @@ int rh_cmd_run(int argc, char **argv) {
       return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
   }
 
-  if ((depth != NULL || report != NULL) && track == NULL)
-    return rh_cli_fail("run: --depth and --report go with --track");
+  if ((depth != NULL || report != NULL || format != NULL) && track == NULL)
+    return rh_cli_fail("run: --depth, --report and --format go with --track");
   if (track != NULL) {
     char tlib[PATH_MAX];
     if (!rh_helper_library("libreheap_track.so", tlib, sizeof tlib))
@@ -208,6 +215,7 @@ int rh_cmd_run(int argc, char **argv) {
     setenv("REHEAP_TRACK_STACKS", track, 1);
     if (depth != NULL) setenv("REHEAP_TRACK_DEPTH", depth, 1);
     setenv("REHEAP_TRACK_REPORT", report != NULL ? report : "-", 1);
+    setenv("REHEAP_TRACK_FORMAT", format != NULL ? format : "text", 1);
   }
 
   /* --track: the tracker writes one byte here once its report is out, so

@@ -3,7 +3,8 @@
  * the leak report at exit.
  *
  * Settings come from the environment `reheap run --track` prepares:
- * REHEAP_TRACK_REPORT (a path, or "-" for stderr), REHEAP_TRACK_STACKS
+ * REHEAP_TRACK_REPORT (a path, or "-" for stderr), REHEAP_TRACK_FORMAT
+ * (text, json or folded), REHEAP_TRACK_STACKS
  * (0 or 1), REHEAP_TRACK_DEPTH, REHEAP_TRACK_PID (only that process
  * writes the report). Allocations made while the tracker itself runs (its
  * dlsym, dladdr) pass straight through, untracked. */
@@ -24,6 +25,7 @@ static bool stacks = true;
 static size_t depth = 16;
 static int report_fd = -1;
 static int done_fd = -1; /* told once the report is out */
+static track_format_t format = TRACK_FORMAT_TEXT;
 static pid_t report_pid;
 static __thread int inside; /* the tracker is running on this thread */
 static __thread uint32_t my_tid;
@@ -203,6 +205,9 @@ __attribute__((constructor)) static void track_init(void) {
   report_pid = getpid();
   long dfd = env_long("REHEAP_TRACK_DONE_FD", -1);
   done_fd = dfd >= 0 && dfd < (1 << 20) ? (int)dfd : -1;
+  const char *fmt = getenv("REHEAP_TRACK_FORMAT");
+  if (fmt != NULL && strcmp(fmt, "json") == 0) format = TRACK_FORMAT_JSON;
+  if (fmt != NULL && strcmp(fmt, "folded") == 0) format = TRACK_FORMAT_FOLDED;
   const char *path = getenv("REHEAP_TRACK_REPORT");
   if (path == NULL || strcmp(path, "-") == 0) {
     report_fd = 2;
@@ -223,7 +228,7 @@ __attribute__((constructor)) static void track_init(void) {
 __attribute__((destructor)) static void track_fini(void) {
   if (report_fd < 0 || getpid() != report_pid) return;
   inside = 1;
-  track_report_text(report_fd, 50);
+  track_report(report_fd, format, 50);
   if (done_fd >= 0) os_write_all(done_fd, "1", 1);
   inside = 0;
 }

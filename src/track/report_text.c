@@ -1,5 +1,5 @@
-/* The leak report in text: a summary, then the live blocks grouped by the
- * stack that allocated them, biggest first, each frame named by the
+/* The leak report, in text, JSON or folded stacks: a summary, then the
+ * live blocks grouped by the stack that allocated them, biggest first, each frame named by the
  * dynamic symbol tables (function+offset and module). Built in a buffer
  * and written with write(): no malloc, the report runs inside a program
  * whose heap is being watched. */
@@ -110,41 +110,133 @@ static void sort_by_bytes(group_t *g, size_t n) {
     }
 }
 
-void track_report_text(int fd, size_t max_groups) {
+/* JSON string contents: quotes, backslashes and control bytes escaped. */
+static void put_json_str(out_t *o, const char *s) {
+  put(o, "\"");
+  for (; *s; s++) {
+    char one[2] = {*s, 0};
+    if (*s == '"') put(o, "\\\"");
+    else if (*s == '\\') put(o, "\\\\");
+    else if ((unsigned char)*s < 0x20) {
+      put(o, "\\u00");
+      char h[3] = {"0123456789abcdef"[(*s >> 4) & 15], "0123456789abcdef"[*s & 15], 0};
+      put(o, h);
+    } else put(o, one);
+  }
+  put(o, "\"");
+}
+
+static void put_key_u(out_t *o, const char *key, int64_t v, bool comma) {
+  put(o, "\"");
+  put(o, key);
+  put(o, "\": ");
+  put_u(o, v > 0 ? (uint64_t)v : 0);
+  if (comma) put(o, ", ");
+}
+
+static void report_json(out_t *o, track_counters_t *sum, group_t *g, size_t n, size_t max) {
+  put(o, "{\"format\": \"reheap-track\", \"version\": 1, \"summary\": {");
+  put_key_u(o, "allocations", track_read(&sum->allocs), true);
+  put_key_u(o, "frees", track_read(&sum->frees), true);
+  put_key_u(o, "reallocs", track_read(&sum->reallocs), true);
+  put_key_u(o, "bytes_allocated", track_read(&sum->bytes_allocated), true);
+  put_key_u(o, "peak_live_bytes", track_read(&sum->peak_bytes), true);
+  put_key_u(o, "unknown_frees", track_read(&sum->unknown_frees), true);
+  put_key_u(o, "double_frees", track_read(&sum->double_frees), true);
+  put_key_u(o, "leaked_bytes", track_read(&sum->live_bytes), true);
+  put_key_u(o, "leaked_blocks", track_read(&sum->live_blocks), true);
+  put_key_u(o, "leak_stacks", (int64_t)n, false);
+  put(o, "},\n \"leaks\": [");
+  for (size_t i = 0; i < n && i < max; i++) {
+    put(o, i ? ",\n  {" : "\n  {");
+    put_key_u(o, "bytes", g[i].bytes, true);
+    put_key_u(o, "blocks", g[i].blocks, true);
+    put(o, "\"frames\": [");
+    const uintptr_t *frames;
+    size_t depth = track_stack_get(g[i].stack_id, &frames);
+    for (size_t k = 0; k < depth; k++) {
+      char name[256] = "", module[256] = "";
+      uintptr_t off = 0;
+      bool named = os_symbolize((void *)(frames[k] - 1), name, sizeof name, module, sizeof module, &off);
+      put(o, k ? ", {\"address\": " : "{\"address\": ");
+      put_u(o, frames[k]);
+      put(o, ", \"function\": ");
+      put_json_str(o, named ? name : "");
+      put(o, ", \"offset\": ");
+      put_u(o, named ? off + 1 : 0);
+      put(o, ", \"module\": ");
+      put_json_str(o, named ? module : "");
+      put(o, "}");
+    }
+    put(o, "]}");
+  }
+  put(o, "\n ]}\n");
+}
+
+/* One line per leak stack, outermost frame first, for flame-graph tools:
+ * "main;parse;xmalloc 4096". */
+static void report_folded(out_t *o, group_t *g, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const uintptr_t *frames;
+    size_t depth = track_stack_get(g[i].stack_id, &frames);
+    if (depth == 0) put(o, "[no stack]");
+    for (size_t k = depth; k-- > 0;) {
+      char name[256], module[256];
+      uintptr_t off;
+      if (os_symbolize((void *)(frames[k] - 1), name, sizeof name, module, sizeof module, &off) &&
+          name[0])
+        put(o, name);
+      else
+        put_hex(o, frames[k]);
+      if (k) put(o, ";");
+    }
+    put(o, " ");
+    put_u(o, (uint64_t)g[i].bytes);
+    put(o, "\n");
+  }
+}
+
+void track_report(int fd, track_format_t format, size_t max_groups) {
   out_t o = {fd, {0}, 0};
   track_counters_t sum;
   track_counters_sum(&sum);
   size_t bytes = GROUPS_MAX * sizeof(group_t);
   group_t *g = os_map_aligned(bytes, os_page_size(), 0);
   collect_t c = {g, 0};
-  if (g != NULL) track_table_each(add_record, &c);
-  put(&o, "reheap track: allocations ");
-  put_u(&o, (uint64_t)track_read(&sum.allocs));
-  put(&o, ", frees ");
-  put_u(&o, (uint64_t)track_read(&sum.frees));
-  put(&o, ", reallocs ");
-  put_u(&o, (uint64_t)track_read(&sum.reallocs));
-  put(&o, ", bytes allocated ");
-  put_u(&o, (uint64_t)track_read(&sum.bytes_allocated));
-  put(&o, ", peak live bytes ");
-  put_u(&o, (uint64_t)track_read(&sum.peak_bytes));
-  put(&o, ", frees of blocks never seen ");
-  put_u(&o, (uint64_t)track_read(&sum.unknown_frees));
-  put(&o, ", double frees ");
-  put_u(&o, (uint64_t)track_read(&sum.double_frees));
-  put(&o, "\nreheap track: leaked ");
-  put_u(&o, (uint64_t)track_read(&sum.live_bytes));
-  put(&o, " bytes in ");
-  put_u(&o, (uint64_t)track_read(&sum.live_blocks));
-  put(&o, " blocks from ");
-  put_u(&o, c.n);
-  put(&o, " call stacks\n");
+  size_t n = 0;
   if (g != NULL) {
+    track_table_each(add_record, &c);
     /* pack the used slots to the front, then sort */
-    size_t n = 0;
     for (size_t i = 0; i < GROUPS_MAX; i++)
       if (g[i].blocks != 0) g[n++] = g[i];
     sort_by_bytes(g, n);
+  }
+  if (format == TRACK_FORMAT_JSON) {
+    report_json(&o, &sum, g, n, max_groups);
+  } else if (format == TRACK_FORMAT_FOLDED) {
+    report_folded(&o, g, n);
+  } else {
+    put(&o, "reheap track: allocations ");
+    put_u(&o, (uint64_t)track_read(&sum.allocs));
+    put(&o, ", frees ");
+    put_u(&o, (uint64_t)track_read(&sum.frees));
+    put(&o, ", reallocs ");
+    put_u(&o, (uint64_t)track_read(&sum.reallocs));
+    put(&o, ", bytes allocated ");
+    put_u(&o, (uint64_t)track_read(&sum.bytes_allocated));
+    put(&o, ", peak live bytes ");
+    put_u(&o, (uint64_t)track_read(&sum.peak_bytes));
+    put(&o, ", frees of blocks never seen ");
+    put_u(&o, (uint64_t)track_read(&sum.unknown_frees));
+    put(&o, ", double frees ");
+    put_u(&o, (uint64_t)track_read(&sum.double_frees));
+    put(&o, "\nreheap track: leaked ");
+    put_u(&o, (uint64_t)track_read(&sum.live_bytes));
+    put(&o, " bytes in ");
+    put_u(&o, (uint64_t)track_read(&sum.live_blocks));
+    put(&o, " blocks from ");
+    put_u(&o, n);
+    put(&o, " call stacks\n");
     for (size_t i = 0; i < n && i < max_groups; i++) {
       put(&o, "leak ");
       put_u(&o, i + 1);
@@ -162,8 +254,8 @@ void track_report_text(int fd, size_t max_groups) {
       put_u(&o, n - max_groups);
       put(&o, " smaller stacks not shown)\n");
     }
-    os_unmap(g, bytes);
   }
+  if (g != NULL) os_unmap(g, bytes);
   flush(&o);
 }
 

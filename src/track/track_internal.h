@@ -89,8 +89,10 @@ TRACK_HIDDEN void track_counters_publish(track_counters_t *c);
 TRACK_HIDDEN void track_counters_sum(track_counters_t *out);
 
 /* ---- report_text.c ---- */
-/* Writes the summary and the biggest max_groups leak stacks to fd. */
-TRACK_HIDDEN void track_report_text(int fd, size_t max_groups);
+typedef enum { TRACK_FORMAT_TEXT, TRACK_FORMAT_JSON, TRACK_FORMAT_FOLDED } track_format_t;
+/* Writes the summary and the biggest max_groups leak stacks to fd (folded:
+ * every stack). */
+TRACK_HIDDEN void track_report(int fd, track_format_t format, size_t max_groups);
 /* Reports a double free of the block rec describes, freed again from the
  * stack in now[0..n). */
 TRACK_HIDDEN void track_report_double_free(int fd, const track_record_t *rec, const uintptr_t *now,

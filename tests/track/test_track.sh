@@ -26,6 +26,25 @@ for heap in reheap system; do
   grep -q freed_fine "$r" && fail "$heap: freed blocks reported as leaks"
 done
 
+# JSON: parses, and says the same as the text
+"$bin" run --track --format json --report "$tmp/r.json" -- "$leaky" || fail "json run"
+/usr/bin/python3 - "$tmp/r.json" <<'PY' || fail "json report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = r["summary"]
+assert r["format"] == "reheap-track" and r["version"] == 1, r
+assert (s["leaked_bytes"], s["leaked_blocks"], s["allocations"], s["frees"]) == (5300, 4, 2004, 2000), s
+first = r["leaks"][0]
+assert (first["bytes"], first["blocks"]) == (5000, 1), first
+assert first["frames"][0]["function"] == "leak_big", first["frames"][0]
+assert sum(l["bytes"] for l in r["leaks"] if l["frames"][0]["function"] == "leak_small") == 300
+PY
+# folded: one line per stack, outermost frame first, leaked bytes last
+"$bin" run --track --format folded --report "$tmp/r.folded" -- "$leaky" || fail "folded run"
+grep -Eq '(^|;)main;leak_big 5000$' "$tmp/r.folded" || fail "folded: no main;leak_big 5000: $(cat "$tmp/r.folded")"
+[ "$(awk '{s += $NF} END {print s}' "$tmp/r.folded")" = 5300 ] || fail "folded bytes do not add up"
+"$bin" run --track --format xml -- true 2>/dev/null; [ $? -eq 2 ] || fail "--format xml accepted"
+
 # without stacks: the same totals, one group
 "$bin" run --track=nostacks --report "$tmp/nostacks.txt" -- "$leaky" || fail "nostacks run"
 grep -q "leaked 5300 bytes in 4 blocks from 1 call stacks" "$tmp/nostacks.txt" || fail "nostacks totals"
