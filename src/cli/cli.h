@@ -12,6 +12,7 @@
 int rh_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int rh_cmd_run(int argc, char **argv);
+int rh_cmd_stat(int argc, char **argv);
 
 /* Heaps `run --heap` knows: the library to preload (NULL for the C
  * library's own malloc) and the Debian package that ships it. */

@@ -17,6 +17,8 @@ static const char help_text[] =
     "commands:\n"
     "  run [--heap=NAME] [--stats] -- PROGRAM [ARGS...]\n"
     "        run PROGRAM on reheap's heap (or another, for comparison)\n"
+    "  stat [--watch] PID\n"
+    "        live counters of a program running under 'reheap run --track'\n"
     "\n"
     "  reheap --help        this text\n"
     "  reheap run --help    options of run\n"
@@ -44,6 +46,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(cmd, "run") == 0) return rh_cmd_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "stat") == 0) return rh_cmd_stat(argc - 2, argv + 2);
   if (cmd[0] == '-') return rh_cli_fail("unknown option '%s'; try 'reheap --help'", cmd);
   return rh_cli_fail("unknown command '%s'; try 'reheap --help'", cmd);
 }

@@ -184,6 +184,8 @@ EXPORT size_t malloc_usable_size(void *p) {
   return front_next.usable(p);
 }
 
+static char counters_file[256];
+
 static long env_long(const char *name, long fallback) {
   const char *s = getenv(name);
   if (s == NULL || *s == '\0') return fallback;
@@ -203,6 +205,12 @@ __attribute__((constructor)) static void track_init(void) {
   long pid = env_long("REHEAP_TRACK_PID", 0);
   if (pid != 0 && pid != (long)getpid()) return; /* a child: tracked, no report */
   report_pid = getpid();
+  os_atfork(NULL, NULL, track_counters_after_fork);
+  /* the live view for `reheap stat` */
+  inside = 1;
+  track_counters_path((long)report_pid, counters_file, sizeof counters_file);
+  if (!track_counters_share(counters_file)) counters_file[0] = '\0';
+  inside = 0;
   long dfd = env_long("REHEAP_TRACK_DONE_FD", -1);
   done_fd = dfd >= 0 && dfd < (1 << 20) ? (int)dfd : -1;
   const char *fmt = getenv("REHEAP_TRACK_FORMAT");
@@ -230,5 +238,6 @@ __attribute__((destructor)) static void track_fini(void) {
   inside = 1;
   track_report(report_fd, format, 50);
   if (done_fd >= 0) os_write_all(done_fd, "1", 1);
+  track_counters_unshare();
   inside = 0;
 }

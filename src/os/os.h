@@ -58,6 +58,15 @@ bool os_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
  * to follow a symbolic link planted at its name; -1 on failure. */
 int os_create_private_file(const char *path);
 
+/* Maps a file shared (size bytes; writable: sized to it first). */
+void *os_map_file_shared(int fd, size_t size, bool writable);
+/* Opens for reading a regular file that the caller owns and no one else
+ * may read, without following a symbolic link; *size gets its size. */
+int os_open_private_read(const char *path, size_t *size);
+void os_close(int fd);
+bool os_is_dir(const char *path);
+void os_remove(const char *path);
+
 /* Writes the whole buffer to fd, retrying on EINTR; no allocation. */
 void os_write_all(int fd, const char *buf, size_t len);
 

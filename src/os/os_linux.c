@@ -134,11 +134,40 @@ void os_write_all(int fd, const char *buf, size_t len) {
 }
 
 int os_create_private_file(const char *path) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return -1;
   if (fchmod(fd, 0600) != 0) { /* it may have existed with wider rights */
     close(fd);
     return -1;
   }
   return fd;
+}
+
+void *os_map_file_shared(int fd, size_t size, bool writable) {
+  if (writable && ftruncate(fd, (off_t)size) != 0) return NULL;
+  void *p = mmap(NULL, size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+int os_open_private_read(const char *path, size_t *size) {
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat st;
+  /* only the owner's own files, and only regular ones */
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != getuid() ||
+      (st.st_mode & 077) != 0) {
+    close(fd);
+    errno = EPERM;
+    return -1;
+  }
+  *size = (size_t)st.st_size;
+  return fd;
+}
+
+void os_close(int fd) { close(fd); }
+void os_remove(const char *path) { unlink(path); }
+
+bool os_is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }

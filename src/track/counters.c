@@ -1,52 +1,68 @@
 /* Counters of the tracked program: each thread adds to its own block of
  * counters (no shared atomic on the hot path); readers sum every block.
  * Blocks are never freed, so a reader may walk them while threads come and
- * go; a block of an exited thread keeps counting for the totals. */
+ * go; a block of an exited thread keeps counting for the totals.
+ *
+ * The blocks live in one region which, when the process's live view is on
+ * (track_counters_share), is a file mapping of the owner's only:
+ * `reheap stat PID` maps the same file and sums the same blocks, so it sees
+ * the counters as they are, with no thread in the program publishing them. */
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "os/os.h"
 #include "track/track_internal.h"
 
-#define MAX_BLOCKS 4096
-
-static track_counters_t *blocks;
-static _Atomic size_t nblocks;
+static track_region_t *region;
+static size_t region_bytes;
+static char region_path[256];
 static os_lock_t lock = OS_LOCK_INIT;
-static __thread track_counters_t *mine;
-static _Atomic int64_t live_shared; /* for the peak: published in steps */
-static _Atomic int64_t peak_shared;
-static track_counters_t overflow; /* threads past MAX_BLOCKS share it (rare) */
+static __thread size_t mine_plus1; /* my block's index + 1 (0: none yet) */
+static track_counters_t overflow; /* threads past TRACK_MAX_BLOCKS share it (rare) */
+
+static bool region_ensure(void) {
+  if (region != NULL) return true;
+  region_bytes = (sizeof(track_region_t) + os_page_size() - 1) & ~(os_page_size() - 1);
+  region = os_map_aligned(region_bytes, os_page_size(), 0);
+  if (region == NULL) return false;
+  memcpy(region->magic, TRACK_REGION_MAGIC, sizeof region->magic);
+  region->pid = (uint32_t)getpid();
+  return true;
+}
 
 track_counters_t *track_counters_mine(void) {
-  if (mine != NULL) return mine;
+  if (mine_plus1 != 0) return &region->blocks[mine_plus1 - 1];
+  track_counters_t *c = &overflow;
   os_lock(&lock);
-  if (blocks == NULL) blocks = os_map_aligned(MAX_BLOCKS * sizeof *blocks, os_page_size(), 0);
-  size_t n = atomic_load(&nblocks);
-  if (blocks != NULL && n < MAX_BLOCKS) {
-    mine = &blocks[n];
-    atomic_store(&nblocks, n + 1);
-  } else {
-    mine = &overflow;
+  if (region_ensure()) {
+    uint64_t n = atomic_load(&region->nblocks);
+    if (n < TRACK_MAX_BLOCKS) {
+      mine_plus1 = (size_t)n + 1;
+      atomic_store(&region->nblocks, n + 1);
+      c = &region->blocks[n];
+    }
   }
   os_unlock(&lock);
-  return mine;
+  return c;
 }
 
 void track_counters_publish(track_counters_t *c) {
+  if (region == NULL) return;
   int64_t delta = track_read(&c->unpublished);
-  int64_t now = atomic_fetch_add_explicit(&live_shared, delta, memory_order_relaxed) + delta;
+  int64_t now = atomic_fetch_add_explicit(&region->live, delta, memory_order_relaxed) + delta;
   atomic_store_explicit(&c->unpublished, 0, memory_order_relaxed);
-  int64_t old = atomic_load_explicit(&peak_shared, memory_order_relaxed);
-  while (now > old && !atomic_compare_exchange_weak(&peak_shared, &old, now)) {
+  int64_t old = atomic_load_explicit(&region->peak, memory_order_relaxed);
+  while (now > old && !atomic_compare_exchange_weak(&region->peak, &old, now)) {
   }
 }
 
-void track_counters_sum(track_counters_t *out) {
+void track_region_sum(track_region_t *r, track_counters_t *out) {
   memset(out, 0, sizeof *out);
-  size_t n = atomic_load(&nblocks);
-  for (size_t i = 0; i <= n; i++) {
-    track_counters_t *c = i < n ? &blocks[i] : &overflow;
+  uint64_t n = atomic_load(&r->nblocks);
+  if (n > TRACK_MAX_BLOCKS) n = TRACK_MAX_BLOCKS;
+  for (uint64_t i = 0; i < n; i++) {
+    track_counters_t *c = &r->blocks[i];
     track_add(&out->allocs, track_read(&c->allocs));
     track_add(&out->frees, track_read(&c->frees));
     track_add(&out->reallocs, track_read(&c->reallocs));
@@ -57,6 +73,78 @@ void track_counters_sum(track_counters_t *out) {
     track_add(&out->live_blocks, track_read(&c->live_blocks));
     for (int k = 0; k < 64; k++) track_add(&out->size_hist[k], track_read(&c->size_hist[k]));
   }
-  int64_t peak = atomic_load(&peak_shared), live = track_read(&out->live_bytes);
+  int64_t peak = atomic_load(&r->peak), live = track_read(&out->live_bytes);
   atomic_store(&out->peak_bytes, peak > live ? peak : live);
+}
+
+void track_counters_sum(track_counters_t *out) {
+  if (region == NULL) {
+    memset(out, 0, sizeof *out);
+    return;
+  }
+  track_region_sum(region, out);
+  /* the rare threads past the limit */
+  track_add(&out->allocs, track_read(&overflow.allocs));
+  track_add(&out->frees, track_read(&overflow.frees));
+  track_add(&out->live_bytes, track_read(&overflow.live_bytes));
+  track_add(&out->live_blocks, track_read(&overflow.live_blocks));
+}
+
+/* Moves the counters into a file only the owner can read, at path, so that
+ * `reheap stat` can map them; the anonymous region is copied over. */
+bool track_counters_share(const char *path) {
+  os_lock(&lock);
+  bool ok = false;
+  if (region_ensure()) {
+    int fd = os_create_private_file(path);
+    if (fd >= 0) {
+      track_region_t *shared = os_map_file_shared(fd, region_bytes, true);
+      os_close(fd);
+      if (shared != NULL) {
+        memcpy(shared, region, region_bytes);
+        shared->pid = (uint32_t)getpid();
+        track_region_t *old = region;
+        region = shared;
+        os_unmap(old, region_bytes);
+        size_t n = strlen(path);
+        if (n < sizeof region_path) memcpy(region_path, path, n + 1);
+        ok = true;
+      } else {
+        os_remove(path);
+      }
+    }
+  }
+  os_unlock(&lock);
+  return ok;
+}
+
+/* In a forked child the region, if shared, is the parent's file: the child
+ * takes a private copy and stops being visible (it has another pid). */
+void track_counters_after_fork(void) {
+  os_lock_reset(&lock);
+  if (region == NULL || region_path[0] == '\0') return;
+  track_region_t *copy = os_map_aligned(region_bytes, os_page_size(), 0);
+  if (copy == NULL) return;
+  memcpy(copy, region, region_bytes);
+  copy->pid = (uint32_t)getpid();
+  region = copy; /* the parent's mapping stays mapped here, unused */
+  region_path[0] = '\0';
+}
+
+void track_counters_unshare(void) {
+  if (region_path[0] != '\0' && region->pid == (uint32_t)getpid()) os_remove(region_path);
+}
+
+void track_counters_path(long pid, char *buf, size_t cap) {
+  const char *dir = os_is_dir("/dev/shm") ? "/dev/shm" : "/tmp";
+  char digits[24];
+  int nd = 0;
+  do digits[nd++] = (char)('0' + pid % 10); while ((pid /= 10) > 0 && nd < 20);
+  size_t len = 0;
+  const char *parts[3] = {dir, "/reheap.", NULL};
+  for (int i = 0; parts[i] != NULL; i++)
+    for (const char *c = parts[i]; *c && len + 1 < cap; c++) buf[len++] = *c;
+  while (nd > 0 && len + 1 < cap) buf[len++] = digits[--nd];
+  for (const char *c = ".counters"; *c && len + 1 < cap; c++) buf[len++] = *c;
+  buf[len] = '\0';
 }

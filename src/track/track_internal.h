@@ -82,11 +82,36 @@ typedef struct track_counters {
   track_count_t size_hist[64]; /* allocations by power of two of the size */
 } track_counters_t;
 
+#define TRACK_MAX_BLOCKS 4096
+#define TRACK_REGION_MAGIC "reheap-counters1"
+
+/* Every thread's counters, in one block of memory that may be a file
+ * mapping shared with `reheap stat`. */
+typedef struct track_region {
+  char magic[16];
+  uint32_t pid;
+  uint32_t reserved;
+  _Atomic uint64_t nblocks;
+  _Atomic int64_t live; /* published live bytes, for the peak */
+  _Atomic int64_t peak;
+  track_counters_t blocks[TRACK_MAX_BLOCKS];
+} track_region_t;
+
 /* The calling thread's counters (written by it alone, plain adds). */
 TRACK_HIDDEN track_counters_t *track_counters_mine(void);
 /* Adds the thread's unpublished live bytes to the shared count and peak. */
 TRACK_HIDDEN void track_counters_publish(track_counters_t *c);
 TRACK_HIDDEN void track_counters_sum(track_counters_t *out);
+/* Sums the blocks of a region (this process's, or one mapped from another
+ * process's file). */
+TRACK_HIDDEN void track_region_sum(track_region_t *r, track_counters_t *out);
+/* Puts the counters in an owner-only file at path for `reheap stat`. */
+TRACK_HIDDEN bool track_counters_share(const char *path);
+TRACK_HIDDEN void track_counters_after_fork(void);
+/* Removes the shared file (at exit). */
+TRACK_HIDDEN void track_counters_unshare(void);
+/* The file where process pid's counters are shared. */
+TRACK_HIDDEN void track_counters_path(long pid, char *buf, size_t cap);
 
 /* ---- report_text.c ---- */
 typedef enum { TRACK_FORMAT_TEXT, TRACK_FORMAT_JSON, TRACK_FORMAT_FOLDED } track_format_t;

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # reheap run --track on a program with known leaks, on both heaps.
-# usage: test_track.sh BUILD_DIR LEAKY_PROGRAM BADFREE_PROGRAM
+# usage: test_track.sh BUILD_DIR LEAKY_PROGRAM BADFREE_PROGRAM SLOW_PROGRAM
 set -uo pipefail
 bin="$1/bin/reheap"
 leaky="$2"
 badfree="$3"
+slow="$4"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
@@ -79,6 +80,29 @@ grep -q "no track report: .* ended without running its exit handlers" "$tmp/err"
 grep -q "no track report: .* killed by signal 6" "$tmp/err" || fail "abort: no line: $(cat "$tmp/err")"
 "$bin" run --track --report "$tmp/ok.txt" -- "$leaky" 2>"$tmp/err" || fail "leaky run"
 grep -q "no track report" "$tmp/err" && fail "a line about a missing report that is there"
+
+# reheap stat reads a running program's live counters
+"$bin" run --track --report "$tmp/slow.txt" -- "$slow" 3 "$tmp/ready" &
+runner=$!
+for i in $(seq 100); do [ -e "$tmp/ready" ] && break; sleep 0.05; done
+pid=$(pgrep -n -f "$slow 3 $tmp/ready" || true)
+if [ -z "$pid" ]; then
+  fail "slow program not found"
+else
+  out=$("$bin" stat "$pid"); rc=$?
+  [ $rc -eq 0 ] || fail "stat exit $rc"
+  # 150 blocks of the program and the FILE of its fopen, 50 freed and the FILE
+  grep -q "allocations 151, frees 51," <<<"$out" && grep -q "live 100 blocks" <<<"$out" ||
+    fail "stat counters: $out"
+  shm=$(ls /dev/shm/reheap."$pid".counters /tmp/reheap."$pid".counters 2>/dev/null | head -1)
+  [ -n "$shm" ] && [ "$(stat -c %a "$shm")" = 600 ] || fail "counters file missing or not 0600"
+fi
+wait $runner || fail "slow program failed"
+[ -z "${shm:-}" ] || [ ! -e "$shm" ] || fail "counters file left behind after exit"
+"$bin" stat 999999 2>"$tmp/err"; [ $? -eq 1 ] || fail "stat of no such process"
+grep -q "no live counters for process 999999" "$tmp/err" || fail "stat: no clear line"
+"$bin" stat 2>/dev/null; [ $? -eq 2 ] || fail "stat without PID"
+"$bin" stat abc 2>/dev/null; [ $? -eq 2 ] || fail "stat abc"
 
 # usage errors
 "$bin" run --track=sometimes -- true 2>/dev/null; [ $? -eq 2 ] || fail "--track=sometimes accepted"
