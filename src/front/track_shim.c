@@ -186,6 +186,32 @@ EXPORT size_t malloc_usable_size(void *p) {
 
 static char counters_file[256];
 
+/* A fork while another thread holds one of the tracker's locks would leave
+ * the child waiting for it forever: every lock is taken before the fork. */
+static void fork_prepare(void) {
+  inside = 1; /* allocations during the fork itself pass untracked */
+  track_counters_fork_lock(0);
+  track_stacks_fork_lock(0);
+  track_pool_fork_lock(0);
+  track_table_fork_lock(0);
+}
+
+static void fork_parent(void) {
+  track_table_fork_lock(1);
+  track_pool_fork_lock(1);
+  track_stacks_fork_lock(1);
+  track_counters_fork_lock(1);
+  inside = 0;
+}
+
+static void fork_child(void) {
+  track_table_fork_lock(2);
+  track_pool_fork_lock(2);
+  track_stacks_fork_lock(2);
+  track_counters_after_fork();
+  inside = 0;
+}
+
 static long env_long(const char *name, long fallback) {
   const char *s = getenv(name);
   if (s == NULL || *s == '\0') return fallback;
@@ -205,7 +231,7 @@ __attribute__((constructor)) static void track_init(void) {
   long pid = env_long("REHEAP_TRACK_PID", 0);
   if (pid != 0 && pid != (long)getpid()) return; /* a child: tracked, no report */
   report_pid = getpid();
-  os_atfork(NULL, NULL, track_counters_after_fork);
+  os_atfork(fork_prepare, fork_parent, fork_child);
   /* the live view for `reheap stat` */
   inside = 1;
   track_counters_path((long)report_pid, counters_file, sizeof counters_file);

@@ -55,7 +55,9 @@ void os_thread_key_set(os_thread_key_t key, void *value);
 bool os_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
 /* Creates (or empties) a file only its owner can read or write, refusing
- * to follow a symbolic link planted at its name; -1 on failure. */
+ * to follow a symbolic link planted at its name; -1 on failure. A device
+ * or pipe at that name (/dev/null) is opened as it is, its rights left
+ * alone. */
 int os_create_private_file(const char *path);
 
 /* Maps a file shared (size bytes; writable: sized to it first). */

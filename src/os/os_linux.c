@@ -136,7 +136,11 @@ void os_write_all(int fd, const char *buf, size_t len) {
 int os_create_private_file(const char *path) {
   int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return -1;
-  if (fchmod(fd, 0600) != 0) { /* it may have existed with wider rights */
+  /* A regular file that existed may have had wider rights: narrow them.
+   * Anything else (/dev/null, a terminal, a pipe) is written as it is:
+   * its rights are not reheap's to change. */
+  struct stat st;
+  if (fstat(fd, &st) != 0 || (S_ISREG(st.st_mode) && fchmod(fd, 0600) != 0)) {
     close(fd);
     return -1;
   }

@@ -148,3 +148,11 @@ bool track_table_find_retired(uintptr_t addr, track_record_t *copy) {
   os_unlock(&s->lock);
   return found;
 }
+
+void track_table_fork_lock(int phase) {
+  for (size_t i = 0; i < STRIPES; i++) {
+    if (phase == 0) os_lock(&stripes[i].lock);
+    else if (phase == 1) os_unlock(&stripes[i].lock);
+    else os_lock_reset(&stripes[i].lock);
+  }
+}

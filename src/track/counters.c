@@ -120,6 +120,11 @@ bool track_counters_share(const char *path) {
 
 /* In a forked child the region, if shared, is the parent's file: the child
  * takes a private copy and stops being visible (it has another pid). */
+void track_counters_fork_lock(int phase) {
+  if (phase == 0) os_lock(&lock);
+  else if (phase == 1) os_unlock(&lock);
+}
+
 void track_counters_after_fork(void) {
   os_lock_reset(&lock);
   if (region == NULL || region_path[0] == '\0') return;

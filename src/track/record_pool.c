@@ -117,3 +117,9 @@ void track_record_free(track_record_t *r) {
   atomic_fetch_add(&nspill, SPILL_BATCH);
   os_unlock(&spill_lock);
 }
+
+void track_pool_fork_lock(int phase) {
+  if (phase == 0) os_lock(&spill_lock);
+  else if (phase == 1) os_unlock(&spill_lock);
+  else os_lock_reset(&spill_lock);
+}

@@ -94,3 +94,9 @@ size_t track_stack_get(uint32_t id, const uintptr_t **frames) {
   *frames = arena + e->offset;
   return e->depth;
 }
+
+void track_stacks_fork_lock(int phase) {
+  if (phase == 0) os_lock(&lock);
+  else if (phase == 1) os_unlock(&lock);
+  else os_lock_reset(&lock);
+}

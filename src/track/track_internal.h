@@ -123,4 +123,11 @@ TRACK_HIDDEN void track_report(int fd, track_format_t format, size_t max_groups)
 TRACK_HIDDEN void track_report_double_free(int fd, const track_record_t *rec, const uintptr_t *now,
                                            size_t n);
 
+/* ---- fork: every lock held across it (phase 0: before, 1: in the
+ * parent after, 2: in the child after), so the child's copy is whole ---- */
+TRACK_HIDDEN void track_table_fork_lock(int phase);
+TRACK_HIDDEN void track_pool_fork_lock(int phase);
+TRACK_HIDDEN void track_stacks_fork_lock(int phase);
+TRACK_HIDDEN void track_counters_fork_lock(int phase);
+
 #endif

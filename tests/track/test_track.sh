@@ -104,6 +104,11 @@ grep -q "no live counters for process 999999" "$tmp/err" || fail "stat: no clear
 "$bin" stat 2>/dev/null; [ $? -eq 2 ] || fail "stat without PID"
 "$bin" stat abc 2>/dev/null; [ $? -eq 2 ] || fail "stat abc"
 
+# a device as the report (/dev/null) is written as it is, its rights untouched
+mode=$(stat -c %a /dev/null)
+"$bin" run --track --report /dev/null -- "$leaky" || fail "report to /dev/null"
+[ "$(stat -c %a /dev/null)" = "$mode" ] || fail "/dev/null's mode changed to $(stat -c %a /dev/null)"
+
 # usage errors
 "$bin" run --track=sometimes -- true 2>/dev/null; [ $? -eq 2 ] || fail "--track=sometimes accepted"
 "$bin" run --depth 3 -- true 2>/dev/null; [ $? -eq 2 ] || fail "--depth without --track accepted"
