@@ -4,7 +4,7 @@
  * slot). With one enabled hook whose detour is in reach, the patch jumps
  * straight to it; otherwise to the slot's relay, which jumps through
  * relay_to to the newest enabled hook's detour. Each hook's "original" is
- * its stub, which jumps through stub_to[i] to the next older enabled
+ * its onward jump, which goes through onward_to[i] to the next older enabled
  * hook's detour or, past the last, to the relocated code. Every change of
  * the function's bytes is made with the other threads stopped.
  *
@@ -28,7 +28,7 @@ typedef struct hook_site {
   uint8_t written[HOOK_PATCH_FAR_LEN]; /* the jump */
   bool patched;
   int prot, prot_end; /* of the patch's pages, as found */
-  rh_hook_t *chain[HOOK_CHAIN_MAX]; /* by stub index; creation order in seq */
+  rh_hook_t *chain[HOOK_CHAIN_MAX]; /* by seat (its onward jump); creation order in seq */
 } hook_site_t;
 
 struct rh_hook {
@@ -38,7 +38,7 @@ struct rh_hook {
   hook_got_t *got;   /* GOT */
   void *target;
   void *detour;
-  unsigned stub;
+  unsigned seat; /* index of its onward jump in the slot */
   unsigned long seq; /* creation order: later hooks are reached first */
   bool enabled;
 };
@@ -119,7 +119,7 @@ static void site_close(hook_site_t *s) {
   memset(s, 0, sizeof *s);
 }
 
-/* Points the relay and every stub of a site at what each must reach now. */
+/* Points the relay and every onward jump of a site at what each must reach now. */
 static void chain_rebuild(hook_site_t *s) {
   uintptr_t code = (uintptr_t)s->slot->code;
   uintptr_t newest = code;
@@ -137,7 +137,7 @@ static void chain_rebuild(hook_site_t *s) {
         next = (uintptr_t)o->detour;
       }
     }
-    atomic_store_explicit(&s->slot->stub_to[i], next, memory_order_release);
+    atomic_store_explicit(&s->slot->onward_to[i], next, memory_order_release);
     if (h->enabled && h->seq >= newest_seq) {
       newest_seq = h->seq;
       newest = (uintptr_t)h->detour;
@@ -179,21 +179,21 @@ rh_status_t rh_hook_create_ex(void *target, void *detour, const rh_hook_options_
     opened = st == RH_OK;
   }
   rh_hook_t *h = NULL;
-  unsigned stub = HOOK_CHAIN_MAX;
+  unsigned seat = HOOK_CHAIN_MAX;
   if (st == RH_OK) {
-    for (unsigned i = 0; i < HOOK_CHAIN_MAX && stub == HOOK_CHAIN_MAX; i++)
-      if (s->chain[i] == NULL) stub = i;
+    for (unsigned i = 0; i < HOOK_CHAIN_MAX && seat == HOOK_CHAIN_MAX; i++)
+      if (s->chain[i] == NULL) seat = i;
     for (size_t i = 0; i < HOOKS_MAX && h == NULL; i++)
       if (!hooks[i].used) h = &hooks[i];
-    if (stub == HOOK_CHAIN_MAX || h == NULL) st = RH_ERR_NO_MEMORY;
+    if (seat == HOOK_CHAIN_MAX || h == NULL) st = RH_ERR_NO_MEMORY;
   }
   if (st == RH_OK) {
-    *h = (rh_hook_t){true, RH_HOOK_INLINE, s, NULL, target, detour, stub, ++next_seq, false};
-    s->chain[stub] = h;
-    hook_emit_jmp_indirect(s->slot->stubs[stub], (uintptr_t)s->slot->stubs[stub],
-                           (uintptr_t)&s->slot->stub_to[stub]);
+    *h = (rh_hook_t){true, RH_HOOK_INLINE, s, NULL, target, detour, seat, ++next_seq, false};
+    s->chain[seat] = h;
+    hook_emit_jmp_indirect(s->slot->onward[seat], (uintptr_t)s->slot->onward[seat],
+                           (uintptr_t)&s->slot->onward_to[seat]);
     chain_rebuild(s);
-    *original = s->slot->stubs[stub];
+    *original = s->slot->onward[seat];
     *out = h;
   } else if (opened) {
     site_close(s);
@@ -231,7 +231,7 @@ typedef struct batch {
  * trampoline, and one stopped in the trampoline of a function just put back
  * goes to the same instruction in the function (past its first); one in a
  * slot about to be freed goes back to the function, or, in a relay or
- * stub, to where it leads. Nothing moves if the writing failed. */
+ * onward jump, to where it leads. Nothing moves if the writing failed. */
 static void batch_fix_ip(uintptr_t *ip, void *arg) {
   batch_t *b = arg;
   if (b->status != RH_OK) return;
@@ -259,7 +259,7 @@ static void batch_fix_ip(uintptr_t *ip, void *arg) {
     if (!b->close) continue;
     if (*ip == (uintptr_t)s->slot->relay) *ip = atomic_load(&s->slot->relay_to);
     for (unsigned k = 0; k < HOOK_CHAIN_MAX; k++)
-      if (*ip == (uintptr_t)s->slot->stubs[k]) *ip = atomic_load(&s->slot->stub_to[k]);
+      if (*ip == (uintptr_t)s->slot->onward[k]) *ip = atomic_load(&s->slot->onward_to[k]);
   }
 }
 
@@ -422,7 +422,7 @@ rh_status_t rh_hook_destroy(rh_hook_t *h) {
     memset(h, 0, sizeof *h);
   } else if (st == RH_OK) {
     hook_site_t *s = h->site;
-    s->chain[h->stub] = NULL;
+    s->chain[h->seat] = NULL;
     memset(h, 0, sizeof *h);
     if (site_empty(s)) {
       /* threads still inside the slot are moved out before it is freed */

@@ -6,8 +6,8 @@
  *
  *   code:   the relocated instructions the jump covers, then a jump back
  *   relay:  jmp [relay_to]        -- the site's jump lands here
- *   stubs:  jmp [stub_to[i]]      -- one per hook, its "original" pointer
- *   data:   relay_to, stub_to[]   -- plain pointers, changed atomically
+ *   onward: jmp [onward_to[i]]   -- one per hook, its "original" pointer
+ *   data:   relay_to, onward_to[] -- plain pointers, changed atomically
  *
  * so that enabling or disabling one hook among several on a function only
  * stores a pointer; bytes in the function change only when its first hook
@@ -73,9 +73,9 @@ HOOK_HIDDEN bool hook_emit_patch(uint8_t *dst, uintptr_t dst_addr, uintptr_t to)
 typedef struct hook_slot_s {
   uint8_t code[HOOK_CODE_MAX];
   uint8_t relay[16];
-  uint8_t stubs[HOOK_CHAIN_MAX][16];
+  uint8_t onward[HOOK_CHAIN_MAX][16];
   _Atomic uintptr_t relay_to;
-  _Atomic uintptr_t stub_to[HOOK_CHAIN_MAX];
+  _Atomic uintptr_t onward_to[HOOK_CHAIN_MAX];
 } hook_slot_t;
 
 /* A free slot within +/-2 GiB of near (anywhere when near is NULL), or
