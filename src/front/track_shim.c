@@ -135,53 +135,10 @@ EXPORT void *realloc(void *p, size_t size) {
   return q;
 }
 
-EXPORT void *reallocarray(void *p, size_t count, size_t size) {
-  size_t total;
-  if (__builtin_mul_overflow(count, size, &total)) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  return realloc(p, total);
-}
-
-EXPORT int posix_memalign(void **out, size_t align, size_t size) {
-  if (front_next_booting()) return ENOMEM;
-  int rc = front_next.posix_memalign(out, align, size);
-  if (rc == 0) track_alloc(*out, size);
-  return rc;
-}
-
-EXPORT void *aligned_alloc(size_t align, size_t size) {
-  if (front_next_booting()) return NULL;
-  void *p = front_next.aligned_alloc(align, size);
+/* shim_aligned.c's aligned forms and friends report here */
+void *front_shim_note(void *p, size_t size) {
   track_alloc(p, size);
   return p;
-}
-
-EXPORT void *memalign(size_t align, size_t size) {
-  if (front_next_booting()) return NULL;
-  void *p = front_next.memalign(align, size);
-  track_alloc(p, size);
-  return p;
-}
-
-EXPORT void *valloc(size_t size) {
-  if (front_next_booting()) return NULL;
-  void *p = front_next.valloc(size);
-  track_alloc(p, size);
-  return p;
-}
-
-EXPORT void *pvalloc(size_t size) {
-  if (front_next_booting()) return NULL;
-  void *p = front_next.pvalloc(size);
-  track_alloc(p, size);
-  return p;
-}
-
-EXPORT size_t malloc_usable_size(void *p) {
-  if (p == NULL || front_is_boot(p) || front_next_booting()) return 0;
-  return front_next.usable(p);
 }
 
 static char counters_file[256];
