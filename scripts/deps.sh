@@ -14,6 +14,10 @@ pkgs=(
   libtcmalloc-minimal4
   python3 libpython3.11-testsuite   # demo program and its regression tests
   sqlite3 git                 # real programs the tests run under reheap
+  libdw-dev                   # the tracker's file:line names (elfutils)
+  libunwind-dev               # the tracker's DWARF unwinder (--track=dwarf)
+  libjansson-dev              # `reheap report FILE` reads saved JSON reports
+  heaptrack valgrind          # the tracker's benchmark compares against them
 )
 
 missing=()

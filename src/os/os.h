@@ -65,9 +65,19 @@ void *os_map_file_shared(int fd, size_t size, bool writable);
 /* Opens for reading a regular file that the caller owns and no one else
  * may read, without following a symbolic link; *size gets its size. */
 int os_open_private_read(const char *path, size_t *size);
+/* The same, for reading and writing (a region another process shares). */
+int os_open_private_rw(const char *path, size_t *size);
 void os_close(int fd);
 bool os_is_dir(const char *path);
 void os_remove(const char *path);
+
+/* Sleeps while *word (shared with other processes) equals seen, at most
+ * timeout_ms (-1: no limit); false when the time ran out. */
+bool os_wait_on(uint32_t *word, uint32_t seen, int timeout_ms);
+/* Wakes every thread and process waiting on *word. */
+void os_wake_on(uint32_t *word);
+/* Runs fn(arg) on a new detached thread that takes no signals. */
+bool os_thread_start(void (*fn)(void *), void *arg);
 
 /* Writes the whole buffer to fd, retrying on EINTR; no allocation. */
 void os_write_all(int fd, const char *buf, size_t len);

@@ -153,8 +153,8 @@ void *os_map_file_shared(int fd, size_t size, bool writable) {
   return p == MAP_FAILED ? NULL : p;
 }
 
-int os_open_private_read(const char *path, size_t *size) {
-  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+static int open_private(const char *path, int mode, size_t *size) {
+  int fd = open(path, mode | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return -1;
   struct stat st;
   /* only the owner's own files, and only regular ones */
@@ -167,6 +167,9 @@ int os_open_private_read(const char *path, size_t *size) {
   *size = (size_t)st.st_size;
   return fd;
 }
+
+int os_open_private_read(const char *path, size_t *size) { return open_private(path, O_RDONLY, size); }
+int os_open_private_rw(const char *path, size_t *size) { return open_private(path, O_RDWR, size); }
 
 void os_close(int fd) { close(fd); }
 void os_remove(const char *path) { unlink(path); }
