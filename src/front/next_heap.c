@@ -6,7 +6,8 @@
 front_next_t front_next;
 static _Atomic int resolving;
 
-static _Alignas(64) unsigned char boot[64 * 1024];
+_Alignas(64) unsigned char front_boot[FRONT_BOOT_BYTES];
+#define boot front_boot
 static _Atomic size_t boot_used;
 
 void *front_boot_alloc(size_t size) {
@@ -16,9 +17,6 @@ void *front_boot_alloc(size_t size) {
   return boot + at;
 }
 
-bool front_is_boot(const void *p) {
-  return (const unsigned char *)p >= boot && (const unsigned char *)p < boot + sizeof boot;
-}
 
 void front_next_resolve(void) {
   if (front_next.usable != NULL) return;
@@ -42,8 +40,7 @@ void front_next_resolve(void) {
   __atomic_store_n(&front_next.usable, usable, __ATOMIC_RELEASE);
 }
 
-bool front_next_booting(void) {
-  if (__atomic_load_n(&front_next.usable, __ATOMIC_ACQUIRE) != NULL) return false;
+bool front_next_booting_slow(void) {
   if (atomic_load(&resolving)) return true;
   front_next_resolve();
   return false;

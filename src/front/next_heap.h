@@ -25,9 +25,17 @@ __attribute__((visibility("hidden"))) extern front_next_t front_next;
 __attribute__((visibility("hidden"))) void front_next_resolve(void);
 /* True while the lookup runs (dlsym may allocate): such allocations must
  * come from front_boot_alloc. Resolves first if nothing has yet. */
-__attribute__((visibility("hidden"))) bool front_next_booting(void);
+__attribute__((visibility("hidden"))) bool front_next_booting_slow(void);
+static inline bool front_next_booting(void) {
+  if (__builtin_expect(__atomic_load_n(&front_next.usable, __ATOMIC_ACQUIRE) != NULL, 1)) return false;
+  return front_next_booting_slow();
+}
 /* A few blocks for the lookup itself, never freed; zeroed. */
 __attribute__((visibility("hidden"))) void *front_boot_alloc(size_t size);
-__attribute__((visibility("hidden"))) bool front_is_boot(const void *p);
+#define FRONT_BOOT_BYTES (64 * 1024)
+__attribute__((visibility("hidden"))) extern unsigned char front_boot[FRONT_BOOT_BYTES];
+static inline bool front_is_boot(const void *p) {
+  return (const unsigned char *)p >= front_boot && (const unsigned char *)p < front_boot + FRONT_BOOT_BYTES;
+}
 
 #endif

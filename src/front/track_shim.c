@@ -9,13 +9,17 @@
  * writes the report). Allocations made while the tracker itself runs (its
  * dlsym, dladdr) pass straight through, untracked. */
 #include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "front/next_heap.h"
+#include "reheap/track.h"
 #include "os/os.h"
+#include "track/suppress.h"
 #include "track/track_internal.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -30,6 +34,18 @@ static pid_t report_pid;
 static __thread int inside; /* the tracker is running on this thread */
 static __thread uint32_t my_tid;
 static __thread uint64_t my_seq;
+
+/* This library's code, from its ELF header to the end of its text (the
+ * linker's names): frames in it are the tracker's, not the program's. */
+extern const char __ehdr_start[] __attribute__((visibility("hidden")));
+extern const char __etext[] __attribute__((visibility("hidden")));
+
+static bool dwarf; /* unwind by DWARF tables instead of frame pointers */
+
+static size_t capture(uintptr_t *frames) {
+  if (dwarf) return track_stack_capture_dwarf(frames, depth, (uintptr_t)__ehdr_start, (uintptr_t)__etext);
+  return track_stack_capture(frames, depth, (uintptr_t)__ehdr_start, (uintptr_t)__etext);
+}
 
 static unsigned log2_floor(size_t v) { return v ? 63u - (unsigned)__builtin_clzll(v) : 0; }
 
@@ -47,8 +63,9 @@ static void track_alloc(void *p, size_t size) {
     if (stacks) {
       uintptr_t frames[DEPTH_MAX];
       /* skip this function and the exported wrapper */
-      size_t n = track_stack_capture(frames, depth, 2);
+      size_t n = capture(frames);
       r->stack_id = track_stack_intern(frames, n);
+      track_stack_count(r->stack_id, size);
     }
     if (!track_table_insert(r)) track_record_free(r);
   }
@@ -63,8 +80,49 @@ static void track_alloc(void *p, size_t size) {
   inside = 0;
 }
 
-/* Forgets p's record. False when the free must not reach the heap: p was
- * freed already (reported, and skipped so that the program goes on). */
+static void count_free(track_counters_t *c, const track_record_t *r) {
+  track_add(&c->frees, 1);
+  track_add(&c->live_bytes, -(int64_t)r->size);
+  track_add(&c->live_blocks, -1);
+  track_add(&c->unpublished, -(int64_t)r->size);
+}
+
+/* How far below a bad free's address to look for the block it points
+ * into; past many frees of blocks never seen (a program that frees what it
+ * got before tracking began), only misaligned addresses are looked into. */
+#define INTERIOR_REACH 4096
+#define UNKNOWN_PROBES_MAX 10000
+
+/* p is no block the tracker holds. True when the heap may have it (a block
+ * allocated before tracking began: counted); false when it must not (p was
+ * freed already, or points into a block or nowhere: reported, and the
+ * free skipped so that the program goes on). */
+__attribute__((noinline, cold)) static bool untracked_free(void *p, track_counters_t *c) {
+  uintptr_t a = (uintptr_t)p;
+  track_record_t rec;
+  uintptr_t frames[DEPTH_MAX];
+  int fd = report_fd >= 0 ? report_fd : 2;
+  if (track_table_find_retired(a, &rec)) {
+    track_add(&c->double_frees, 1);
+    /* skip this function, track_free or realloc's, and the exported one */
+    size_t n = capture(frames);
+    track_report_double_free(fd, &rec, frames, n);
+    return false;
+  }
+  bool misaligned = (a & (_Alignof(max_align_t) - 1)) != 0;
+  size_t reach = misaligned || track_read(&c->unknown_frees) < UNKNOWN_PROBES_MAX ? INTERIOR_REACH : 0;
+  bool inside_block = reach > 0 && track_table_find_containing(a, reach, &rec);
+  if (inside_block || misaligned) {
+    track_add(&c->invalid_frees, 1);
+    size_t n = capture(frames);
+    track_report_invalid_free(fd, a, inside_block ? &rec : NULL, frames, n);
+    return false;
+  }
+  track_add(&c->unknown_frees, 1);
+  return true;
+}
+
+/* Forgets p's record. False when the free must not reach the heap. */
 static bool track_free(void *p) {
   if (p == NULL || inside) return true;
   inside = 1;
@@ -72,23 +130,11 @@ static bool track_free(void *p) {
   track_record_t *r = track_table_remove((uintptr_t)p);
   track_counters_t *c = track_counters_mine();
   if (r != NULL) {
-    track_add(&c->frees, 1);
-    track_add(&c->live_bytes, -(int64_t)r->size);
-    track_add(&c->live_blocks, -1);
-    track_add(&c->unpublished, -(int64_t)r->size);
-    track_record_t *old = track_table_retire(r);
-    if (old != NULL) track_record_free(old);
+    count_free(c, r);
+    track_table_retire(r);
+    track_record_free(r);
   } else {
-    track_record_t rec;
-    if (track_table_find_retired((uintptr_t)p, &rec)) {
-      track_add(&c->double_frees, 1);
-      uintptr_t frames[DEPTH_MAX];
-      size_t n = track_stack_capture(frames, depth, 2);
-      track_report_double_free(report_fd >= 0 ? report_fd : 2, &rec, frames, n);
-      pass = false;
-    } else {
-      track_add(&c->unknown_frees, 1);
-    }
+    pass = untracked_free(p, c);
   }
   inside = 0;
   return pass;
@@ -125,11 +171,38 @@ EXPORT void *realloc(void *p, size_t size) {
     if (q != NULL) memcpy(q, p, size < 64 ? size : 64);
     return q;
   }
+  if (p == NULL || inside) {
+    void *q = front_next.realloc(p, size);
+    if (p == NULL) track_alloc(q, size);
+    return q;
+  }
+  /* the old block's record comes out first, so that a bad pointer never
+   * reaches the heap; it goes back if the heap cannot grow the block */
+  inside = 1;
+  track_record_t *r = track_table_remove((uintptr_t)p);
+  track_counters_t *c = track_counters_mine();
+  bool pass = r != NULL || untracked_free(p, c);
+  inside = 0;
+  if (!pass) {
+    errno = EINVAL;
+    return NULL;
+  }
   void *q = front_next.realloc(p, size);
-  if (q == NULL && size != 0) return NULL; /* p untouched, still tracked */
-  if (p != NULL && !inside) {
-    track_free(p);
-    track_add(&track_counters_mine()->reallocs, 1);
+  if (q == NULL && size != 0) {
+    if (r != NULL) {
+      inside = 1;
+      if (!track_table_insert(r)) track_record_free(r);
+      inside = 0;
+    }
+    return NULL; /* p untouched, still tracked */
+  }
+  if (r != NULL) {
+    inside = 1;
+    count_free(c, r);
+    track_add(&c->reallocs, 1);
+    track_table_retire(r);
+    track_record_free(r);
+    inside = 0;
   }
   track_alloc(q, size);
   return q;
@@ -169,6 +242,141 @@ static void fork_child(void) {
   inside = 0;
 }
 
+/* The thread that writes the report when `reheap dump PID` asks (see
+ * track_region_t): it sleeps on the shared request word, and writes with
+ * the same code and locks as the report at exit, so the program's threads
+ * go on meanwhile. */
+static _Atomic int final_pending; /* a fatal signal asks for the exit report */
+static _Atomic int reported;      /* the exit report is out */
+static track_region_t *dump_region;
+
+static void final_report(void) {
+  if (atomic_exchange(&reported, 1)) return;
+  int was = inside;
+  inside = 1;
+  track_report(report_fd, format, 50);
+  if (done_fd >= 0) os_write_all(done_fd, "1", 1);
+  track_counters_unshare();
+  inside = was;
+}
+
+static void dump_serve(void *arg) {
+  track_region_t *r = arg;
+  inside = 1; /* what this thread allocates is not the program's */
+  uint32_t served = __atomic_load_n(&r->dump_done, __ATOMIC_ACQUIRE);
+  for (;;) {
+    uint32_t req = __atomic_load_n(&r->dump_request, __ATOMIC_ACQUIRE);
+    if (req == served) {
+      os_wait_on(&r->dump_request, req, -1);
+      continue;
+    }
+    if (atomic_load(&final_pending)) {
+      final_report();
+      served = req;
+      __atomic_store_n(&r->dump_done, req, __ATOMIC_RELEASE);
+      os_wake_on(&r->dump_done);
+      continue;
+    }
+    char path[sizeof r->dump_path];
+    memcpy(path, r->dump_path, sizeof path);
+    path[sizeof path - 1] = '\0';
+    uint32_t f = r->dump_format;
+    int fd = os_create_private_file(path);
+    if (fd >= 0) {
+      track_report(fd, f <= TRACK_FORMAT_FOLDED_ALLOCATED ? (track_format_t)f : TRACK_FORMAT_TEXT, 50);
+      os_close(fd);
+    }
+    __atomic_store_n(&r->dump_status, fd >= 0 ? 0u : 1u, __ATOMIC_RELAXED);
+    served = req;
+    __atomic_store_n(&r->dump_done, req, __ATOMIC_RELEASE);
+    os_wake_on(&r->dump_done);
+  }
+}
+
+/* A signal that ends the program: the dump thread writes the exit report
+ * (in a thread of its own, as this one may hold a tracker lock, and with
+ * the time bounded, as it may then wait for this one), and the signal then
+ * does what it would have done. */
+static void on_fatal(int sig) {
+  track_region_t *r = dump_region;
+  if (r != NULL && !atomic_exchange(&final_pending, 1)) {
+    uint32_t req = __atomic_add_fetch(&r->dump_request, 1, __ATOMIC_RELEASE);
+    os_wake_on(&r->dump_request);
+    for (int waited = 0; waited < 3000; waited += 100) {
+      uint32_t done = __atomic_load_n(&r->dump_done, __ATOMIC_ACQUIRE);
+      if ((int32_t)(done - req) >= 0) break;
+      os_wait_on(&r->dump_done, done, 100);
+    }
+  }
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigaction(sig, &dfl, NULL);
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, sig);
+  sigprocmask(SIG_UNBLOCK, &one, NULL);
+  raise(sig);
+}
+
+/* Only where the program left the default: its own handlers come first. */
+static void catch_fatal_signals(void) {
+  static const int sigs[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    struct sigaction old, sa;
+    if (sigaction(sigs[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL) continue;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(sigs[i], &sa, NULL);
+  }
+}
+
+EXPORT bool rh_track_stats(rh_track_stats_t *out) {
+  if (out == NULL) return false;
+  track_counters_t c;
+  track_counters_sum(&c);
+  out->allocations = (uint64_t)track_read(&c.allocs);
+  out->frees = (uint64_t)track_read(&c.frees);
+  out->reallocs = (uint64_t)track_read(&c.reallocs);
+  out->unknown_frees = (uint64_t)track_read(&c.unknown_frees);
+  out->double_frees = (uint64_t)track_read(&c.double_frees);
+  out->invalid_frees = (uint64_t)track_read(&c.invalid_frees);
+  out->bytes_allocated = (uint64_t)track_read(&c.bytes_allocated);
+  out->live_bytes = (uint64_t)track_read(&c.live_bytes);
+  out->live_blocks = (uint64_t)track_read(&c.live_blocks);
+  out->peak_bytes = (uint64_t)track_read(&c.peak_bytes);
+  return true;
+}
+
+EXPORT bool rh_track_report(int fd, const char *name) {
+  static const struct { const char *name; track_format_t f; } formats[] = {
+      {"text", TRACK_FORMAT_TEXT},
+      {"json", TRACK_FORMAT_JSON},
+      {"folded", TRACK_FORMAT_FOLDED},
+      {"folded-allocated", TRACK_FORMAT_FOLDED_ALLOCATED},
+  };
+  for (size_t i = 0; name != NULL && i < sizeof formats / sizeof formats[0]; i++) {
+    if (strcmp(name, formats[i].name) != 0) continue;
+    int was = inside;
+    inside = 1;
+    track_report(fd, formats[i].f, 50);
+    inside = was;
+    return true;
+  }
+  return false;
+}
+
+/* The ways out that skip the exit handlers: the report first. */
+EXPORT void _exit(int status) {
+  if (report_fd >= 0 && getpid() == report_pid) final_report();
+  syscall(SYS_exit_group, status);
+  __builtin_unreachable();
+}
+
+EXPORT void _Exit(int status) { _exit(status); }
+
 static long env_long(const char *name, long fallback) {
   const char *s = getenv(name);
   if (s == NULL || *s == '\0') return fallback;
@@ -182,7 +390,9 @@ static long env_long(const char *name, long fallback) {
 
 __attribute__((constructor)) static void track_init(void) {
   front_next_resolve();
-  stacks = env_long("REHEAP_TRACK_STACKS", 1) != 0;
+  long how = env_long("REHEAP_TRACK_STACKS", 1);
+  stacks = how != 0;
+  dwarf = how == 2;
   long d = env_long("REHEAP_TRACK_DEPTH", 16);
   depth = d < 1 ? 1 : d > DEPTH_MAX ? DEPTH_MAX : (size_t)d;
   long pid = env_long("REHEAP_TRACK_PID", 0);
@@ -193,12 +403,16 @@ __attribute__((constructor)) static void track_init(void) {
   inside = 1;
   track_counters_path((long)report_pid, counters_file, sizeof counters_file);
   if (!track_counters_share(counters_file)) counters_file[0] = '\0';
+  else if (!os_thread_start(dump_serve, track_region)) counters_file[0] = '\0';
+  else dump_region = track_region;
+  catch_fatal_signals();
   inside = 0;
   long dfd = env_long("REHEAP_TRACK_DONE_FD", -1);
   done_fd = dfd >= 0 && dfd < (1 << 20) ? (int)dfd : -1;
   const char *fmt = getenv("REHEAP_TRACK_FORMAT");
   if (fmt != NULL && strcmp(fmt, "json") == 0) format = TRACK_FORMAT_JSON;
   if (fmt != NULL && strcmp(fmt, "folded") == 0) format = TRACK_FORMAT_FOLDED;
+  if (fmt != NULL && strcmp(fmt, "folded-allocated") == 0) format = TRACK_FORMAT_FOLDED_ALLOCATED;
   const char *path = getenv("REHEAP_TRACK_REPORT");
   if (path == NULL || strcmp(path, "-") == 0) {
     report_fd = 2;
@@ -214,13 +428,10 @@ __attribute__((constructor)) static void track_init(void) {
       report_fd = 2;
     }
   }
+  track_suppress_init(getenv("REHEAP_TRACK_SUPPRESS"), 2);
 }
 
 __attribute__((destructor)) static void track_fini(void) {
   if (report_fd < 0 || getpid() != report_pid) return;
-  inside = 1;
-  track_report(report_fd, format, 50);
-  if (done_fd >= 0) os_write_all(done_fd, "1", 1);
-  track_counters_unshare();
-  inside = 0;
+  final_report();
 }

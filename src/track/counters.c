@@ -14,11 +14,12 @@
 #include "os/os.h"
 #include "track/track_internal.h"
 
-static track_region_t *region;
+track_region_t *track_region;
+#define region track_region
 static size_t region_bytes;
 static char region_path[256];
 static os_lock_t lock = OS_LOCK_INIT;
-static __thread size_t mine_plus1; /* my block's index + 1 (0: none yet) */
+__thread size_t track_counters_index;
 static track_counters_t overflow; /* threads past TRACK_MAX_BLOCKS share it (rare) */
 
 static bool region_ensure(void) {
@@ -31,14 +32,13 @@ static bool region_ensure(void) {
   return true;
 }
 
-track_counters_t *track_counters_mine(void) {
-  if (mine_plus1 != 0) return &region->blocks[mine_plus1 - 1];
+track_counters_t *track_counters_attach(void) {
   track_counters_t *c = &overflow;
   os_lock(&lock);
   if (region_ensure()) {
     uint64_t n = atomic_load(&region->nblocks);
     if (n < TRACK_MAX_BLOCKS) {
-      mine_plus1 = (size_t)n + 1;
+      track_counters_index = (size_t)n + 1;
       atomic_store(&region->nblocks, n + 1);
       c = &region->blocks[n];
     }
@@ -68,6 +68,7 @@ void track_region_sum(track_region_t *r, track_counters_t *out) {
     track_add(&out->reallocs, track_read(&c->reallocs));
     track_add(&out->unknown_frees, track_read(&c->unknown_frees));
     track_add(&out->double_frees, track_read(&c->double_frees));
+    track_add(&out->invalid_frees, track_read(&c->invalid_frees));
     track_add(&out->bytes_allocated, track_read(&c->bytes_allocated));
     track_add(&out->live_bytes, track_read(&c->live_bytes));
     track_add(&out->live_blocks, track_read(&c->live_blocks));
@@ -103,9 +104,9 @@ bool track_counters_share(const char *path) {
       if (shared != NULL) {
         memcpy(shared, region, region_bytes);
         shared->pid = (uint32_t)getpid();
-        track_region_t *old = region;
+        /* the old region stays mapped: another thread may be adding to
+         * it this moment (a few such adds are lost, never a crash) */
         region = shared;
-        os_unmap(old, region_bytes);
         size_t n = strlen(path);
         if (n < sizeof region_path) memcpy(region_path, path, n + 1);
         ok = true;

@@ -1,27 +1,32 @@
-/* The leak report, in text, JSON or folded stacks: a summary, then the
- * live blocks grouped by the stack that allocated them, biggest first, each frame named by the
- * dynamic symbol tables (function+offset and module). Built in a buffer
- * and written with write(): no malloc, the report runs inside a program
- * whose heap is being watched. */
+/* The reports: the leak report at exit (text, JSON, folded stacks of leaked
+ * or of allocated bytes) and the lines for a double or invalid free. Live
+ * blocks are grouped by the stack that allocated them, biggest first;
+ * groups a suppression matches are counted apart and left out. Built in a
+ * buffer and written with write(): apart from libdw's frame names (which
+ * run where the tracker lets allocations through), no malloc, since the
+ * report runs inside a program whose heap is being watched. */
 #include <string.h>
 
 #include "os/os.h"
+#include "track/suppress.h"
+#include "track/symbols.h"
 #include "track/track_internal.h"
 
-#define GROUPS_MAX 65536
+#define GROUPS_MAX 65536 /* as many as stacks.c can hold, and the no-stack group */
 
 typedef struct group {
   uint32_t stack_id;
+  bool suppressed;
   int64_t bytes, blocks;
 } group_t;
 
-typedef struct collect {
+typedef struct groups {
   group_t *g;
   size_t n;
-} collect_t;
+} groups_t;
 
 static void add_record(const track_record_t *r, void *arg) {
-  collect_t *c = arg;
+  groups_t *c = arg;
   /* linear probing on the stack id: the groups table is a hash set */
   size_t slot = (r->stack_id * 2654435761u) & (GROUPS_MAX - 1);
   for (size_t i = 0; i < GROUPS_MAX; i++, slot = (slot + 1) & (GROUPS_MAX - 1)) {
@@ -37,6 +42,32 @@ static void add_record(const track_record_t *r, void *arg) {
     return;
   }
 }
+
+static void add_stack(uint32_t id, int64_t bytes, int64_t blocks, void *arg) {
+  groups_t *c = arg;
+  if (c->n == GROUPS_MAX) return;
+  c->g[c->n++] = (group_t){.stack_id = id, .bytes = bytes, .blocks = blocks};
+}
+
+/* Biggest bytes first; ties by blocks, then by stack, so that two runs of
+ * one program print in one order. Shell sort: no recursion, no memory. */
+static bool before(const group_t *a, const group_t *b) {
+  if (a->bytes != b->bytes) return a->bytes > b->bytes;
+  if (a->blocks != b->blocks) return a->blocks > b->blocks;
+  return a->stack_id < b->stack_id;
+}
+
+static void sort_groups(group_t *g, size_t n) {
+  for (size_t gap = n / 2; gap > 0; gap /= 2)
+    for (size_t i = gap; i < n; i++) {
+      group_t t = g[i];
+      size_t j = i;
+      for (; j >= gap && before(&t, &g[j - gap]); j -= gap) g[j] = g[j - gap];
+      g[j] = t;
+    }
+}
+
+/* ---- the output buffer ---- */
 
 typedef struct out {
   int fd;
@@ -57,57 +88,24 @@ static void put(out_t *o, const char *s) {
 }
 
 static void put_u(out_t *o, uint64_t v) {
-  char d[24];
-  int n = 0;
-  do d[n++] = (char)('0' + v % 10); while ((v /= 10) != 0);
   char s[24];
-  for (int i = 0; i < n; i++) s[i] = d[n - 1 - i];
+  size_t n = sizeof s - 1;
   s[n] = '\0';
-  put(o, s);
+  do s[--n] = (char)('0' + v % 10); while ((v /= 10) != 0);
+  put(o, s + n);
 }
+
+/* A count that may be read mid-update as negative prints as 0. */
+static void put_count(out_t *o, int64_t v) { put_u(o, v > 0 ? (uint64_t)v : 0); }
 
 static void put_hex(out_t *o, uint64_t v) {
-  char s[20] = "0x";
-  int n = 0;
-  char d[16];
-  do d[n++] = "0123456789abcdef"[v & 15]; while ((v >>= 4) != 0);
-  for (int i = 0; i < n; i++) s[2 + i] = d[n - 1 - i];
-  s[2 + n] = '\0';
-  put(o, s);
-}
-
-static void put_frames(out_t *o, const uintptr_t *frames, size_t depth) {
-  if (depth == 0) put(o, "    (no stack)\n");
-  for (size_t k = 0; k < depth; k++) {
-    char name[256], module[256];
-    uintptr_t off;
-    put(o, "    #");
-    put_u(o, k);
-    put(o, " ");
-    put_hex(o, frames[k]);
-    /* a return address points after the call: look up the call itself */
-    if (os_symbolize((void *)(frames[k] - 1), name, sizeof name, module, sizeof module, &off)) {
-      put(o, " ");
-      put(o, name[0] ? name : "?");
-      put(o, "+");
-      put_hex(o, off + 1);
-      put(o, " (");
-      put(o, module);
-      put(o, ")");
-    }
-    put(o, "\n");
-  }
-}
-
-static void sort_by_bytes(group_t *g, size_t n) {
-  /* shell sort: no recursion, no allocation */
-  for (size_t gap = n / 2; gap > 0; gap /= 2)
-    for (size_t i = gap; i < n; i++) {
-      group_t t = g[i];
-      size_t j = i;
-      for (; j >= gap && g[j - gap].bytes < t.bytes; j -= gap) g[j] = g[j - gap];
-      g[j] = t;
-    }
+  char s[20];
+  size_t n = sizeof s - 1;
+  s[n] = '\0';
+  do s[--n] = "0123456789abcdef"[v & 15]; while ((v >>= 4) != 0);
+  s[--n] = 'x';
+  s[--n] = '0';
+  put(o, s + n);
 }
 
 /* JSON string contents: quotes, backslashes and control bytes escaped. */
@@ -126,138 +124,240 @@ static void put_json_str(out_t *o, const char *s) {
   put(o, "\"");
 }
 
-static void put_key_u(out_t *o, const char *key, int64_t v, bool comma) {
+static void put_key(out_t *o, const char *key, int64_t v, bool comma) {
   put(o, "\"");
   put(o, key);
   put(o, "\": ");
-  put_u(o, v > 0 ? (uint64_t)v : 0);
+  put_count(o, v);
   if (comma) put(o, ", ");
 }
 
-static void report_json(out_t *o, track_counters_t *sum, group_t *g, size_t n, size_t max) {
-  put(o, "{\"format\": \"reheap-track\", \"version\": 1, \"summary\": {");
-  put_key_u(o, "allocations", track_read(&sum->allocs), true);
-  put_key_u(o, "frees", track_read(&sum->frees), true);
-  put_key_u(o, "reallocs", track_read(&sum->reallocs), true);
-  put_key_u(o, "bytes_allocated", track_read(&sum->bytes_allocated), true);
-  put_key_u(o, "peak_live_bytes", track_read(&sum->peak_bytes), true);
-  put_key_u(o, "unknown_frees", track_read(&sum->unknown_frees), true);
-  put_key_u(o, "double_frees", track_read(&sum->double_frees), true);
-  put_key_u(o, "leaked_bytes", track_read(&sum->live_bytes), true);
-  put_key_u(o, "leaked_blocks", track_read(&sum->live_blocks), true);
-  put_key_u(o, "leak_stacks", (int64_t)n, false);
-  put(o, "},\n \"leaks\": [");
-  for (size_t i = 0; i < n && i < max; i++) {
-    put(o, i ? ",\n  {" : "\n  {");
-    put_key_u(o, "bytes", g[i].bytes, true);
-    put_key_u(o, "blocks", g[i].blocks, true);
-    put(o, "\"frames\": [");
-    const uintptr_t *frames;
-    size_t depth = track_stack_get(g[i].stack_id, &frames);
-    for (size_t k = 0; k < depth; k++) {
-      char name[256] = "", module[256] = "";
-      uintptr_t off = 0;
-      bool named = os_symbolize((void *)(frames[k] - 1), name, sizeof name, module, sizeof module, &off);
-      put(o, k ? ", {\"address\": " : "{\"address\": ");
-      put_u(o, frames[k]);
-      put(o, ", \"function\": ");
-      put_json_str(o, named ? name : "");
-      put(o, ", \"offset\": ");
-      put_u(o, named ? off + 1 : 0);
-      put(o, ", \"module\": ");
-      put_json_str(o, named ? module : "");
-      put(o, "}");
+/* ---- frames ---- */
+
+/* "    #0 0x55d0c3a1b2c3 leak_big+0x13 (/path/prog) /path/leaky.c:42" */
+static void put_frames(out_t *o, const uintptr_t *frames, size_t depth) {
+  if (depth == 0) put(o, "    (no stack)\n");
+  for (size_t k = 0; k < depth; k++) {
+    track_symbol_t sym;
+    put(o, "    #");
+    put_u(o, k);
+    put(o, " ");
+    put_hex(o, frames[k]);
+    if (track_symbolize(frames[k], &sym)) {
+      put(o, " ");
+      put(o, sym.function[0] ? sym.function : "?");
+      put(o, "+");
+      put_hex(o, sym.offset);
+      put(o, " (");
+      put(o, sym.module);
+      put(o, ")");
     }
-    put(o, "]}");
+    if (sym.line != 0) {
+      put(o, " ");
+      put(o, sym.file);
+      put(o, ":");
+      put_u(o, sym.line);
+    }
+    put(o, "\n");
   }
-  put(o, "\n ]}\n");
 }
 
-/* One line per leak stack, outermost frame first, for flame-graph tools:
+static void put_json_frames(out_t *o, const uintptr_t *frames, size_t depth) {
+  put(o, "\"frames\": [");
+  for (size_t k = 0; k < depth; k++) {
+    track_symbol_t sym;
+    track_symbolize(frames[k], &sym);
+    put(o, k ? ", {\"address\": " : "{\"address\": ");
+    put_u(o, frames[k]);
+    put(o, ", \"function\": ");
+    put_json_str(o, sym.function);
+    put(o, ", \"offset\": ");
+    put_u(o, sym.offset);
+    put(o, ", \"module\": ");
+    put_json_str(o, sym.module);
+    put(o, ", \"file\": ");
+    put_json_str(o, sym.file);
+    put(o, ", \"line\": ");
+    put_u(o, sym.line);
+    put(o, "}");
+  }
+  put(o, "]");
+}
+
+/* One line per group, outermost frame first, for flame-graph tools:
  * "main;parse;xmalloc 4096". */
-static void report_folded(out_t *o, group_t *g, size_t n) {
+static void put_folded(out_t *o, const group_t *g, size_t n) {
   for (size_t i = 0; i < n; i++) {
     const uintptr_t *frames;
     size_t depth = track_stack_get(g[i].stack_id, &frames);
     if (depth == 0) put(o, "[no stack]");
     for (size_t k = depth; k-- > 0;) {
-      char name[256], module[256];
-      uintptr_t off;
-      if (os_symbolize((void *)(frames[k] - 1), name, sizeof name, module, sizeof module, &off) &&
-          name[0])
-        put(o, name);
-      else
-        put_hex(o, frames[k]);
+      track_symbol_t sym;
+      track_symbolize(frames[k], &sym);
+      if (sym.function[0]) put(o, sym.function);
+      else put_hex(o, frames[k]);
       if (k) put(o, ";");
     }
     put(o, " ");
-    put_u(o, (uint64_t)g[i].bytes);
+    put_count(o, g[i].bytes);
     put(o, "\n");
   }
 }
 
+/* Whether a suppression matches a frame of the stack: its function, its
+ * source file or its module. */
+static bool suppressed(uint32_t stack_id) {
+  const uintptr_t *frames;
+  size_t depth = track_stack_get(stack_id, &frames);
+  for (size_t k = 0; k < depth; k++) {
+    track_symbol_t sym;
+    track_symbolize(frames[k], &sym);
+    if (track_suppress_match(sym.function) || track_suppress_match(sym.file) ||
+        track_suppress_match(sym.module))
+      return true;
+  }
+  return false;
+}
+
+/* ---- the report at exit ---- */
+
+typedef struct report {
+  track_counters_t sum;
+  groups_t leaks;     /* unsuppressed, sorted */
+  groups_t allocated; /* sorted; only for the formats that show them */
+  int64_t suppressed_bytes, suppressed_blocks;
+} report_t;
+
+static void report_json(out_t *o, report_t *r) {
+  track_counters_t *s = &r->sum;
+  put(o, "{\"format\": \"reheap-track\", \"version\": 2,\n \"summary\": {");
+  put_key(o, "allocations", track_read(&s->allocs), true);
+  put_key(o, "frees", track_read(&s->frees), true);
+  put_key(o, "reallocs", track_read(&s->reallocs), true);
+  put_key(o, "bytes_allocated", track_read(&s->bytes_allocated), true);
+  put_key(o, "peak_live_bytes", track_read(&s->peak_bytes), true);
+  put_key(o, "unknown_frees", track_read(&s->unknown_frees), true);
+  put_key(o, "double_frees", track_read(&s->double_frees), true);
+  put_key(o, "invalid_frees", track_read(&s->invalid_frees), true);
+  put_key(o, "leaked_bytes", track_read(&s->live_bytes) - r->suppressed_bytes, true);
+  put_key(o, "leaked_blocks", track_read(&s->live_blocks) - r->suppressed_blocks, true);
+  put_key(o, "leak_stacks", (int64_t)r->leaks.n, true);
+  put_key(o, "suppressed_bytes", r->suppressed_bytes, true);
+  put_key(o, "suppressed_blocks", r->suppressed_blocks, false);
+  for (int part = 0; part < 2; part++) {
+    groups_t *gs = part == 0 ? &r->leaks : &r->allocated;
+    put(o, part == 0 ? "},\n \"leaks\": [" : "\n ],\n \"allocated\": [");
+    for (size_t i = 0; i < gs->n; i++) {
+      put(o, i ? ",\n  {" : "\n  {");
+      put_key(o, "bytes", gs->g[i].bytes, true);
+      put_key(o, "blocks", gs->g[i].blocks, true);
+      const uintptr_t *frames;
+      put_json_frames(o, frames, track_stack_get(gs->g[i].stack_id, &frames));
+      put(o, "}");
+    }
+  }
+  put(o, "\n ]}\n");
+}
+
+static void report_text(out_t *o, report_t *r, size_t max_groups) {
+  track_counters_t *s = &r->sum;
+  put(o, "reheap track: allocations ");
+  put_count(o, track_read(&s->allocs));
+  put(o, ", frees ");
+  put_count(o, track_read(&s->frees));
+  put(o, ", reallocs ");
+  put_count(o, track_read(&s->reallocs));
+  put(o, ", bytes allocated ");
+  put_count(o, track_read(&s->bytes_allocated));
+  put(o, ", peak live bytes ");
+  put_count(o, track_read(&s->peak_bytes));
+  put(o, ", frees of blocks never seen ");
+  put_count(o, track_read(&s->unknown_frees));
+  put(o, ", double frees ");
+  put_count(o, track_read(&s->double_frees));
+  put(o, ", invalid frees ");
+  put_count(o, track_read(&s->invalid_frees));
+  put(o, "\nreheap track: leaked ");
+  put_count(o, track_read(&s->live_bytes) - r->suppressed_bytes);
+  put(o, " bytes in ");
+  put_count(o, track_read(&s->live_blocks) - r->suppressed_blocks);
+  put(o, " blocks from ");
+  put_u(o, r->leaks.n);
+  put(o, " call stacks\n");
+  if (r->suppressed_blocks > 0) {
+    put(o, "reheap track: suppressed ");
+    put_count(o, r->suppressed_bytes);
+    put(o, " bytes in ");
+    put_count(o, r->suppressed_blocks);
+    put(o, " blocks\n");
+  }
+  group_t *g = r->leaks.g;
+  for (size_t i = 0; i < r->leaks.n && i < max_groups; i++) {
+    put(o, "leak ");
+    put_u(o, i + 1);
+    put(o, ": ");
+    put_count(o, g[i].bytes);
+    put(o, " bytes in ");
+    put_count(o, g[i].blocks);
+    put(o, g[i].blocks == 1 ? " block\n" : " blocks\n");
+    const uintptr_t *frames;
+    put_frames(o, frames, track_stack_get(g[i].stack_id, &frames));
+  }
+  if (r->leaks.n > max_groups) {
+    put(o, "(");
+    put_u(o, r->leaks.n - max_groups);
+    put(o, " smaller stacks not shown)\n");
+  }
+}
+
+/* The live blocks by stack, suppressed groups counted and dropped. */
+static void collect_leaks(report_t *r) {
+  groups_t *c = &r->leaks;
+  track_table_each(add_record, c);
+  bool filter = track_suppress_count() > 0;
+  size_t n = 0;
+  for (size_t i = 0; i < GROUPS_MAX; i++) {
+    group_t *g = &c->g[i];
+    if (g->blocks == 0) continue;
+    if (filter && suppressed(g->stack_id)) {
+      r->suppressed_bytes += g->bytes;
+      r->suppressed_blocks += g->blocks;
+    } else {
+      c->g[n++] = *g;
+    }
+  }
+  c->n = n;
+  sort_groups(c->g, n);
+}
+
 void track_report(int fd, track_format_t format, size_t max_groups) {
   out_t o = {fd, {0}, 0};
-  track_counters_t sum;
-  track_counters_sum(&sum);
+  report_t r;
+  memset(&r, 0, sizeof r);
+  track_counters_sum(&r.sum);
   size_t bytes = GROUPS_MAX * sizeof(group_t);
-  group_t *g = os_map_aligned(bytes, os_page_size(), 0);
-  collect_t c = {g, 0};
-  size_t n = 0;
-  if (g != NULL) {
-    track_table_each(add_record, &c);
-    /* pack the used slots to the front, then sort */
-    for (size_t i = 0; i < GROUPS_MAX; i++)
-      if (g[i].blocks != 0) g[n++] = g[i];
-    sort_by_bytes(g, n);
+  /* anonymous maps, zeroed: the groups table starts empty */
+  if (format != TRACK_FORMAT_FOLDED_ALLOCATED) {
+    r.leaks.g = os_map_aligned(bytes, os_page_size(), 0);
+    if (r.leaks.g != NULL) collect_leaks(&r);
   }
-  if (format == TRACK_FORMAT_JSON) {
-    report_json(&o, &sum, g, n, max_groups);
-  } else if (format == TRACK_FORMAT_FOLDED) {
-    report_folded(&o, g, n);
-  } else {
-    put(&o, "reheap track: allocations ");
-    put_u(&o, (uint64_t)track_read(&sum.allocs));
-    put(&o, ", frees ");
-    put_u(&o, (uint64_t)track_read(&sum.frees));
-    put(&o, ", reallocs ");
-    put_u(&o, (uint64_t)track_read(&sum.reallocs));
-    put(&o, ", bytes allocated ");
-    put_u(&o, (uint64_t)track_read(&sum.bytes_allocated));
-    put(&o, ", peak live bytes ");
-    put_u(&o, (uint64_t)track_read(&sum.peak_bytes));
-    put(&o, ", frees of blocks never seen ");
-    put_u(&o, (uint64_t)track_read(&sum.unknown_frees));
-    put(&o, ", double frees ");
-    put_u(&o, (uint64_t)track_read(&sum.double_frees));
-    put(&o, "\nreheap track: leaked ");
-    put_u(&o, (uint64_t)track_read(&sum.live_bytes));
-    put(&o, " bytes in ");
-    put_u(&o, (uint64_t)track_read(&sum.live_blocks));
-    put(&o, " blocks from ");
-    put_u(&o, n);
-    put(&o, " call stacks\n");
-    for (size_t i = 0; i < n && i < max_groups; i++) {
-      put(&o, "leak ");
-      put_u(&o, i + 1);
-      put(&o, ": ");
-      put_u(&o, (uint64_t)g[i].bytes);
-      put(&o, " bytes in ");
-      put_u(&o, (uint64_t)g[i].blocks);
-      put(&o, g[i].blocks == 1 ? " block\n" : " blocks\n");
-      const uintptr_t *frames;
-      size_t depth = track_stack_get(g[i].stack_id, &frames);
-      put_frames(&o, frames, depth);
-    }
-    if (n > max_groups) {
-      put(&o, "(");
-      put_u(&o, n - max_groups);
-      put(&o, " smaller stacks not shown)\n");
+  if (format == TRACK_FORMAT_JSON || format == TRACK_FORMAT_FOLDED_ALLOCATED) {
+    r.allocated.g = os_map_aligned(bytes, os_page_size(), 0);
+    if (r.allocated.g != NULL) {
+      track_stack_each(add_stack, &r.allocated);
+      sort_groups(r.allocated.g, r.allocated.n);
     }
   }
-  if (g != NULL) os_unmap(g, bytes);
+  if (format == TRACK_FORMAT_JSON) report_json(&o, &r);
+  else if (format == TRACK_FORMAT_FOLDED) put_folded(&o, r.leaks.g, r.leaks.n);
+  else if (format == TRACK_FORMAT_FOLDED_ALLOCATED) put_folded(&o, r.allocated.g, r.allocated.n);
+  else report_text(&o, &r, max_groups);
   flush(&o);
+  if (r.leaks.g != NULL) os_unmap(r.leaks.g, bytes);
+  if (r.allocated.g != NULL) os_unmap(r.allocated.g, bytes);
 }
+
+/* ---- bad frees, reported as they happen ---- */
 
 void track_report_double_free(int fd, const track_record_t *rec, const uintptr_t *now, size_t n) {
   out_t o = {fd, {0}, 0};
@@ -269,7 +369,32 @@ void track_report_double_free(int fd, const track_record_t *rec, const uintptr_t
   put_frames(&o, now, n);
   put(&o, "  allocated at:\n");
   const uintptr_t *frames;
-  size_t depth = track_stack_get(rec->stack_id, &frames);
-  put_frames(&o, frames, depth);
+  put_frames(&o, frames, track_stack_get(rec->stack_id, &frames));
+  flush(&o);
+}
+
+void track_report_invalid_free(int fd, uintptr_t addr, const track_record_t *containing,
+                               const uintptr_t *now, size_t n) {
+  out_t o = {fd, {0}, 0};
+  put(&o, "reheap track: invalid free of ");
+  put_hex(&o, addr);
+  if (containing != NULL) {
+    put(&o, " (");
+    put_u(&o, addr - track_addr(containing));
+    put(&o, " bytes into a block of ");
+    put_u(&o, containing->size);
+    put(&o, " bytes at ");
+    put_hex(&o, track_addr(containing));
+    put(&o, ")");
+  } else {
+    put(&o, " (not inside any block reheap tracks)");
+  }
+  put(&o, "; the free is skipped and the program goes on\n  freed at:\n");
+  put_frames(&o, now, n);
+  if (containing != NULL) {
+    put(&o, "  the block was allocated at:\n");
+    const uintptr_t *frames;
+    put_frames(&o, frames, track_stack_get(containing->stack_id, &frames));
+  }
   flush(&o);
 }

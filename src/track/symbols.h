@@ -1,0 +1,30 @@
+/* Names for code addresses, at report time: function, offset and module
+ * from the dynamic symbol tables (os_symbolize), completed by elfutils'
+ * libdwfl with source file and line, and with the names of functions the
+ * dynamic tables leave out (static ones), from .symtab or DWARF. */
+#ifndef REHEAP_TRACK_SYMBOLS_H
+#define REHEAP_TRACK_SYMBOLS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "track/track_internal.h"
+
+typedef struct track_symbol {
+  char function[256]; /* "" when nothing names it */
+  char module[256];   /* "" when pc is in no module */
+  char file[512];     /* source file, "" when no line table covers pc */
+  uintptr_t offset;   /* pc - the function's start (or the module's, unnamed) */
+  unsigned line;      /* 0 when unknown */
+} track_symbol_t;
+
+/* Names the return address pc (the call before it, for file:line). False,
+ * with *out emptied, when pc lies in no module. Calls malloc when libdw is
+ * allowed: only where the tracker lets allocations through untracked. */
+TRACK_HIDDEN bool track_symbolize(uintptr_t pc, track_symbol_t *out);
+/* Whether track_symbolize may use libdw (default: yes). A caller that
+ * cannot let it allocate or take locks (a signal handler) forbids it: then
+ * only the dynamic symbol tables name frames. */
+TRACK_HIDDEN void track_symbols_dwarf(bool allowed);
+
+#endif
