@@ -3,6 +3,7 @@
 #define REHEAP_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/resource.h>
 
@@ -13,6 +14,15 @@ int rh_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int rh_cmd_run(int argc, char **argv);
 int rh_cmd_stat(int argc, char **argv);
+int rh_cmd_dump(int argc, char **argv);
+
+/* A process id given on the command line, or -1. */
+long rh_parse_pid(const char *arg);
+/* Maps the counters region that process pid's tracker shares (only the
+ * owner's, never through a symbolic link); NULL after one line on stderr
+ * naming verb. */
+struct track_region;
+struct track_region *rh_region_open(long pid, bool writable, size_t *size, const char *verb);
 
 /* Heaps `run --heap` knows: the library to preload (NULL for the C
  * library's own malloc) and the Debian package that ships it. */

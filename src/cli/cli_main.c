@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cmd_report.h"
 
 #ifndef RH_VERSION
 #define RH_VERSION "0.0.0"
@@ -19,10 +20,14 @@ static const char help_text[] =
     "        run PROGRAM on reheap's heap (or another, for comparison)\n"
     "  stat [--watch] PID\n"
     "        live counters of a program running under 'reheap run --track'\n"
+    "  dump [--format F] [--output FILE] PID\n"
+    "        make such a program write its report now, without stopping it\n"
+    "  report [--format text|json|folded|folded-allocated] [--top N] FILE\n"
+    "        a report saved with 'run --track --format json' in another format\n"
     "\n"
-    "  reheap --help        this text\n"
-    "  reheap run --help    options of run\n"
-    "  reheap --version     version\n";
+    "  reheap --help           this text\n"
+    "  reheap COMMAND --help   options of run, stat, dump or report\n"
+    "  reheap --version        version\n";
 
 int rh_cli_fail(const char *fmt, ...) {
   va_list ap;
@@ -47,6 +52,8 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "run") == 0) return rh_cmd_run(argc - 2, argv + 2);
   if (strcmp(cmd, "stat") == 0) return rh_cmd_stat(argc - 2, argv + 2);
+  if (strcmp(cmd, "dump") == 0) return rh_cmd_dump(argc - 2, argv + 2);
+  if (strcmp(cmd, "report") == 0) return rh_cmd_report(argc - 2, argv + 2);
   if (cmd[0] == '-') return rh_cli_fail("unknown option '%s'; try 'reheap --help'", cmd);
   return rh_cli_fail("unknown command '%s'; try 'reheap --help'", cmd);
 }

@@ -18,13 +18,16 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "track/suppress.h"
 
 static const char run_usage[] =
-    "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|nostacks]] [--depth N] "
-    "[--report FILE] [--format text|json|folded] -- PROGRAM [ARGS...]";
+    "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|dwarf|nostacks]] [--depth N] "
+    "[--report FILE] [--format text|json|folded|folded-allocated] [--suppress FILE] -- PROGRAM "
+    "[ARGS...]";
 
 static const char run_help[] =
-    "usage: reheap run [--heap=NAME] [--stats] -- PROGRAM [ARGS...]\n"
+    "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|dwarf|nostacks]] [--depth N]\n"
+    "                  [--report FILE] [--format F] [--suppress FILE] -- PROGRAM [ARGS...]\n"
     "\n"
     "Runs PROGRAM on a heap and exits with its status (128+N if signal N\n"
     "ended it).\n"
@@ -34,15 +37,22 @@ static const char run_help[] =
     "               mimalloc, jemalloc, tcmalloc: Debian's builds, for comparison\n"
     "  --stats      at exit, print on stderr: allocations, frees, peak live\n"
     "               bytes, peak resident memory, OS map calls, time\n"
-    "  --track[=stacks|nostacks]\n"
-    "               record every block and its call stack (default: stacks);\n"
-    "               at exit, report what was never freed, grouped by stack\n"
+    "  --track[=stacks|dwarf|nostacks]\n"
+    "               record every block and its call stack, by frame pointers\n"
+    "               (stacks, the default) or by DWARF unwinding (dwarf: for\n"
+    "               code built without frame pointers; slower); at exit,\n"
+    "               report what was never freed, grouped by stack\n"
     "  --depth N    frames per call stack (1-64, default 16)\n"
     "  --report FILE\n"
     "               write the track report to FILE (created owner-only)\n"
     "               instead of stderr\n"
-    "  --format F   the report as text (default), json, or folded stacks of\n"
-    "               leaked bytes for flame-graph tools\n"
+    "  --format F   the report as text (default), json, folded (stacks of\n"
+    "               leaked bytes for flame-graph tools) or folded-allocated\n"
+    "               (stacks of all bytes allocated over the run)\n"
+    "  --suppress FILE\n"
+    "               leaks not to report: one pattern a line, leak:PATTERN or\n"
+    "               PATTERN, matched against each frame's function, source\n"
+    "               file and module (* any run of characters; ^ and $ anchor)\n"
     "  --help       this text\n"
     "\n"
     "PROGRAM must be dynamically linked: the heap is swapped with LD_PRELOAD,\n"
@@ -112,8 +122,8 @@ static void read_stats(int fd, char *buf, size_t cap) {
 int rh_cmd_run(int argc, char **argv) {
   const char *heap_name = "reheap";
   bool stats = false;
-  const char *track = NULL; /* "1" with stacks, "0" without */
-  const char *depth = NULL, *report = NULL, *format = NULL;
+  const char *track = NULL; /* "1" stacks by frame pointers, "2" by DWARF, "0" none */
+  const char *depth = NULL, *report = NULL, *format = NULL, *suppress = NULL;
   int i = 0;
   for (; i < argc; i++) {
     const char *a = argv[i];
@@ -130,10 +140,12 @@ int rh_cmd_run(int argc, char **argv) {
       stats = true;
     } else if (strcmp(a, "--track") == 0 || strcmp(a, "--track=stacks") == 0) {
       track = "1";
+    } else if (strcmp(a, "--track=dwarf") == 0) {
+      track = "2";
     } else if (strcmp(a, "--track=nostacks") == 0) {
       track = "0";
     } else if (strncmp(a, "--track=", 8) == 0) {
-      return rh_cli_fail("run: --track takes stacks or nostacks, not '%s'", a + 8);
+      return rh_cli_fail("run: --track takes stacks, dwarf or nostacks, not '%s'", a + 8);
     } else if (strcmp(a, "--depth") == 0 || strncmp(a, "--depth=", 8) == 0) {
       depth = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
       char *end;
@@ -146,8 +158,13 @@ int rh_cmd_run(int argc, char **argv) {
     } else if (strcmp(a, "--format") == 0 || strncmp(a, "--format=", 9) == 0) {
       format = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
       if (format == NULL || (strcmp(format, "text") != 0 && strcmp(format, "json") != 0 &&
-                             strcmp(format, "folded") != 0))
-        return rh_cli_fail("run: --format takes text, json or folded");
+                             strcmp(format, "folded") != 0 &&
+                             strcmp(format, "folded-allocated") != 0))
+        return rh_cli_fail("run: --format takes text, json, folded or folded-allocated");
+    } else if (strcmp(a, "--suppress") == 0 || strncmp(a, "--suppress=", 11) == 0) {
+      suppress = a[10] == '=' ? a + 11 : (i + 1 < argc ? argv[++i] : NULL);
+      if (suppress == NULL || *suppress == '\0')
+        return rh_cli_fail("run: --suppress needs a file name");
     } else if (strncmp(a, "--heap=", 7) == 0) {
       heap_name = a + 7;
     } else if (strcmp(a, "--heap") == 0) {
@@ -204,8 +221,19 @@ int rh_cmd_run(int argc, char **argv) {
       return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
   }
 
-  if ((depth != NULL || report != NULL || format != NULL) && track == NULL)
-    return rh_cli_fail("run: --depth, --report and --format go with --track");
+  if ((depth != NULL || report != NULL || format != NULL || suppress != NULL) && track == NULL)
+    return rh_cli_fail("run: --depth, --report, --format and --suppress go with --track");
+  /* a bad suppressions file stops the run here, checked by the parser the
+   * tracker uses; the tracker gets it by absolute path (the program may
+   * change directory) */
+  char suppress_path[PATH_MAX];
+  if (suppress != NULL) {
+    char err[384];
+    if (!track_suppress_load(suppress, err, sizeof err))
+      return rh_cli_fail("run: suppressions: %s", err);
+    if (realpath(suppress, suppress_path) == NULL)
+      return rh_cli_fail("run: suppressions: cannot resolve %s: %s", suppress, strerror(errno));
+  }
   if (track != NULL) {
     char tlib[PATH_MAX];
     if (!rh_helper_library("libreheap_track.so", tlib, sizeof tlib))
@@ -216,6 +244,8 @@ int rh_cmd_run(int argc, char **argv) {
     if (depth != NULL) setenv("REHEAP_TRACK_DEPTH", depth, 1);
     setenv("REHEAP_TRACK_REPORT", report != NULL ? report : "-", 1);
     setenv("REHEAP_TRACK_FORMAT", format != NULL ? format : "text", 1);
+    if (suppress != NULL) setenv("REHEAP_TRACK_SUPPRESS", suppress_path, 1);
+    else unsetenv("REHEAP_TRACK_SUPPRESS");
   }
 
   /* --track: the tracker writes one byte here once its report is out, so

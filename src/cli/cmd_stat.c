@@ -56,26 +56,11 @@ int rh_cmd_stat(int argc, char **argv) {
     else pid_arg = argv[i];
   }
   if (pid_arg == NULL) return rh_cli_fail("stat: no PID given; usage: reheap stat [--watch] PID");
-  char *end;
-  long pid = strtol(pid_arg, &end, 10);
-  if (*end != '\0' || pid <= 0) return rh_cli_fail("stat: '%s' is not a process id", pid_arg);
-  char path[256];
-  track_counters_path(pid, path, sizeof path);
+  long pid = rh_parse_pid(pid_arg);
+  if (pid < 0) return rh_cli_fail("stat: '%s' is not a process id", pid_arg);
   size_t size = 0;
-  int fd = os_open_private_read(path, &size);
-  if (fd < 0 || size < sizeof(track_region_t)) {
-    if (fd >= 0) os_close(fd);
-    fprintf(stderr, "reheap: stat: no live counters for process %ld: it must run under "
-                    "'reheap run --track' and belong to you\n", pid);
-    return 1;
-  }
-  track_region_t *r = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-  os_close(fd);
-  if (r == MAP_FAILED || memcmp(r->magic, TRACK_REGION_MAGIC, sizeof r->magic) != 0 ||
-      (long)r->pid != pid) {
-    fprintf(stderr, "reheap: stat: %s is not the counters of process %ld\n", path, pid);
-    return 1;
-  }
+  track_region_t *r = rh_region_open(pid, false, &size, "stat");
+  if (r == NULL) return 1;
   int rc = show(pid, r);
   while (watch && rc == 0 && kill((pid_t)pid, 0) == 0) {
     sleep(1);

@@ -1,0 +1,114 @@
+/* A read report written out again: text and folded stacks exactly as the
+ * tracker writes them itself (src/track/report_text.c), so the two can be
+ * compared line for line, and JSON as a version 2 document. */
+#include <inttypes.h>
+
+#include "cli/cmd_report.h"
+
+static void text_frames(FILE *out, const rh_report_group_t *g) {
+  if (g->nframes == 0) fputs("    (no stack)\n", out);
+  for (size_t k = 0; k < g->nframes; k++) {
+    const rh_report_frame_t *f = &g->frames[k];
+    fprintf(out, "    #%zu 0x%" PRIx64, k, f->address);
+    /* an empty module means the symbol tables did not know the address */
+    if (f->function[0] || f->module[0])
+      fprintf(out, " %s+0x%" PRIx64, f->function[0] ? f->function : "?", f->offset);
+    if (f->module[0]) fprintf(out, " (%s)", f->module);
+    if (f->file[0]) {
+      fprintf(out, " %s", f->file);
+      if (f->line != 0) fprintf(out, ":%" PRIu64, f->line);
+    }
+    fputc('\n', out);
+  }
+}
+
+void rh_report_write_text(FILE *out, const rh_report_t *r, size_t top) {
+  const uint64_t *s = r->sum;
+  fprintf(out,
+          "reheap track: allocations %" PRIu64 ", frees %" PRIu64 ", reallocs %" PRIu64
+          ", bytes allocated %" PRIu64 ", peak live bytes %" PRIu64
+          ", frees of blocks never seen %" PRIu64 ", double frees %" PRIu64
+          ", invalid frees %" PRIu64 "\n",
+          s[RH_SUM_ALLOCATIONS], s[RH_SUM_FREES], s[RH_SUM_REALLOCS], s[RH_SUM_BYTES_ALLOCATED],
+          s[RH_SUM_PEAK_LIVE_BYTES], s[RH_SUM_UNKNOWN_FREES], s[RH_SUM_DOUBLE_FREES],
+          s[RH_SUM_INVALID_FREES]);
+  fprintf(out,
+          "reheap track: leaked %" PRIu64 " bytes in %" PRIu64 " blocks from %" PRIu64
+          " call stacks\n",
+          s[RH_SUM_LEAKED_BYTES], s[RH_SUM_LEAKED_BLOCKS], s[RH_SUM_LEAK_STACKS]);
+  if (s[RH_SUM_SUPPRESSED_BLOCKS] > 0)
+    fprintf(out, "reheap track: suppressed %" PRIu64 " bytes in %" PRIu64 " blocks\n",
+            s[RH_SUM_SUPPRESSED_BYTES], s[RH_SUM_SUPPRESSED_BLOCKS]);
+  size_t shown = r->nleaks < top ? r->nleaks : top;
+  for (size_t i = 0; i < shown; i++) {
+    const rh_report_group_t *g = &r->leaks[i];
+    fprintf(out, "leak %zu: %" PRIu64 " bytes in %" PRIu64 " %s\n", i + 1, g->bytes, g->blocks,
+            g->blocks == 1 ? "block" : "blocks");
+    text_frames(out, g);
+  }
+  /* a version 1 file keeps 50 groups at most; leak_stacks counts them all */
+  uint64_t total = s[RH_SUM_LEAK_STACKS] > r->nleaks ? s[RH_SUM_LEAK_STACKS] : r->nleaks;
+  if (total > shown) fprintf(out, "(%" PRIu64 " smaller stacks not shown)\n", total - shown);
+}
+
+void rh_report_write_folded(FILE *out, const rh_report_group_t *groups, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const rh_report_group_t *g = &groups[i];
+    if (g->nframes == 0) fputs("[no stack]", out);
+    for (size_t k = g->nframes; k-- > 0;) {
+      const rh_report_frame_t *f = &g->frames[k];
+      if (f->function[0]) fputs(f->function, out);
+      else fprintf(out, "0x%" PRIx64, f->address);
+      if (k) fputc(';', out);
+    }
+    fprintf(out, " %" PRIu64 "\n", g->bytes);
+  }
+}
+
+/* The bytes of s, which jansson read as valid UTF-8, with what JSON
+ * requires escaped. */
+static void json_str(FILE *out, const char *s) {
+  fputc('"', out);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
+    else if (c < 0x20) fprintf(out, "\\u%04x", c);
+    else fputc(c, out);
+  }
+  fputc('"', out);
+}
+
+/* One group a line, as the tracker lays its file out. */
+static void json_groups(FILE *out, const char *key, const rh_report_group_t *groups, size_t n) {
+  fprintf(out, " \"%s\": [", key);
+  for (size_t i = 0; i < n; i++) {
+    const rh_report_group_t *g = &groups[i];
+    fprintf(out, "%s\n  {\"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"frames\": [",
+            i ? "," : "", g->bytes, g->blocks);
+    for (size_t k = 0; k < g->nframes; k++) {
+      const rh_report_frame_t *f = &g->frames[k];
+      fprintf(out, "%s{\"address\": %" PRIu64 ", \"function\": ", k ? ", " : "", f->address);
+      json_str(out, f->function);
+      fprintf(out, ", \"offset\": %" PRIu64 ", \"module\": ", f->offset);
+      json_str(out, f->module);
+      fputs(", \"file\": ", out);
+      json_str(out, f->file);
+      fprintf(out, ", \"line\": %" PRIu64 "}", f->line);
+    }
+    fputs("]}", out);
+  }
+  fputs(n ? "\n ]" : "]", out);
+}
+
+/* Version 2 whatever was read: what version 1 lacks is written as it was
+ * read, 0 or empty. */
+void rh_report_write_json(FILE *out, const rh_report_t *r) {
+  fputs("{\"format\": \"reheap-track\", \"version\": 2,\n \"summary\": {", out);
+  for (int i = 0; i < RH_SUM_COUNT; i++)
+    fprintf(out, "%s\"%s\": %" PRIu64, i ? ", " : "", rh_report_summary_keys[i], r->sum[i]);
+  fputs("},\n", out);
+  json_groups(out, "leaks", r->leaks, r->nleaks);
+  fputs(",\n", out);
+  json_groups(out, "allocated", r->allocated, r->nallocated);
+  fputs("}\n", out);
+}
