@@ -26,6 +26,7 @@ bench: build
 	$(BUILD)/bin/rh-bench
 	$(BUILD)/bin/rh-hook-bench
 	$(BUILD)/bin/rh-track-bench
+	$(BUILD)/bin/rh-track-compare
 
 # The hook relocator under libFuzzer for ten minutes (a short run is in check).
 fuzz: build

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # rh-track-bench: the tracker's cost. 4 threads x 2,500 malloc+free (the
 # published test) and 4 threads x 1,000,000 for stable numbers, untracked,
-# tracked without stacks and tracked with frame-pointer stacks, on the
+# tracked without stacks, with frame-pointer stacks and with DWARF-unwound
+# stacks, on the
 # system heap and on reheap's; medians of REPS runs; ratios against the
 # issue's targets. usage: rh-track-bench [REPS]
 set -euo pipefail
@@ -16,6 +17,7 @@ run() { # HEAP MODE THREADS OPS -> ops/s
     untracked) args=() ;;
     nostacks) args=(--track=nostacks --report /dev/null) ;;
     stacks) args=(--track --report /dev/null) ;;
+    dwarf) args=(--track=dwarf --report /dev/null) ;;
   esac
   "$reheap" run --heap="$heap" "${args[@]}" -- "$wl" "$th" "$ops" | sed -n 's/.*ops_per_s=\([0-9]*\).*/\1/p'
 }
@@ -25,20 +27,21 @@ div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", (b > 0 ? a / b : 0) }'; 
 
 echo "## Tracking: operations per second (median of $reps runs, 2 cores)"
 echo
-echo "| heap | threads x ops | untracked | no stacks | fp stacks | no stacks / untracked time | fp stacks / untracked time |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+echo "| heap | threads x ops | untracked | no stacks | fp stacks | dwarf stacks | no stacks / untracked time | fp stacks / untracked time | dwarf / untracked time |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 declare -A result
 for heap in system reheap; do
   for size in "4 2500" "4 1000000"; do
     set -- $size
-    for mode in untracked nostacks stacks; do
+    for mode in untracked nostacks stacks dwarf; do
       vals=""
       for r in $(seq "$reps"); do vals+="$(run $heap $mode "$1" "$2")"$'\n'; done
       result[$heap,$2,$mode]=$(printf '%s' "$vals" | median)
     done
     u=${result[$heap,$2,untracked]} n=${result[$heap,$2,nostacks]} s=${result[$heap,$2,stacks]}
-    printf '| %s | %s x %s | %s | %s | %s | %.2f | %.2f |\n' "$heap" "$1" "$2" "$u" "$n" "$s" \
-      "$(div "$u" "$n")" "$(div "$u" "$s")"
+    w=${result[$heap,$2,dwarf]}
+    printf '| %s | %s x %s | %s | %s | %s | %s | %.2f | %.2f | %.2f |\n' "$heap" "$1" "$2" "$u" "$n" "$s" \
+      "$w" "$(div "$u" "$n")" "$(div "$u" "$s")" "$(div "$u" "$w")"
   done
 done
 echo
