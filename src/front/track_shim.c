@@ -49,6 +49,13 @@ static size_t capture(uintptr_t *frames) {
 
 static unsigned log2_floor(size_t v) { return v ? 63u - (unsigned)__builtin_clzll(v) : 0; }
 
+/* The id of the calling stack, counted for the allocated-bytes report;
+ * apart so that the frame array is not on the path without stacks. */
+__attribute__((noinline)) static uint32_t stack_of(size_t size) {
+  uintptr_t frames[DEPTH_MAX];
+  return track_stack_note(frames, capture(frames), size);
+}
+
 static void track_alloc(void *p, size_t size) {
   if (p == NULL || inside) return;
   inside = 1;
@@ -59,32 +66,22 @@ static void track_alloc(void *p, size_t size) {
     r->size = size;
     r->seq = ++my_seq;
     r->tid = my_tid;
-    r->stack_id = 0;
-    if (stacks) {
-      uintptr_t frames[DEPTH_MAX];
-      /* skip this function and the exported wrapper */
-      size_t n = capture(frames);
-      r->stack_id = track_stack_intern(frames, n);
-      track_stack_count(r->stack_id, size);
-    }
+    r->stack_id = stacks ? stack_of(size) : 0;
     if (!track_table_insert(r)) track_record_free(r);
   }
+  /* live blocks are allocations less frees, summed when read */
   track_counters_t *c = track_counters_mine();
   track_add(&c->allocs, 1);
   track_add(&c->bytes_allocated, (int64_t)size);
   track_add(&c->live_bytes, (int64_t)size);
-  track_add(&c->live_blocks, 1);
   track_add(&c->size_hist[log2_floor(size)], 1);
-  track_add(&c->unpublished, (int64_t)size);
-  if (track_read(&c->unpublished) > (64 << 10)) track_counters_publish(c);
+  if (track_read(&c->live_bytes) - track_read(&c->published) > (64 << 10)) track_counters_publish(c);
   inside = 0;
 }
 
-static void count_free(track_counters_t *c, const track_record_t *r) {
+static inline void count_free(track_counters_t *c, const track_record_t *r) {
   track_add(&c->frees, 1);
   track_add(&c->live_bytes, -(int64_t)r->size);
-  track_add(&c->live_blocks, -1);
-  track_add(&c->unpublished, -(int64_t)r->size);
 }
 
 /* How far below a bad free's address to look for the block it points

@@ -49,9 +49,10 @@ track_counters_t *track_counters_attach(void) {
 
 void track_counters_publish(track_counters_t *c) {
   if (region == NULL) return;
-  int64_t delta = track_read(&c->unpublished);
+  int64_t live = track_read(&c->live_bytes);
+  int64_t delta = live - track_read(&c->published);
   int64_t now = atomic_fetch_add_explicit(&region->live, delta, memory_order_relaxed) + delta;
-  atomic_store_explicit(&c->unpublished, 0, memory_order_relaxed);
+  atomic_store_explicit(&c->published, live, memory_order_relaxed);
   int64_t old = atomic_load_explicit(&region->peak, memory_order_relaxed);
   while (now > old && !atomic_compare_exchange_weak(&region->peak, &old, now)) {
   }
@@ -71,7 +72,7 @@ void track_region_sum(track_region_t *r, track_counters_t *out) {
     track_add(&out->invalid_frees, track_read(&c->invalid_frees));
     track_add(&out->bytes_allocated, track_read(&c->bytes_allocated));
     track_add(&out->live_bytes, track_read(&c->live_bytes));
-    track_add(&out->live_blocks, track_read(&c->live_blocks));
+    track_add(&out->live_blocks, track_read(&c->allocs) - track_read(&c->frees));
     for (int k = 0; k < 64; k++) track_add(&out->size_hist[k], track_read(&c->size_hist[k]));
   }
   int64_t peak = atomic_load(&r->peak), live = track_read(&out->live_bytes);
@@ -88,7 +89,7 @@ void track_counters_sum(track_counters_t *out) {
   track_add(&out->allocs, track_read(&overflow.allocs));
   track_add(&out->frees, track_read(&overflow.frees));
   track_add(&out->live_bytes, track_read(&overflow.live_bytes));
-  track_add(&out->live_blocks, track_read(&overflow.live_blocks));
+  track_add(&out->live_blocks, track_read(&overflow.allocs) - track_read(&overflow.frees));
 }
 
 /* Moves the counters into a file only the owner can read, at path, so that

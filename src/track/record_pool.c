@@ -1,28 +1,56 @@
-/* Per-thread record pools: records carved from OS chunks, recycled through
- * a thread-local free list, with a shared spill list so that records freed
- * on one thread serve allocations on another. */
+/* Per-thread record pools: records carved from one reserved region (so
+ * that a record has a number, which the table's 4-byte slots hold),
+ * recycled through a thread-local free list, with a shared spill list so
+ * that records freed on one thread serve allocations on another. The
+ * region is reserved whole at first use and backed by the OS only where
+ * records are written. */
 #include <stdatomic.h>
 
 #include "os/os.h"
 #include "track/track_internal.h"
 
-#define CHUNK_BYTES ((size_t)64 << 10)
-#define LOCAL_MAX 512   /* free records a thread keeps */
+#define CARVE 1024 /* records a thread takes from the region at once */
+#define RECORDS_MAX ((uint32_t)1 << 28) /* 10 GiB of address space, reserved, not backed */
+#define RECORDS_MIN ((uint32_t)1 << 22) /* where strict overcommit refuses more */
 #define SPILL_BATCH 256 /* records moved to or from the shared list at once */
 
-typedef struct pool {
-  track_record_t *free;
-  size_t nfree;
-  track_record_t *carve; /* rest of the current chunk */
-  size_t ncarve;
-  bool registered;       /* for the thread-exit hand-back */
-} pool_t;
+typedef track_pool_t pool_t;
+__thread track_pool_t track_pool;
+#define pool track_pool
+#define LOCAL_MAX TRACK_POOL_LOCAL_MAX
 
-static __thread pool_t pool;
 static os_lock_t spill_lock = OS_LOCK_INIT;
 static track_record_t *spill;
 static _Atomic size_t nspill;
 static _Atomic size_t carved;
+static track_record_t *_Atomic region;
+static uint32_t region_records;
+static _Atomic uint32_t region_next = 1; /* record 0 is "none" */
+static os_lock_t region_lock = OS_LOCK_INIT;
+
+track_record_t *track_records_base;
+
+static track_record_t *region_get(void) {
+  track_record_t *r = atomic_load_explicit(&region, memory_order_acquire);
+  if (r != NULL) return r;
+  os_lock(&region_lock);
+  r = atomic_load_explicit(&region, memory_order_relaxed);
+  for (uint32_t n = RECORDS_MAX; r == NULL && n >= RECORDS_MIN; n /= 2) {
+    r = os_map_aligned((size_t)n * sizeof *r, os_page_size(), 0);
+    if (r != NULL) {
+      region_records = n;
+      track_records_base = r;
+      atomic_store_explicit(&region, r, memory_order_release);
+    }
+  }
+  os_unlock(&region_lock);
+  return r;
+}
+
+uint32_t track_records_end(void) {
+  uint32_t end = atomic_load_explicit(&region_next, memory_order_acquire);
+  return end < region_records ? end : region_records;
+}
 
 static os_thread_key_t exit_key;
 static _Atomic int key_state; /* 0 none, 1 making, 2 made, 3 failed */
@@ -79,15 +107,17 @@ static bool refill_from_spill(pool_t *p) {
   return p->free != NULL;
 }
 
-track_record_t *track_record_alloc(void) {
+track_record_t *track_record_alloc_slow(void) {
   pool_t *p = &pool;
   if (!p->registered) pool_register(p);
   if (p->free == NULL && !refill_from_spill(p)) {
     if (p->ncarve == 0) {
-      track_record_t *chunk = os_map_aligned(CHUNK_BYTES, os_page_size(), 0);
-      if (chunk == NULL) return NULL;
-      p->carve = chunk;
-      p->ncarve = CHUNK_BYTES / sizeof *chunk;
+      track_record_t *base = region_get();
+      if (base == NULL) return NULL;
+      uint32_t first = atomic_fetch_add_explicit(&region_next, CARVE, memory_order_relaxed);
+      if (first >= region_records || region_records - first < CARVE) return NULL; /* all taken */
+      p->carve = base + first;
+      p->ncarve = CARVE;
       atomic_fetch_add_explicit(&carved, p->ncarve, memory_order_relaxed);
     }
     p->ncarve--;
@@ -99,7 +129,7 @@ track_record_t *track_record_alloc(void) {
   return r;
 }
 
-void track_record_free(track_record_t *r) {
+void track_record_free_slow(track_record_t *r) {
   pool_t *p = &pool;
   if (!p->registered) pool_register(p);
   r->key = 0; /* the freed block is no longer named anywhere */
@@ -119,7 +149,14 @@ void track_record_free(track_record_t *r) {
 }
 
 void track_pool_fork_lock(int phase) {
-  if (phase == 0) os_lock(&spill_lock);
-  else if (phase == 1) os_unlock(&spill_lock);
-  else os_lock_reset(&spill_lock);
+  if (phase == 0) {
+    os_lock(&region_lock);
+    os_lock(&spill_lock);
+  } else if (phase == 1) {
+    os_unlock(&spill_lock);
+    os_unlock(&region_lock);
+  } else {
+    os_lock_reset(&spill_lock);
+    os_lock_reset(&region_lock);
+  }
 }

@@ -19,7 +19,7 @@
 
 #define TABLE_SLOTS (1u << 16) /* distinct stacks at most */
 #define ARENA_BYTES ((size_t)32 << 20)
-#define CACHE_SLOTS 64         /* per thread, direct-mapped by id */
+#define CACHE_SLOTS 256        /* per thread, direct-mapped by stack hash */
 #define CACHES_MAX 4096        /* threads with a cache (later ones count directly) */
 
 typedef struct entry {
@@ -30,12 +30,14 @@ typedef struct entry {
 } entry_t;
 
 typedef struct cache_slot {
+  _Atomic uint64_t hash;
   _Atomic uint32_t id;
   _Atomic int64_t bytes, blocks; /* not yet in the entry */
 } cache_slot_t;
 
 typedef struct cache {
   cache_slot_t slot[CACHE_SLOTS];
+  _Atomic int owned; /* by a live thread; an exited thread's is taken over */
 } cache_t;
 
 static entry_t *_Atomic table; /* TABLE_SLOTS, index = id - 1 */
@@ -102,11 +104,9 @@ static entry_t *table_get(void) {
   return t;
 }
 
-uint32_t track_stack_intern(const uintptr_t *frames, size_t n) {
-  if (n == 0) return 0;
+static uint32_t intern(const uintptr_t *frames, size_t n, uint64_t h) {
   entry_t *t = table_get();
   if (t == NULL) return 0;
-  uint64_t h = hash_frames(frames, n);
   uint32_t slot = (uint32_t)h & (TABLE_SLOTS - 1);
   /* the common case: stored already, found without the lock */
   for (uint32_t i = 0; i < TABLE_SLOTS; i++, slot = (slot + 1) & (TABLE_SLOTS - 1)) {
@@ -142,6 +142,10 @@ uint32_t track_stack_intern(const uintptr_t *frames, size_t n) {
   return id;
 }
 
+uint32_t track_stack_intern(const uintptr_t *frames, size_t n) {
+  return n == 0 ? 0 : intern(frames, n, hash_frames(frames, n));
+}
+
 size_t track_stack_get(uint32_t id, const uintptr_t **frames) {
   entry_t *t = atomic_load_explicit(&table, memory_order_acquire);
   if (id == 0 || id > TABLE_SLOTS || t == NULL) return 0;
@@ -162,11 +166,19 @@ static void slot_flush(entry_t *t, cache_slot_t *s) {
   atomic_fetch_add_explicit(&t[id - 1].blocks, k, memory_order_relaxed);
 }
 
+/* At thread exit: the pending counts go to the entries and the cache to
+ * the next new thread. */
 static void cache_flush_all(void *arg) {
   cache_t *c = arg;
   entry_t *t = atomic_load_explicit(&table, memory_order_acquire);
-  if (c == NULL || t == NULL) return;
-  for (size_t i = 0; i < CACHE_SLOTS; i++) slot_flush(t, &c->slot[i]);
+  if (c == NULL) return;
+  for (size_t i = 0; t != NULL && i < CACHE_SLOTS; i++) {
+    slot_flush(t, &c->slot[i]);
+    atomic_store_explicit(&c->slot[i].hash, 0, memory_order_relaxed);
+  }
+  my_cache = NULL;
+  cache_failed = true; /* this thread's last allocations count directly */
+  atomic_store_explicit(&c->owned, 0, memory_order_release);
 }
 
 static cache_t *cache_make(void) {
@@ -175,72 +187,105 @@ static cache_t *cache_make(void) {
     atomic_store(&key_state, os_thread_key_new(&exit_key, cache_flush_all) ? 2 : 3);
   while ((st = atomic_load(&key_state)) == 1) {
   }
-  uint32_t i = atomic_load(&ncaches);
+  if (st != 2) return NULL;
   cache_t *c = NULL;
-  os_lock(&lock);
-  i = atomic_load(&ncaches);
-  if (st == 2 && i < CACHES_MAX) {
-    c = os_map_aligned(sizeof(cache_t), os_page_size(), 0);
-    if (c != NULL) {
-      caches[i] = c;
-      atomic_store(&ncaches, i + 1);
-    }
+  uint32_t n = atomic_load(&ncaches);
+  for (uint32_t i = 0; i < n && c == NULL; i++) {
+    int idle = 0;
+    if (atomic_load_explicit(&caches[i]->owned, memory_order_relaxed) == 0 &&
+        atomic_compare_exchange_strong(&caches[i]->owned, &idle, 1))
+      c = caches[i];
   }
-  os_unlock(&lock);
+  if (c == NULL) {
+    os_lock(&lock);
+    n = atomic_load(&ncaches);
+    if (n < CACHES_MAX && (c = os_map_aligned(sizeof(cache_t), os_page_size(), 0)) != NULL) {
+      atomic_store(&c->owned, 1);
+      caches[n] = c;
+      atomic_store(&ncaches, n + 1);
+    }
+    os_unlock(&lock);
+  }
   if (c == NULL) return NULL;
   os_thread_key_set(exit_key, c);
   return c;
 }
 
-void track_stack_count(uint32_t id, size_t size) {
-  entry_t *t = atomic_load_explicit(&table, memory_order_relaxed);
-  if (id == 0 || t == NULL) return;
+/* A stack met again on this thread is found in its cache by hash alone
+ * (64 bits: a false match is not a practical concern), without the shared
+ * table; the bytes it allocates wait there until the slot is reused. */
+uint32_t track_stack_note(const uintptr_t *frames, size_t n, size_t size) {
+  if (n == 0) return 0;
+  uint64_t h = hash_frames(frames, n);
   cache_t *c = my_cache;
-  if (c == NULL && !cache_failed) {
+  if (__builtin_expect(c == NULL, 0) && !cache_failed) {
     c = my_cache = cache_make();
     cache_failed = c == NULL;
   }
-  if (c == NULL) { /* past CACHES_MAX threads: straight to the entry */
+  cache_slot_t *s = c != NULL ? &c->slot[(h >> 8) & (CACHE_SLOTS - 1)] : NULL;
+  if (s != NULL && atomic_load_explicit(&s->hash, memory_order_relaxed) == h) {
+    /* only this thread writes its slots: plain read-add-write */
+    atomic_store_explicit(&s->bytes, atomic_load_explicit(&s->bytes, memory_order_relaxed) + (int64_t)size,
+                          memory_order_relaxed);
+    atomic_store_explicit(&s->blocks, atomic_load_explicit(&s->blocks, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    return atomic_load_explicit(&s->id, memory_order_relaxed);
+  }
+  uint32_t id = intern(frames, n, h);
+  entry_t *t = atomic_load_explicit(&table, memory_order_acquire);
+  if (id == 0 || t == NULL) return id;
+  if (s == NULL) { /* past CACHES_MAX threads: straight to the entry */
     atomic_fetch_add_explicit(&t[id - 1].bytes, (int64_t)size, memory_order_relaxed);
     atomic_fetch_add_explicit(&t[id - 1].blocks, 1, memory_order_relaxed);
-    return;
+    return id;
   }
-  cache_slot_t *s = &c->slot[(id * 2654435761u) >> 26];
-  if (atomic_load_explicit(&s->id, memory_order_relaxed) != id) {
-    slot_flush(t, s);
-    atomic_store_explicit(&s->id, id, memory_order_relaxed);
-  }
-  /* only this thread writes its slots; plain read-add-write */
-  atomic_store_explicit(&s->bytes, atomic_load_explicit(&s->bytes, memory_order_relaxed) + (int64_t)size,
-                        memory_order_relaxed);
-  atomic_store_explicit(&s->blocks, atomic_load_explicit(&s->blocks, memory_order_relaxed) + 1,
-                        memory_order_relaxed);
+  slot_flush(t, s);
+  atomic_store_explicit(&s->id, id, memory_order_relaxed);
+  atomic_store_explicit(&s->bytes, (int64_t)size, memory_order_relaxed);
+  atomic_store_explicit(&s->blocks, 1, memory_order_relaxed);
+  atomic_store_explicit(&s->hash, h, memory_order_relaxed);
+  return id;
 }
 
 void track_stack_each(void (*fn)(uint32_t id, int64_t bytes, int64_t blocks, void *arg), void *arg) {
   entry_t *t = atomic_load_explicit(&table, memory_order_acquire);
   if (t == NULL) return;
-  /* other threads' pending counts are read, not moved: their owners may be
-   * adding to them right now */
+  /* other threads' pending counts are read, not moved (their owners may be
+   * adding to them right now), into one total per stack */
+  typedef struct { int64_t bytes, blocks; } total_t;
+  total_t *pending = os_map_aligned(TABLE_SLOTS * sizeof *pending, os_page_size(), 0);
   uint32_t nc = atomic_load(&ncaches);
+  for (uint32_t c = 0; pending != NULL && c < nc; c++)
+    for (size_t k = 0; k < CACHE_SLOTS; k++) {
+      cache_slot_t *s = &caches[c]->slot[k];
+      uint32_t id = atomic_load_explicit(&s->id, memory_order_relaxed);
+      if (id == 0 || id > TABLE_SLOTS) continue;
+      pending[id - 1].bytes += atomic_load_explicit(&s->bytes, memory_order_relaxed);
+      pending[id - 1].blocks += atomic_load_explicit(&s->blocks, memory_order_relaxed);
+    }
   for (uint32_t i = 0; i < TABLE_SLOTS; i++) {
     entry_t *e = &t[i];
     if (atomic_load_explicit(&e->hash, memory_order_acquire) == 0) continue;
     int64_t b = atomic_load_explicit(&e->bytes, memory_order_relaxed);
     int64_t k = atomic_load_explicit(&e->blocks, memory_order_relaxed);
-    for (uint32_t c = 0; c < nc; c++) {
-      cache_slot_t *s = &caches[c]->slot[((i + 1) * 2654435761u) >> 26];
-      if (atomic_load_explicit(&s->id, memory_order_relaxed) == i + 1) {
-        b += atomic_load_explicit(&s->bytes, memory_order_relaxed);
-        k += atomic_load_explicit(&s->blocks, memory_order_relaxed);
-      }
+    if (pending != NULL) {
+      b += pending[i].bytes;
+      k += pending[i].blocks;
     }
     if (k > 0) fn(i + 1, b, k, arg);
   }
+  if (pending != NULL) os_unmap(pending, TABLE_SLOTS * sizeof *pending);
 }
 
 void track_stacks_fork_lock(int phase) {
   if (phase == 0) os_lock(&lock);
   else if (phase == 1) os_unlock(&lock);
-  else os_lock_reset(&lock);
+  else {
+    os_lock_reset(&lock);
+    /* the other threads are gone in the child: their caches (counts kept)
+     * are free for its new threads */
+    uint32_t n = atomic_load(&ncaches);
+    for (uint32_t i = 0; i < n; i++)
+      if (caches[i] != my_cache) atomic_store(&caches[i]->owned, 0);
+  }
 }

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "os/os.h"
+
 #define TRACK_HIDDEN __attribute__((visibility("hidden")))
 #define TRACK_ADDR_SCRAMBLE ((uintptr_t)0x5A5A5A5A5A5A5A5AULL)
 
@@ -33,24 +35,127 @@ static inline uintptr_t track_addr(const track_record_t *r) { return r->key ^ TR
  * memory). Freed records go back to the freeing thread's pool; past a
  * bound they spill to a shared list other threads take from, so a thread
  * that only frees does not hoard what a thread that only allocates needs. */
-TRACK_HIDDEN track_record_t *track_record_alloc(void);
-TRACK_HIDDEN void track_record_free(track_record_t *r);
-/* Records ever carved from the OS (for tests: bounded under churn). */
+typedef struct track_pool {
+  track_record_t *free;
+  size_t nfree;
+  track_record_t *carve; /* rest of the records last taken from the region */
+  size_t ncarve;
+  bool registered;       /* for the thread-exit hand-back */
+} track_pool_t;
+#define TRACK_POOL_LOCAL_MAX 512 /* free records a thread keeps */
+TRACK_HIDDEN extern __thread track_pool_t track_pool;
+TRACK_HIDDEN track_record_t *track_record_alloc_slow(void);
+TRACK_HIDDEN void track_record_free_slow(track_record_t *r);
+
+static inline track_record_t *track_record_alloc(void) {
+  track_record_t *r = track_pool.free;
+  if (__builtin_expect(r == NULL || !track_pool.registered, 0)) return track_record_alloc_slow();
+  track_pool.free = r->next;
+  track_pool.nfree--;
+  return r;
+}
+
+static inline void track_record_free(track_record_t *r) {
+  if (__builtin_expect(!track_pool.registered || track_pool.nfree >= TRACK_POOL_LOCAL_MAX, 0)) {
+    track_record_free_slow(r);
+    return;
+  }
+  r->key = 0; /* the freed block is no longer named anywhere */
+  r->next = track_pool.free;
+  track_pool.free = r;
+  track_pool.nfree++;
+}
+/* Records ever carved from the region (for tests: bounded under churn). */
 TRACK_HIDDEN size_t track_records_carved(void);
+/* Records are numbered from 1 in one region; numbers below
+ * track_records_end() have been handed out. */
+TRACK_HIDDEN extern track_record_t *track_records_base;
+TRACK_HIDDEN uint32_t track_records_end(void);
+static inline uint32_t track_record_number(const track_record_t *r) {
+  return (uint32_t)(r - track_records_base);
+}
+static inline track_record_t *track_record_at(uint32_t n) { return track_records_base + n; }
 
 /* ---- addr_table.c ---- */
-/* One shard per thread, written by its owner without a lock; see
- * addr_table.c for how other threads take blocks out of it. */
-TRACK_HIDDEN bool track_table_insert(track_record_t *r);
+/* A radix over the address space whose slots hold record numbers: one
+ * store to put a block in, a load and a store to take it out (see
+ * addr_table.c for why no lock or atomic exchange is needed). */
+#define TRACK_SPAN_BITS 22 /* 4 MiB of addresses per second-level array */
+#define TRACK_ADDR_BITS 48 /* user addresses on x86-64 (4-level pages) */
+typedef _Atomic uint32_t track_slot_t;
+TRACK_HIDDEN extern track_slot_t *_Atomic *_Atomic track_level1;
+/* The slot of the granule at addr, made if need be; NULL if it cannot be. */
+TRACK_HIDDEN track_slot_t *track_slot_make(uintptr_t addr);
+
+/* The slot of the granule at addr, if it exists. */
+static inline track_slot_t *track_slot_find(uintptr_t addr) {
+  track_slot_t *_Atomic *t = atomic_load_explicit(&track_level1, memory_order_acquire);
+  if (__builtin_expect(t == NULL || (addr >> TRACK_ADDR_BITS) != 0, 0)) return NULL;
+  track_slot_t *span = atomic_load_explicit(&t[addr >> TRACK_SPAN_BITS], memory_order_acquire);
+  return span != NULL ? &span[(addr >> 4) & ((1u << (TRACK_SPAN_BITS - 4)) - 1)] : NULL;
+}
+
+/* Puts r (its key set) in the table; false if it cannot (a misaligned
+ * address, or the OS refused memory). */
+static inline bool track_table_insert(track_record_t *r) {
+  uintptr_t addr = track_addr(r);
+  if (__builtin_expect((addr & 15) != 0, 0)) return false;
+  track_slot_t *s = track_slot_find(addr);
+  if (__builtin_expect(s == NULL, 0) && (s = track_slot_make(addr)) == NULL) return false;
+  atomic_store_explicit(s, track_record_number(r), memory_order_release);
+  return true;
+}
+
 /* Takes the record of the block at addr out of the table; NULL when none. */
-TRACK_HIDDEN track_record_t *track_table_remove(uintptr_t addr);
+static inline track_record_t *track_table_remove(uintptr_t addr) {
+  track_slot_t *s = (addr & 15) == 0 ? track_slot_find(addr) : NULL;
+  if (s == NULL) return NULL;
+  uint32_t n = atomic_load_explicit(s, memory_order_acquire);
+  if (n == 0) return NULL;
+  atomic_store_explicit(s, 0, memory_order_relaxed);
+  track_record_t *r = track_record_at(n);
+  /* taken by a free of the same block on another thread this moment */
+  return r->key == track_key(addr) ? r : NULL;
+}
 /* Calls fn on every record, stripe by stripe, each stripe locked meanwhile
  * (fn must not touch the table). */
 TRACK_HIDDEN void track_table_each(void (*fn)(const track_record_t *r, void *arg), void *arg);
 TRACK_HIDDEN size_t track_table_count(void);
+/* Each thread's last TRACK_RING frees (copies: the record itself goes
+ * back to the pool), for telling a double free from a free of a block
+ * never seen. Readers copy an entry and check its key did not change. */
+#define TRACK_RING 1024
+typedef struct track_retired {
+  _Atomic uintptr_t key; /* 0 while being written */
+  _Atomic size_t size;
+  _Atomic uint32_t stack_id;
+} track_retired_t;
+typedef struct __attribute__((aligned(64))) track_ring {
+  os_lock_t lock;                    /* only for the ring threads past the limit share */
+  _Atomic int owned;                 /* a live thread writes here */
+  bool fast;                         /* owned by the calling thread alone, entries mapped */
+  track_retired_t *_Atomic entries;  /* TRACK_RING of them, mapped at first free */
+  size_t next;
+} track_ring_t;
+TRACK_HIDDEN extern __thread track_ring_t *track_ring_mine;
+TRACK_HIDDEN void track_table_retire_slow(const track_record_t *r);
+
+static inline void track_ring_put(track_ring_t *g, const track_record_t *r) {
+  track_retired_t *e = &atomic_load_explicit(&g->entries, memory_order_relaxed)[g->next++ & (TRACK_RING - 1)];
+  atomic_store_explicit(&e->key, 0, memory_order_relaxed);
+  atomic_thread_fence(memory_order_release);
+  atomic_store_explicit(&e->size, r->size, memory_order_relaxed);
+  atomic_store_explicit(&e->stack_id, r->stack_id, memory_order_relaxed);
+  atomic_store_explicit(&e->key, r->key, memory_order_release);
+}
+
 /* Remembers a record just taken out of the table among the calling
- * thread's last frees (a copy: the record itself may go back to the pool). */
-TRACK_HIDDEN void track_table_retire(const track_record_t *r);
+ * thread's last frees. */
+static inline void track_table_retire(const track_record_t *r) {
+  track_ring_t *g = track_ring_mine;
+  if (__builtin_expect(g != NULL && g->fast, 1)) track_ring_put(g, r);
+  else track_table_retire_slow(r);
+}
 /* Copies the record of a recent free of the block at addr; false if none. */
 TRACK_HIDDEN bool track_table_find_retired(uintptr_t addr, track_record_t *copy);
 /* Copies the record of the live block holding addr, looking for its start
@@ -70,9 +175,9 @@ TRACK_HIDDEN size_t track_stack_capture_dwarf(uintptr_t *frames, size_t max, uin
 /* The id of this stack, stored once (0 when n is 0 or the table is full). */
 TRACK_HIDDEN uint32_t track_stack_intern(const uintptr_t *frames, size_t n);
 TRACK_HIDDEN size_t track_stack_get(uint32_t id, const uintptr_t **frames);
-/* Counts an allocation of size bytes from stack id (for the report of
- * allocated bytes per stack). */
-TRACK_HIDDEN void track_stack_count(uint32_t id, size_t size);
+/* The id of this stack (as track_stack_intern), with an allocation of
+ * size bytes counted to it (for the report of allocated bytes per stack). */
+TRACK_HIDDEN uint32_t track_stack_note(const uintptr_t *frames, size_t n, size_t size);
 /* Calls fn for every stack that allocated, with its bytes and blocks
  * allocated so far (frees not subtracted). */
 TRACK_HIDDEN void track_stack_each(void (*fn)(uint32_t id, int64_t bytes, int64_t blocks, void *arg),
@@ -92,14 +197,15 @@ static inline int64_t track_read(track_count_t *c) {
 typedef struct track_counters {
   track_count_t allocs, frees, reallocs, unknown_frees, double_frees, invalid_frees;
   track_count_t bytes_allocated;
-  track_count_t live_bytes, live_blocks;
+  track_count_t live_bytes;
+  track_count_t live_blocks;   /* in sums only: allocations less frees */
   track_count_t peak_bytes;    /* in sums only */
-  track_count_t unpublished;   /* live bytes not yet added to the shared peak count */
+  track_count_t published;     /* live_bytes when last added to the shared peak count */
   track_count_t size_hist[64]; /* allocations by power of two of the size */
 } track_counters_t;
 
 #define TRACK_MAX_BLOCKS 4096
-#define TRACK_REGION_MAGIC "reheap-counters2"
+#define TRACK_REGION_MAGIC "reheap-counters3"
 
 /* Every thread's counters, in one block of memory that may be a file
  * mapping shared with `reheap stat`. */
@@ -130,7 +236,8 @@ static inline track_counters_t *track_counters_mine(void) {
   if (__builtin_expect(i != 0, 1)) return &track_region->blocks[i - 1];
   return track_counters_attach();
 }
-/* Adds the thread's unpublished live bytes to the shared count and peak. */
+/* Adds the thread's live bytes since it last did to the shared count and
+ * peak. */
 TRACK_HIDDEN void track_counters_publish(track_counters_t *c);
 TRACK_HIDDEN void track_counters_sum(track_counters_t *out);
 /* Sums the blocks of a region (this process's, or one mapped from another
