@@ -18,7 +18,8 @@ static const char stat_help[] =
     "\n"
     "Prints the live counters of process PID, which must run under\n"
     "'reheap run --track' and belong to you: allocations, frees, reallocs,\n"
-    "live blocks and bytes, peak, bytes allocated, double frees.\n"
+    "live blocks and bytes, peak, bytes allocated, double and invalid frees,\n"
+    "and the allocations by size (powers of two).\n"
     "  --watch   print them again every second until the process ends\n";
 
 static void print_bytes(char *buf, size_t cap, int64_t b) {
@@ -35,10 +36,22 @@ static int show(long pid, track_region_t *r) {
   print_bytes(peak, sizeof peak, track_read(&c.peak_bytes));
   print_bytes(total, sizeof total, track_read(&c.bytes_allocated));
   printf("reheap stat %ld: allocations %lld, frees %lld, reallocs %lld, live %lld blocks (%s), "
-         "peak %s, allocated %s, double frees %lld\n",
+         "peak %s, allocated %s, double frees %lld, invalid frees %lld\n",
          pid, (long long)track_read(&c.allocs), (long long)track_read(&c.frees),
          (long long)track_read(&c.reallocs), (long long)track_read(&c.live_blocks), live, peak,
-         total, (long long)track_read(&c.double_frees));
+         total, (long long)track_read(&c.double_frees), (long long)track_read(&c.invalid_frees));
+  /* allocations by size: bucket k holds sizes in [2^k, 2^(k+1)) */
+  fputs("reheap stat sizes:", stdout);
+  bool any = false;
+  for (int k = 0; k < 64; k++) {
+    int64_t n = track_read(&c.size_hist[k]);
+    if (n == 0) continue;
+    char lo[32];
+    print_bytes(lo, sizeof lo, k == 0 ? 0 : (int64_t)1 << k);
+    printf("%s %s+ %lld", any ? "," : "", lo, (long long)n);
+    any = true;
+  }
+  puts(any ? "" : " none");
   return fflush(stdout) == 0 ? 0 : 1;
 }
 

@@ -211,7 +211,6 @@ void *front_shim_note(void *p, size_t size) {
   return p;
 }
 
-static char counters_file[256];
 
 /* A fork while another thread holds one of the tracker's locks would leave
  * the child waiting for it forever: every lock is taken before the fork. */
@@ -374,6 +373,17 @@ EXPORT void _exit(int status) {
 
 EXPORT void _Exit(int status) { _exit(status); }
 
+static long env_long(const char *name, long fallback);
+
+/* Only the process `reheap run` started (or, preloaded by hand, every
+ * one) shares its counters, in a file named after its pid. */
+bool track_counters_shared_path(char *path, size_t cap) {
+  long pid = env_long("REHEAP_TRACK_PID", 0);
+  if (pid != 0 && pid != (long)getpid()) return false;
+  track_counters_path((long)getpid(), path, cap);
+  return true;
+}
+
 static long env_long(const char *name, long fallback) {
   const char *s = getenv(name);
   if (s == NULL || *s == '\0') return fallback;
@@ -398,10 +408,7 @@ __attribute__((constructor)) static void track_init(void) {
   os_atfork(fork_prepare, fork_parent, fork_child);
   /* the live view for `reheap stat` */
   inside = 1;
-  track_counters_path((long)report_pid, counters_file, sizeof counters_file);
-  if (!track_counters_share(counters_file)) counters_file[0] = '\0';
-  else if (!os_thread_start(dump_serve, track_region)) counters_file[0] = '\0';
-  else dump_region = track_region;
+  if (track_counters_share() && os_thread_start(dump_serve, track_region)) dump_region = track_region;
   catch_fatal_signals();
   inside = 0;
   long dfd = env_long("REHEAP_TRACK_DONE_FD", -1);

@@ -19,16 +19,35 @@ track_region_t *track_region;
 static size_t region_bytes;
 static char region_path[256];
 static os_lock_t lock = OS_LOCK_INIT;
-__thread size_t track_counters_index;
+__thread track_counters_t *track_my_counters;
 static track_counters_t overflow; /* threads past TRACK_MAX_BLOCKS share it (rare) */
 
+/* The preload library says whether and where this process shares its
+ * counters (absent where the tracker is linked alone, as in its tests). */
+TRACK_HIDDEN __attribute__((weak)) bool track_counters_shared_path(char *path, size_t cap);
+
+/* Made at the first count, in its final place, a file mapping when shared:
+ * threads keep a pointer to their block, so the region never moves (but
+ * in a forked child, where only the forking thread lives on). */
 static bool region_ensure(void) {
   if (region != NULL) return true;
   region_bytes = (sizeof(track_region_t) + os_page_size() - 1) & ~(os_page_size() - 1);
-  region = os_map_aligned(region_bytes, os_page_size(), 0);
-  if (region == NULL) return false;
-  memcpy(region->magic, TRACK_REGION_MAGIC, sizeof region->magic);
-  region->pid = (uint32_t)getpid();
+  track_region_t *r = NULL;
+  char path[sizeof region_path];
+  if (track_counters_shared_path != NULL && track_counters_shared_path(path, sizeof path)) {
+    int fd = os_create_private_file(path);
+    if (fd >= 0) {
+      r = os_map_file_shared(fd, region_bytes, true);
+      os_close(fd);
+      if (r != NULL) memcpy(region_path, path, sizeof path);
+      else os_remove(path);
+    }
+  }
+  if (r == NULL) r = os_map_aligned(region_bytes, os_page_size(), 0);
+  if (r == NULL) return false;
+  memcpy(r->magic, TRACK_REGION_MAGIC, sizeof r->magic);
+  r->pid = (uint32_t)getpid();
+  region = r;
   return true;
 }
 
@@ -38,12 +57,12 @@ track_counters_t *track_counters_attach(void) {
   if (region_ensure()) {
     uint64_t n = atomic_load(&region->nblocks);
     if (n < TRACK_MAX_BLOCKS) {
-      track_counters_index = (size_t)n + 1;
       atomic_store(&region->nblocks, n + 1);
       c = &region->blocks[n];
     }
   }
   os_unlock(&lock);
+  track_my_counters = c;
   return c;
 }
 
@@ -92,32 +111,11 @@ void track_counters_sum(track_counters_t *out) {
   track_add(&out->live_blocks, track_read(&overflow.allocs) - track_read(&overflow.frees));
 }
 
-/* Moves the counters into a file only the owner can read, at path, so that
- * `reheap stat` can map them; the anonymous region is copied over. */
-bool track_counters_share(const char *path) {
+bool track_counters_share(void) {
   os_lock(&lock);
-  bool ok = false;
-  if (region_ensure()) {
-    int fd = os_create_private_file(path);
-    if (fd >= 0) {
-      track_region_t *shared = os_map_file_shared(fd, region_bytes, true);
-      os_close(fd);
-      if (shared != NULL) {
-        memcpy(shared, region, region_bytes);
-        shared->pid = (uint32_t)getpid();
-        /* the old region stays mapped: another thread may be adding to
-         * it this moment (a few such adds are lost, never a crash) */
-        region = shared;
-        size_t n = strlen(path);
-        if (n < sizeof region_path) memcpy(region_path, path, n + 1);
-        ok = true;
-      } else {
-        os_remove(path);
-      }
-    }
-  }
+  bool shared = region_ensure() && region_path[0] != '\0';
   os_unlock(&lock);
-  return ok;
+  return shared;
 }
 
 /* In a forked child the region, if shared, is the parent's file: the child
@@ -134,6 +132,10 @@ void track_counters_after_fork(void) {
   if (copy == NULL) return;
   memcpy(copy, region, region_bytes);
   copy->pid = (uint32_t)getpid();
+  /* the forking thread, the child's only one, moves to its block's copy */
+  track_counters_t *mine = track_my_counters;
+  if (mine >= region->blocks && mine < region->blocks + TRACK_MAX_BLOCKS)
+    track_my_counters = copy->blocks + (mine - region->blocks);
   region = copy; /* the parent's mapping stays mapped here, unused */
   region_path[0] = '\0';
 }

@@ -194,7 +194,7 @@ static inline int64_t track_read(track_count_t *c) {
   return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-typedef struct track_counters {
+typedef struct __attribute__((aligned(64))) track_counters {
   track_count_t allocs, frees, reallocs, unknown_frees, double_frees, invalid_frees;
   track_count_t bytes_allocated;
   track_count_t live_bytes;
@@ -205,7 +205,7 @@ typedef struct track_counters {
 } track_counters_t;
 
 #define TRACK_MAX_BLOCKS 4096
-#define TRACK_REGION_MAGIC "reheap-counters3"
+#define TRACK_REGION_MAGIC "reheap-counters4"
 
 /* Every thread's counters, in one block of memory that may be a file
  * mapping shared with `reheap stat`. */
@@ -229,12 +229,11 @@ typedef struct track_region {
 /* The calling thread's counters (written by it alone, plain adds): a
  * block of the region, by index, as the region may move once (to a file). */
 TRACK_HIDDEN extern track_region_t *track_region;
-TRACK_HIDDEN extern __thread size_t track_counters_index; /* + 1; 0: none yet */
+TRACK_HIDDEN extern __thread track_counters_t *track_my_counters;
 TRACK_HIDDEN track_counters_t *track_counters_attach(void);
 static inline track_counters_t *track_counters_mine(void) {
-  size_t i = track_counters_index;
-  if (__builtin_expect(i != 0, 1)) return &track_region->blocks[i - 1];
-  return track_counters_attach();
+  track_counters_t *c = track_my_counters;
+  return __builtin_expect(c != NULL, 1) ? c : track_counters_attach();
 }
 /* Adds the thread's live bytes since it last did to the shared count and
  * peak. */
@@ -243,8 +242,11 @@ TRACK_HIDDEN void track_counters_sum(track_counters_t *out);
 /* Sums the blocks of a region (this process's, or one mapped from another
  * process's file). */
 TRACK_HIDDEN void track_region_sum(track_region_t *r, track_counters_t *out);
-/* Puts the counters in an owner-only file at path for `reheap stat`. */
-TRACK_HIDDEN bool track_counters_share(const char *path);
+/* Whether the counters are in the owner-only file `reheap stat` reads
+ * (made at the first count, where track_counters_shared_path, which the
+ * preload library defines, gave its path). */
+TRACK_HIDDEN bool track_counters_share(void);
+TRACK_HIDDEN bool track_counters_shared_path(char *path, size_t cap);
 TRACK_HIDDEN void track_counters_after_fork(void);
 /* Removes the shared file (at exit). */
 TRACK_HIDDEN void track_counters_unshare(void);
