@@ -3,8 +3,8 @@
  *
  * Every 16-byte granule of the address space has a 4-byte slot: 0, or the
  * number of the record of the block that starts there. The first level
- * names a 4 MiB span of addresses, the second is that span's 262,144 slots
- * (1 MiB, reserved at first use, backed only where written). Putting a
+ * names a 16 MiB span of addresses, the second is that span's 1,048,576
+ * slots (4 MiB, reserved at first use, backed only where written). Putting a
  * block in is one store, taking it out a load and a store: no hash, no
  * probe, no lock, and threads touch only the slots of their own blocks.
  *

@@ -80,8 +80,11 @@ static inline track_record_t *track_record_at(uint32_t n) { return track_records
 /* A radix over the address space whose slots hold record numbers: one
  * store to put a block in, a load and a store to take it out (see
  * addr_table.c for why no lock or atomic exchange is needed). */
-#define TRACK_SPAN_BITS 22 /* 4 MiB of addresses per second-level array */
-#define TRACK_ADDR_BITS 48 /* user addresses on x86-64 (4-level pages) */
+/* 16 MiB of addresses per second-level array (4 MiB of slots, backed
+ * only where written); the first level then reserves 64 MiB, which stays
+ * small enough where the system counts reserved memory (strict overcommit) */
+#define TRACK_SPAN_BITS 24
+#define TRACK_ADDR_BITS 47 /* user addresses on x86-64 (4-level pages) */
 typedef _Atomic uint32_t track_slot_t;
 TRACK_HIDDEN extern track_slot_t *_Atomic *_Atomic track_level1;
 /* The slot of the granule at addr, made if need be; NULL if it cannot be. */
