@@ -22,7 +22,7 @@ static const char help_text[] =
     "        live counters of a program running under 'reheap run --track'\n"
     "  dump [--format F] [--output FILE] PID\n"
     "        make such a program write its report now, without stopping it\n"
-    "  report [--format text|json|folded|folded-allocated] [--top N] FILE\n"
+    "  report [--format text|json|folded|folded-allocated] [--top N] [--reachable] FILE\n"
     "        a report saved with 'run --track --format json' in another format\n"
     "\n"
     "  reheap --help           this text\n"

@@ -1,4 +1,4 @@
-/* reheap report [--format F] [--top N] FILE: a track report saved as JSON
+/* reheap report [--format F] [--top N] [--reachable] FILE: a track report saved as JSON
  * (`reheap run --track --format json --report FILE`) rendered again in
  * any of the tracker's formats, without running the program again. */
 #include <errno.h>
@@ -11,10 +11,12 @@
 #define TOP_DEFAULT 50
 
 static const char report_usage[] =
-    "usage: reheap report [--format text|json|folded|folded-allocated] [--top N] FILE";
+    "usage: reheap report [--format text|json|folded|folded-allocated] [--top N] [--reachable] "
+    "FILE";
 
 static const char report_help[] =
-    "usage: reheap report [--format text|json|folded|folded-allocated] [--top N] FILE\n"
+    "usage: reheap report [--format text|json|folded|folded-allocated] [--top N] [--reachable] "
+    "FILE\n"
     "\n"
     "Renders a track report saved with 'reheap run --track --format json\n"
     "--report FILE' again, on stdout. FILE '-' is standard input.\n"
@@ -25,6 +27,8 @@ static const char report_help[] =
     "               folded: leaked bytes per stack, for flame-graph tools\n"
     "               folded-allocated: bytes allocated per stack over the run\n"
     "  --top N      text: show the N biggest leaks (default 50)\n"
+    "  --reachable  text: after the leaks, the blocks still reachable at exit\n"
+    "               (not leaks), grouped by stack the same way, N at most\n"
     "  --help       this text\n"
     "\n"
     "Exit status 1 when FILE cannot be read or is not a reheap track report,\n"
@@ -39,9 +43,10 @@ static const char *option_value(int argc, char **argv, int *i, size_t optlen) {
   return *i + 1 < argc ? argv[++*i] : NULL;
 }
 
-static int render(const char *name, const rh_report_t *r, out_format_t format, size_t top) {
+static int render(const char *name, const rh_report_t *r, out_format_t format, size_t top,
+                  bool reachable) {
   switch (format) {
-  case OUT_TEXT: rh_report_write_text(stdout, r, top); break;
+  case OUT_TEXT: rh_report_write_text(stdout, r, top, reachable); break;
   case OUT_JSON: rh_report_write_json(stdout, r); break;
   case OUT_FOLDED: rh_report_write_folded(stdout, r->leaks, r->nleaks); break;
   case OUT_FOLDED_ALLOCATED:
@@ -61,7 +66,7 @@ static int render(const char *name, const rh_report_t *r, out_format_t format, s
 int rh_cmd_report(int argc, char **argv) {
   out_format_t format = OUT_TEXT;
   size_t top = TOP_DEFAULT;
-  bool top_given = false, options_done = false;
+  bool top_given = false, options_done = false, reachable = false;
   const char *path = NULL;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
@@ -80,6 +85,8 @@ int rh_cmd_report(int argc, char **argv) {
       else if (f != NULL && strcmp(f, "folded") == 0) format = OUT_FOLDED;
       else if (f != NULL && strcmp(f, "folded-allocated") == 0) format = OUT_FOLDED_ALLOCATED;
       else return rh_cli_fail("report: --format takes text, json, folded or folded-allocated");
+    } else if (strcmp(a, "--reachable") == 0) {
+      reachable = true;
     } else if (strcmp(a, "--top") == 0 || strncmp(a, "--top=", 6) == 0) {
       const char *n = option_value(argc, argv, &i, 5);
       char *end = NULL;
@@ -98,12 +105,15 @@ int rh_cmd_report(int argc, char **argv) {
   if (top_given && format != OUT_TEXT)
     return rh_cli_fail("report: --top goes with --format text (the other formats keep every "
                        "stack)");
+  if (reachable && format != OUT_TEXT)
+    return rh_cli_fail("report: --reachable goes with --format text (json keeps the reachable "
+                       "groups; the folded formats show leaks or allocations)");
 
   char name[4200];
   if (strcmp(path, "-") == 0) snprintf(name, sizeof name, "standard input");
   else snprintf(name, sizeof name, "'%s'", path);
   rh_report_t r;
-  int rc = rh_report_read(path, name, &r) ? render(name, &r, format, top) : RH_EXIT_DATA;
+  int rc = rh_report_read(path, name, &r) ? render(name, &r, format, top, reachable) : RH_EXIT_DATA;
   rh_report_free(&r);
   return rc;
 }

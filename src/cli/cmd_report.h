@@ -22,7 +22,8 @@ enum {
   RH_SUM_ALLOCATIONS, RH_SUM_FREES, RH_SUM_REALLOCS, RH_SUM_BYTES_ALLOCATED,
   RH_SUM_PEAK_LIVE_BYTES, RH_SUM_UNKNOWN_FREES, RH_SUM_DOUBLE_FREES, RH_SUM_INVALID_FREES,
   RH_SUM_LEAKED_BYTES, RH_SUM_LEAKED_BLOCKS, RH_SUM_LEAK_STACKS, RH_SUM_SUPPRESSED_BYTES,
-  RH_SUM_SUPPRESSED_BLOCKS, RH_SUM_COUNT
+  RH_SUM_SUPPRESSED_BLOCKS, RH_SUM_REACHABLE_BYTES, RH_SUM_REACHABLE_BLOCKS,
+  RH_SUM_THREADS_NOT_SCANNED, RH_SUM_COUNT
 };
 
 /* Their JSON keys ("allocations", ...). */
@@ -44,8 +45,8 @@ typedef struct rh_report {
   struct json_t *doc;
   long long version;
   uint64_t sum[RH_SUM_COUNT];
-  rh_report_group_t *leaks, *allocated; /* in the order stored: biggest first */
-  size_t nleaks, nallocated;
+  rh_report_group_t *leaks, *allocated, *reachable; /* in the order stored: biggest first */
+  size_t nleaks, nallocated, nreachable;
 } rh_report_t;
 
 /* Prints "reheap: report: " + message + newline on stderr; returns
@@ -60,8 +61,10 @@ bool rh_report_read(const char *path, const char *name, rh_report_t *r);
 void rh_report_free(rh_report_t *r);
 
 /* The formats of `reheap run --track` (docs/track-report.md), line for
- * line: text shows the top biggest leak groups; json is always version 2. */
-void rh_report_write_text(FILE *out, const rh_report_t *r, size_t top);
+ * line: text shows the top biggest leak groups, and with reachable the top
+ * biggest reachable groups after them (the tracker's own text never shows
+ * those); json is always version 2. */
+void rh_report_write_text(FILE *out, const rh_report_t *r, size_t top, bool reachable);
 void rh_report_write_json(FILE *out, const rh_report_t *r);
 void rh_report_write_folded(FILE *out, const rh_report_group_t *groups, size_t n);
 

@@ -1,4 +1,6 @@
-/* A saved JSON track report (docs/track-report.md, versions 1 and 2),
+/* A saved JSON track report (docs/track-report.md, versions 1 and 2;
+ * reports written before the reachability scan lack its keys, read as 0
+ * and empty),
  * parsed with jansson and checked field by field, so that whatever is
  * wrong with a file is said once, with the place in it. */
 #include <errno.h>
@@ -13,7 +15,8 @@
 const char *const rh_report_summary_keys[RH_SUM_COUNT] = {
     "allocations",   "frees",        "reallocs",      "bytes_allocated", "peak_live_bytes",
     "unknown_frees", "double_frees", "invalid_frees", "leaked_bytes",    "leaked_blocks",
-    "leak_stacks",   "suppressed_bytes", "suppressed_blocks",
+    "leak_stacks",   "suppressed_bytes", "suppressed_blocks", "reachable_bytes",
+    "reachable_blocks", "threads_not_scanned",
 };
 
 static const char rewrite_hint[] = "'reheap run --track --format json --report FILE'";
@@ -146,7 +149,8 @@ static bool load_report(const char *name, json_t *root, rh_report_t *r) {
   for (int i = 0; i < RH_SUM_COUNT; i++)
     if (!get_count(name, summary, "summary", rh_report_summary_keys[i], &r->sum[i])) return false;
   return load_groups(name, root, "leaks", &r->leaks, &r->nleaks) &&
-         load_groups(name, root, "allocated", &r->allocated, &r->nallocated);
+         load_groups(name, root, "allocated", &r->allocated, &r->nallocated) &&
+         load_groups(name, root, "reachable", &r->reachable, &r->nreachable);
 }
 
 /* The parsed document, or NULL after one line on stderr. */
@@ -188,6 +192,7 @@ static void free_groups(rh_report_group_t *g, size_t n) {
 void rh_report_free(rh_report_t *r) {
   free_groups(r->leaks, r->nleaks);
   free_groups(r->allocated, r->nallocated);
+  free_groups(r->reachable, r->nreachable);
   json_decref(r->doc);
   memset(r, 0, sizeof *r);
 }

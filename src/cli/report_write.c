@@ -22,7 +22,23 @@ static void text_frames(FILE *out, const rh_report_group_t *g) {
   }
 }
 
-void rh_report_write_text(FILE *out, const rh_report_t *r, size_t top) {
+/* "NAME N: B bytes in K block(s)" and the frames, for the top biggest of
+ * the groups; then how many are left out of count (which may exceed n:
+ * a version 1 file keeps 50 groups at most). */
+static void text_groups(FILE *out, const char *name, const rh_report_group_t *groups, size_t n,
+                        uint64_t count, size_t top, const char *left_out) {
+  size_t shown = n < top ? n : top;
+  for (size_t i = 0; i < shown; i++) {
+    const rh_report_group_t *g = &groups[i];
+    fprintf(out, "%s %zu: %" PRIu64 " bytes in %" PRIu64 " %s\n", name, i + 1, g->bytes, g->blocks,
+            g->blocks == 1 ? "block" : "blocks");
+    text_frames(out, g);
+  }
+  if (count < n) count = n;
+  if (count > shown) fprintf(out, "(%" PRIu64 " %s)\n", count - shown, left_out);
+}
+
+void rh_report_write_text(FILE *out, const rh_report_t *r, size_t top, bool reachable) {
   const uint64_t *s = r->sum;
   fprintf(out,
           "reheap track: allocations %" PRIu64 ", frees %" PRIu64 ", reallocs %" PRIu64
@@ -39,16 +55,21 @@ void rh_report_write_text(FILE *out, const rh_report_t *r, size_t top) {
   if (s[RH_SUM_SUPPRESSED_BLOCKS] > 0)
     fprintf(out, "reheap track: suppressed %" PRIu64 " bytes in %" PRIu64 " blocks\n",
             s[RH_SUM_SUPPRESSED_BYTES], s[RH_SUM_SUPPRESSED_BLOCKS]);
-  size_t shown = r->nleaks < top ? r->nleaks : top;
-  for (size_t i = 0; i < shown; i++) {
-    const rh_report_group_t *g = &r->leaks[i];
-    fprintf(out, "leak %zu: %" PRIu64 " bytes in %" PRIu64 " %s\n", i + 1, g->bytes, g->blocks,
-            g->blocks == 1 ? "block" : "blocks");
-    text_frames(out, g);
-  }
-  /* a version 1 file keeps 50 groups at most; leak_stacks counts them all */
-  uint64_t total = s[RH_SUM_LEAK_STACKS] > r->nleaks ? s[RH_SUM_LEAK_STACKS] : r->nleaks;
-  if (total > shown) fprintf(out, "(%" PRIu64 " smaller stacks not shown)\n", total - shown);
+  if (s[RH_SUM_REACHABLE_BLOCKS] > 0)
+    fprintf(out,
+            "reheap track: still reachable %" PRIu64 " bytes in %" PRIu64
+            " blocks (not leaks: referenced from globals, stacks or other reachable blocks)\n",
+            s[RH_SUM_REACHABLE_BYTES], s[RH_SUM_REACHABLE_BLOCKS]);
+  if (s[RH_SUM_THREADS_NOT_SCANNED] > 0)
+    fprintf(out,
+            "reheap track: %" PRIu64 " threads were running and not scanned; blocks only they "
+            "reference are counted as leaked\n",
+            s[RH_SUM_THREADS_NOT_SCANNED]);
+  text_groups(out, "leak", r->leaks, r->nleaks, s[RH_SUM_LEAK_STACKS], top,
+              "smaller stacks not shown");
+  if (reachable)
+    text_groups(out, "reachable", r->reachable, r->nreachable, r->nreachable, top,
+                "smaller reachable stacks not shown");
 }
 
 void rh_report_write_folded(FILE *out, const rh_report_group_t *groups, size_t n) {
@@ -110,5 +131,7 @@ void rh_report_write_json(FILE *out, const rh_report_t *r) {
   json_groups(out, "leaks", r->leaks, r->nleaks);
   fputs(",\n", out);
   json_groups(out, "allocated", r->allocated, r->nallocated);
+  fputs(",\n", out);
+  json_groups(out, "reachable", r->reachable, r->nreachable);
   fputs("}\n", out);
 }

@@ -115,4 +115,65 @@ void *os_symbol_lookup(const char *name);
  * stopped within 5 s: then work did not run. */
 bool os_stop_world(void (*work)(void *arg), void (*fix_ip)(uintptr_t *ip, void *arg), void *arg);
 
+/* ---- the process seen from the side (os_read_linux.c): for the
+ * tracker's scan of what is still reachable ---- */
+/* Copies up to len bytes at addr of this process into buf without
+ * touching addr itself: memory unmapped meanwhile (by another thread)
+ * shortens the copy instead of faulting. Returns the bytes copied, from
+ * addr on (0 when nothing there can be read). */
+size_t os_read_own(const void *addr, void *buf, size_t len);
+/* The same for up to OS_READ_MANY_MAX ranges at once (one system call),
+ * copied one after the other into buf. Returns the bytes copied: the
+ * copy stops at the first range that cannot be read whole, and the
+ * ranges before it are whole. */
+typedef struct os_span {
+  const void *addr;
+  size_t len;
+} os_span_t;
+#define OS_READ_MANY_MAX 64
+size_t os_read_own_many(const os_span_t *spans, size_t n, void *buf);
+
+typedef struct os_mapping {
+  uintptr_t lo, hi;
+  int prot;        /* OS_PROT_* bits */
+  bool main_stack; /* the main thread's stack */
+} os_mapping_t;
+/* The mapping holding addr; false when none does. */
+bool os_mapping_of(uintptr_t addr, os_mapping_t *m);
+
+/* Calls fn on the writable segments of every loaded module (initialised
+ * data and bss, as loaded); holds_mark says whether the module is the one
+ * whose code or data holds the address mark. */
+void os_module_data_each(void (*fn)(uintptr_t lo, uintptr_t hi, bool holds_mark, void *arg),
+                         const void *mark, void *arg);
+/* The definition of name that comes after the calling module's own in
+ * symbol order (dlsym's RTLD_NEXT), or NULL. */
+void *os_symbol_next(const char *name);
+/* Where the dynamic loader's code and data lie; false without one. */
+bool os_loader_range(uintptr_t *lo, uintptr_t *hi);
+
+/* The calling thread's static thread-local storage and thread descriptor:
+ * [*lo, *hi), around the thread pointer *tp (not clipped to a mapping);
+ * blocks (capacity *nblocks on entry, count on return) gets the address
+ * of each module's TLS block for this thread, wherever it was allocated.
+ * False where the thread pointer is unknown. */
+bool os_thread_area(uintptr_t *lo, uintptr_t *hi, uintptr_t *tp, uintptr_t *blocks,
+                    size_t *nblocks);
+/* The end of the memory a thread whose stack pointer is sp owns (stack,
+ * TLS, descriptor), when its descriptor can be recognised between sp and
+ * map_hi (the end of sp's mapping); map_hi otherwise. */
+uintptr_t os_thread_top(uintptr_t sp, uintptr_t map_hi);
+bool os_is_main_thread(void);
+
+typedef struct os_thread_regs {
+  long tid;
+  bool running;      /* on a CPU or ready to be: nothing below is known */
+  uintptr_t sp;      /* its stack pointer, while blocked in the kernel */
+  uintptr_t args[6]; /* the arguments of the system call it is blocked in */
+  size_t nargs;      /* 6 in a system call, 0 blocked outside one */
+} os_thread_regs_t;
+/* Calls fn for every thread of the process but the calling one, with
+ * where it stands; false when the threads cannot be listed. */
+bool os_threads_each(void (*fn)(const os_thread_regs_t *t, void *arg), void *arg);
+
 #endif

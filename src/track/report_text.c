@@ -1,13 +1,16 @@
 /* The reports: the leak report at exit (text, JSON, folded stacks of leaked
  * or of allocated bytes) and the lines for a double or invalid free. Live
- * blocks are grouped by the stack that allocated them, biggest first;
- * groups a suppression matches are counted apart and left out. Built in a
+ * blocks are told lost or still reachable (reach.c); the lost ones, the
+ * leaks, are grouped by the stack that allocated them, biggest first;
+ * groups a suppression matches are counted apart and left out. Reachable
+ * blocks are counted, and grouped in the JSON only. Built in a
  * buffer and written with write(): apart from libdw's frame names (which
  * run where the tracker lets allocations through), no malloc, since the
  * report runs inside a program whose heap is being watched. */
 #include <string.h>
 
 #include "os/os.h"
+#include "track/reach.h"
 #include "track/suppress.h"
 #include "track/symbols.h"
 #include "track/track_internal.h"
@@ -25,22 +28,31 @@ typedef struct groups {
   size_t n;
 } groups_t;
 
-static void add_record(const track_record_t *r, void *arg) {
-  groups_t *c = arg;
+static void add_block(groups_t *c, uint32_t stack_id, size_t size) {
   /* linear probing on the stack id: the groups table is a hash set */
-  size_t slot = (r->stack_id * 2654435761u) & (GROUPS_MAX - 1);
+  size_t slot = (stack_id * 2654435761u) & (GROUPS_MAX - 1);
   for (size_t i = 0; i < GROUPS_MAX; i++, slot = (slot + 1) & (GROUPS_MAX - 1)) {
     group_t *g = &c->g[slot];
     if (g->blocks == 0) {
-      g->stack_id = r->stack_id;
+      g->stack_id = stack_id;
       c->n++;
-    } else if (g->stack_id != r->stack_id) {
+    } else if (g->stack_id != stack_id) {
       continue;
     }
-    g->bytes += (int64_t)r->size;
+    g->bytes += (int64_t)size;
     g->blocks++;
     return;
   }
+}
+
+static void add_record(const track_record_t *r, void *arg) { add_block(arg, r->stack_id, r->size); }
+
+/* The used slots of a hash set, moved to its front. */
+static void compact(groups_t *c) {
+  size_t n = 0;
+  for (size_t i = 0; i < GROUPS_MAX; i++)
+    if (c->g[i].blocks != 0) c->g[n++] = c->g[i];
+  c->n = n;
 }
 
 static void add_stack(uint32_t id, int64_t bytes, int64_t blocks, void *arg) {
@@ -223,10 +235,21 @@ static bool suppressed(uint32_t stack_id) {
 
 typedef struct report {
   track_counters_t sum;
-  groups_t leaks;     /* unsuppressed, sorted */
+  groups_t leaks;     /* lost, unsuppressed, sorted */
   groups_t allocated; /* sorted; only for the formats that show them */
+  groups_t reachable; /* sorted; JSON only */
   int64_t suppressed_bytes, suppressed_blocks;
+  int64_t reachable_bytes, reachable_blocks;
+  size_t threads_not_scanned;
 } report_t;
+
+/* Live bytes and blocks less the suppressed and reachable ones. */
+static int64_t leaked_bytes(report_t *r) {
+  return track_read(&r->sum.live_bytes) - r->suppressed_bytes - r->reachable_bytes;
+}
+static int64_t leaked_blocks(report_t *r) {
+  return track_read(&r->sum.live_blocks) - r->suppressed_blocks - r->reachable_blocks;
+}
 
 static void report_json(out_t *o, report_t *r) {
   track_counters_t *s = &r->sum;
@@ -239,14 +262,20 @@ static void report_json(out_t *o, report_t *r) {
   put_key(o, "unknown_frees", track_read(&s->unknown_frees), true);
   put_key(o, "double_frees", track_read(&s->double_frees), true);
   put_key(o, "invalid_frees", track_read(&s->invalid_frees), true);
-  put_key(o, "leaked_bytes", track_read(&s->live_bytes) - r->suppressed_bytes, true);
-  put_key(o, "leaked_blocks", track_read(&s->live_blocks) - r->suppressed_blocks, true);
+  put_key(o, "leaked_bytes", leaked_bytes(r), true);
+  put_key(o, "leaked_blocks", leaked_blocks(r), true);
   put_key(o, "leak_stacks", (int64_t)r->leaks.n, true);
   put_key(o, "suppressed_bytes", r->suppressed_bytes, true);
-  put_key(o, "suppressed_blocks", r->suppressed_blocks, false);
-  for (int part = 0; part < 2; part++) {
-    groups_t *gs = part == 0 ? &r->leaks : &r->allocated;
-    put(o, part == 0 ? "},\n \"leaks\": [" : "\n ],\n \"allocated\": [");
+  put_key(o, "suppressed_blocks", r->suppressed_blocks, true);
+  put_key(o, "reachable_bytes", r->reachable_bytes, true);
+  put_key(o, "reachable_blocks", r->reachable_blocks, true);
+  put_key(o, "threads_not_scanned", (int64_t)r->threads_not_scanned, false);
+  /* "reachable" came last, after the arrays version 2 began with */
+  static const char *const heads[] = {"},\n \"leaks\": [", "\n ],\n \"allocated\": [",
+                                      "\n ],\n \"reachable\": ["};
+  for (int part = 0; part < 3; part++) {
+    groups_t *gs = part == 0 ? &r->leaks : part == 1 ? &r->allocated : &r->reachable;
+    put(o, heads[part]);
     for (size_t i = 0; i < gs->n; i++) {
       put(o, i ? ",\n  {" : "\n  {");
       put_key(o, "bytes", gs->g[i].bytes, true);
@@ -278,9 +307,9 @@ static void report_text(out_t *o, report_t *r, size_t max_groups) {
   put(o, ", invalid frees ");
   put_count(o, track_read(&s->invalid_frees));
   put(o, "\nreheap track: leaked ");
-  put_count(o, track_read(&s->live_bytes) - r->suppressed_bytes);
+  put_count(o, leaked_bytes(r));
   put(o, " bytes in ");
-  put_count(o, track_read(&s->live_blocks) - r->suppressed_blocks);
+  put_count(o, leaked_blocks(r));
   put(o, " blocks from ");
   put_u(o, r->leaks.n);
   put(o, " call stacks\n");
@@ -290,6 +319,19 @@ static void report_text(out_t *o, report_t *r, size_t max_groups) {
     put(o, " bytes in ");
     put_count(o, r->suppressed_blocks);
     put(o, " blocks\n");
+  }
+  if (r->reachable_blocks > 0) {
+    put(o, "reheap track: still reachable ");
+    put_count(o, r->reachable_bytes);
+    put(o, " bytes in ");
+    put_count(o, r->reachable_blocks);
+    put(o, " blocks (not leaks: referenced from globals, stacks or other reachable blocks)\n");
+  }
+  if (r->threads_not_scanned > 0) {
+    put(o, "reheap track: ");
+    put_u(o, r->threads_not_scanned);
+    put(o, " threads were running and not scanned; blocks only they reference are counted as "
+           "leaked\n");
   }
   group_t *g = r->leaks.g;
   for (size_t i = 0; i < r->leaks.n && i < max_groups; i++) {
@@ -310,10 +352,32 @@ static void report_text(out_t *o, report_t *r, size_t max_groups) {
   }
 }
 
-/* The live blocks by stack, suppressed groups counted and dropped. */
+/* The lost blocks by stack (every live one when the scan is off or
+ * failed), suppressed groups counted and dropped; the reachable ones
+ * counted, and grouped when r->reachable has a table. */
 static void collect_leaks(report_t *r) {
   groups_t *c = &r->leaks;
-  track_table_each(add_record, c);
+  track_reach_t reach;
+  if (track_reach_enabled() && track_reach_classify(&reach)) {
+    for (size_t i = 0; i < reach.n; i++) {
+      const track_block_t *b = &reach.blocks[i];
+      if (!b->reachable) {
+        add_block(c, b->stack_id, b->size);
+        continue;
+      }
+      r->reachable_bytes += (int64_t)b->size;
+      r->reachable_blocks++;
+      if (r->reachable.g != NULL) add_block(&r->reachable, b->stack_id, b->size);
+    }
+    r->threads_not_scanned = reach.threads_not_scanned;
+    track_reach_release(&reach);
+  } else {
+    track_table_each(add_record, c);
+  }
+  if (r->reachable.g != NULL) {
+    compact(&r->reachable);
+    sort_groups(r->reachable.g, r->reachable.n);
+  }
   bool filter = track_suppress_count() > 0;
   size_t n = 0;
   for (size_t i = 0; i < GROUPS_MAX; i++) {
@@ -339,6 +403,7 @@ void track_report(int fd, track_format_t format, size_t max_groups) {
   /* anonymous maps, zeroed: the groups table starts empty */
   if (format != TRACK_FORMAT_FOLDED_ALLOCATED) {
     r.leaks.g = os_map_aligned(bytes, os_page_size(), 0);
+    if (format == TRACK_FORMAT_JSON) r.reachable.g = os_map_aligned(bytes, os_page_size(), 0);
     if (r.leaks.g != NULL) collect_leaks(&r);
   }
   if (format == TRACK_FORMAT_JSON || format == TRACK_FORMAT_FOLDED_ALLOCATED) {
@@ -355,6 +420,7 @@ void track_report(int fd, track_format_t format, size_t max_groups) {
   flush(&o);
   if (r.leaks.g != NULL) os_unmap(r.leaks.g, bytes);
   if (r.allocated.g != NULL) os_unmap(r.allocated.g, bytes);
+  if (r.reachable.g != NULL) os_unmap(r.reachable.g, bytes);
 }
 
 /* ---- bad frees, reported as they happen ---- */

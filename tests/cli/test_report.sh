@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # reheap report FILE: saved JSON track reports (hand-made version 1 and 2
 # fixtures, and real ones from the tracker) rendered in every format.
-# usage: test_report.sh BUILD_DIR FIXTURE_DIR LEAKY_PROGRAM
+# usage: test_report.sh BUILD_DIR FIXTURE_DIR LEAKY_PROGRAM REACH_PROGRAM
 set -uo pipefail
 bin="$1/bin/reheap"
 fx="$2"
 leaky="$3"
+reach="$4"
 fails=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -35,11 +36,14 @@ expect_error() {
   grep -qF -- "$text" "$tmp/err" || fail "$what: stderr lacks '$text': $(cat "$tmp/err")"
 }
 
-# ---- version 2: every kind of frame, suppressed blocks, a group without stack
+# ---- version 2: every kind of frame, suppressed blocks, a group without
+# stack, reachable blocks and threads not scanned
 cat >"$tmp/v2.txt" <<'EOF'
 reheap track: allocations 2010, frees 2001, reallocs 1000, bytes allocated 1105400, peak live bytes 5500, frees of blocks never seen 3, double frees 1, invalid frees 2
 reheap track: leaked 5340 bytes in 6 blocks from 3 call stacks
 reheap track: suppressed 64 bytes in 2 blocks
+reheap track: still reachable 4896 bytes in 3 blocks (not leaks: referenced from globals, stacks or other reachable blocks)
+reheap track: 2 threads were running and not scanned; blocks only they reference are counted as leaked
 leak 1: 5000 bytes in 1 block
     #0 0x55d6912031b2 leak_big+0x13 (/opt/demo/leaky) /src/demo/leaky.c:42
     #1 0x55d69120321e main+0x2d (/opt/demo/leaky)
@@ -56,12 +60,41 @@ expect_out "v2 text, explicit" "$tmp/v2.txt" --format text "$fx/v2.json"
 expect_out "v2 text from stdin" "$tmp/v2.txt" - <"$fx/v2.json"
 
 # --top: the biggest N, then how many are left out
-{ head -8 "$tmp/v2.txt"; echo "(2 smaller stacks not shown)"; } >"$tmp/v2.top1"
+{ head -10 "$tmp/v2.txt"; echo "(2 smaller stacks not shown)"; } >"$tmp/v2.top1"
 expect_out "v2 --top 1" "$tmp/v2.top1" --top 1 "$fx/v2.json"
 expect_out "v2 --top=1" "$tmp/v2.top1" --top=1 "$fx/v2.json"
-{ head -3 "$tmp/v2.txt"; echo "(3 smaller stacks not shown)"; } >"$tmp/v2.top0"
+{ head -5 "$tmp/v2.txt"; echo "(3 smaller stacks not shown)"; } >"$tmp/v2.top0"
 expect_out "v2 --top 0" "$tmp/v2.top0" --top 0 "$fx/v2.json"
 expect_out "v2 --top 3 (all)" "$tmp/v2.txt" --top 3 "$fx/v2.json"
+
+# --reachable: the reachable groups after the leaks, in the same form
+cat >"$tmp/v2.reachable" <<'EOF'
+reachable 1: 4096 bytes in 1 block
+    #0 0x7fee32c85c54 _IO_file_doallocate+0x64 (/lib/x86_64-linux-gnu/libc.so.6)
+    #1 0x55d69120321e main+0x2d (/opt/demo/leaky) /src/demo/leaky.c:33
+reachable 2: 800 bytes in 2 blocks
+    (no stack)
+EOF
+cat "$tmp/v2.txt" "$tmp/v2.reachable" >"$tmp/v2.reach"
+expect_out "v2 --reachable" "$tmp/v2.reach" --reachable "$fx/v2.json"
+{ cat "$tmp/v2.top1"; head -3 "$tmp/v2.reachable"; echo "(1 smaller reachable stacks not shown)"; } >"$tmp/v2.reach1"
+expect_out "v2 --reachable --top 1" "$tmp/v2.reach1" --top 1 --reachable "$fx/v2.json"
+{ cat "$tmp/v2.top0"; echo "(2 smaller reachable stacks not shown)"; } >"$tmp/v2.reach0"
+expect_out "v2 --reachable --top 0" "$tmp/v2.reach0" --reachable --top=0 "$fx/v2.json"
+
+# a version 2 report from before the reachability scan: no reachable line,
+# no threads line, and --reachable adds nothing
+/usr/bin/python3 - "$fx/v2.json" "$tmp/v2old.json" <<'PY' || fail "v2 without the scan's keys"
+import json, sys
+d = json.load(open(sys.argv[1], encoding="utf-8"))
+for k in ("reachable_bytes", "reachable_blocks", "threads_not_scanned"):
+    del d["summary"][k]
+del d["reachable"]
+json.dump(d, open(sys.argv[2], "w"))
+PY
+grep -v -e "still reachable" -e "threads were running" "$tmp/v2.txt" >"$tmp/v2old.txt"
+expect_out "v2 without the scan, text" "$tmp/v2old.txt" "$tmp/v2old.json"
+expect_out "v2 without the scan, --reachable" "$tmp/v2old.txt" --reachable "$tmp/v2old.json"
 
 cat >"$tmp/v2.folded" <<'EOF'
 0x1000;0x7fee32c4524a;main;leak_big 5000
@@ -82,7 +115,8 @@ expect_out "v2 folded-allocated" "$tmp/v2.folded-allocated" --format=folded-allo
 import json, sys
 a, b = (json.load(open(p, encoding="utf-8")) for p in sys.argv[1:])
 assert a == b, (a, b)
-assert list(b) == ["format", "version", "summary", "leaks", "allocated"], list(b)
+assert list(b) == ["format", "version", "summary", "leaks", "allocated", "reachable"], list(b)
+assert list(b["summary"])[-3:] == ["reachable_bytes", "reachable_blocks", "threads_not_scanned"], b
 PY
 expect_out "v2 json -> json" "$tmp/v2.out.json" --format json "$tmp/v2.out.json"
 expect_out "v2 json -> text" "$tmp/v2.txt" "$tmp/v2.out.json"
@@ -111,7 +145,9 @@ a, b = (json.load(open(p)) for p in sys.argv[1:])
 assert b["version"] == 2 and b["allocated"] == [], b
 a["version"] = 2
 a["allocated"] = []
-for k in ("invalid_frees", "suppressed_bytes", "suppressed_blocks"):
+a["reachable"] = []
+for k in ("invalid_frees", "suppressed_bytes", "suppressed_blocks", "reachable_bytes",
+          "reachable_blocks", "threads_not_scanned"):
     a["summary"][k] = 0
 for g in a["leaks"]:
     for f in g["frames"]:
@@ -153,6 +189,10 @@ echo '{"format": "reheap-track", "version": 2, "allocated": [{"frames": [{}, {"l
 expect_error "line as a string" 1 "allocated[0].frames[1].line is not a whole number" "$tmp/line"
 echo '{"format": "reheap-track", "version": 2, "leaks": [{"frames": [{"function": 5}]}]}' >"$tmp/fn"
 expect_error "function as a number" 1 "leaks[0].frames[0].function is not a string" "$tmp/fn"
+echo '{"format": "reheap-track", "version": 2, "reachable": [{"frames": 3}]}' >"$tmp/reachfr"
+expect_error "reachable frames not an array" 1 "reachable[0].frames is not an array" "$tmp/reachfr"
+echo '{"format": "reheap-track", "version": 2, "summary": {"threads_not_scanned": -1}}' >"$tmp/thr"
+expect_error "negative threads" 1 "summary.threads_not_scanned is not a whole number from 0 up" "$tmp/thr"
 STDIN="$tmp/other" expect_error "stdin, other JSON" 1 "standard input is JSON but not a reheap track report" -
 
 expect_error "no file" 2 "no report file given" 
@@ -164,6 +204,7 @@ expect_error "format without value" 2 "--format takes" --format
 expect_error "negative top" 2 "--top needs a number" --top -1 "$fx/v2.json"
 expect_error "top not a number" 2 "--top needs a number" --top many "$fx/v2.json"
 expect_error "top with json" 2 "--top goes with --format text" --format json --top 3 "$fx/v2.json"
+expect_error "reachable with folded" 2 "--reachable goes with --format text" --format folded --reachable "$fx/v2.json"
 "$bin" report --help >"$tmp/out" 2>&1 && grep -q "usage: reheap report" "$tmp/out" || fail "report --help"
 "$bin" --help | grep -q "report \[--format" || fail "reheap --help does not list report"
 
@@ -187,21 +228,32 @@ canon() {
          { if (g != "") print g; g = ""; print }
          END { if (g != "") print g }' | sort
 }
-# a third run suppresses leak_big, for the "suppressed" line
+# a third run suppresses leak_big, for the "suppressed" line; a fourth runs
+# a program with blocks still reachable and a thread that cannot be
+# scanned, for those lines
 echo "leak:leak_big" >"$tmp/supp"
-for mode in stacks nostacks suppress; do
+for mode in stacks nostacks suppress reach; do
+  prog=("$leaky")
   case $mode in
     suppress) track=(--track --suppress "$tmp/supp"); leaked="leaked 300 bytes in 3 blocks" ;;
+    reach) track=(--track); prog=("$reach" spin)
+      leaked="^reheap track: 1 threads were running and not scanned; blocks only they reference are counted as leaked$" ;;
     *) track=(--track=$mode); leaked="leaked 5300 bytes in 4 blocks" ;;
   esac
-  "${norand[@]}" "$bin" run "${track[@]}" --report "$tmp/real.txt" -- "$leaky" || fail "$mode: text run"
-  "${norand[@]}" "$bin" run "${track[@]}" --format json --report "$tmp/real.json" -- "$leaky" ||
+  "${norand[@]}" "$bin" run "${track[@]}" --report "$tmp/real.txt" -- "${prog[@]}" >/dev/null || fail "$mode: text run"
+  "${norand[@]}" "$bin" run "${track[@]}" --format json --report "$tmp/real.json" -- "${prog[@]}" >/dev/null ||
     fail "$mode: json run"
   "$bin" report "$tmp/real.json" >"$tmp/rendered.txt" || fail "$mode: report of the tracker's JSON"
   diff -u <(canon "$tmp/real.txt") <(canon "$tmp/rendered.txt") >"$tmp/diff" ||
     fail "$mode: report renders other text than the tracker printed:
 $(cat "$tmp/diff")"
-  grep -q "$leaked" "$tmp/rendered.txt" || fail "$mode: rendered totals: $(sed -n 2p "$tmp/rendered.txt")"
+  grep -q "$leaked" "$tmp/rendered.txt" || fail "$mode: rendered totals: $(head -4 "$tmp/rendered.txt")"
+  if [ $mode = reach ]; then
+    grep -q "^reheap track: still reachable [0-9]* bytes in [0-9]* blocks (not leaks" "$tmp/rendered.txt" ||
+      fail "reach: no reachable line: $(head -4 "$tmp/rendered.txt")"
+    "$bin" report --reachable --top 1000 "$tmp/real.json" | grep -A1 "^reachable [0-9]*: 900 bytes in 1 block$" |
+      grep -q " thread_block+" || fail "reach: --reachable does not list thread_block's group"
+  fi
 
   # the tracker's JSON is version 2, and read and written again it is the same document
   "$bin" report --format json "$tmp/real.json" >"$tmp/rendered.json" || fail "$mode: json report"
@@ -213,7 +265,7 @@ assert a == b
 PY
 
   for format in folded folded-allocated; do
-    "${norand[@]}" "$bin" run "${track[@]}" --format $format --report "$tmp/real.$format" -- "$leaky" ||
+    "${norand[@]}" "$bin" run "${track[@]}" --format $format --report "$tmp/real.$format" -- "${prog[@]}" >/dev/null ||
       fail "$mode: $format run"
     "$bin" report --format $format "$tmp/real.json" >"$tmp/rendered.$format" || fail "$mode: $format report"
     diff -u <(canon "$tmp/real.$format") <(canon "$tmp/rendered.$format") >"$tmp/diff" ||

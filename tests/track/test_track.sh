@@ -40,6 +40,7 @@ for heap in reheap system; do
   grep -q freed_fine "$r" && fail "$heap: freed blocks reported as leaks"
   grep -q "invalid frees 0$" "$r" || fail "$heap: no invalid frees count: $(head -1 "$r")"
   grep -q "suppressed" "$r" && fail "$heap: a suppressed line without suppressions"
+  grep -Eq "still reachable|not scanned" "$r" && fail "$heap: leaky's lost blocks called reachable: $(head -4 "$r")"
   # file:line from the debug information, for the allocation and its caller
   awk '/^leak 1:/{getline; print; exit}' "$r" | grep -Eq "^    #0 0x[0-9a-f]+ leak_big\+0x[0-9a-f]+$(at "$L_big")" ||
     fail "$heap: leak_big's frame lacks leaky.c:$L_big: $(grep -A1 '^leak 1:' "$r")"
@@ -60,17 +61,22 @@ lines="$L_small $L_big $L_main_small $L_main_big $L_fine_malloc $L_fine_realloc"
 import json, sys
 r = json.load(open(sys.argv[1]))
 small, big, main_small, main_big, fine_malloc, fine_realloc = map(int, sys.argv[2:])
-assert list(r) == ["format", "version", "summary", "leaks", "allocated"], list(r)
+assert list(r) == ["format", "version", "summary", "leaks", "allocated", "reachable"], list(r)
 assert r["format"] == "reheap-track" and r["version"] == 2, r
 s = r["summary"]
 assert list(s) == ["allocations", "frees", "reallocs", "bytes_allocated", "peak_live_bytes",
                    "unknown_frees", "double_frees", "invalid_frees", "leaked_bytes",
-                   "leaked_blocks", "leak_stacks", "suppressed_bytes", "suppressed_blocks"], list(s)
+                   "leaked_blocks", "leak_stacks", "suppressed_bytes", "suppressed_blocks",
+                   "reachable_bytes", "reachable_blocks", "threads_not_scanned"], list(s)
 assert all(type(v) is int for v in s.values()), s
 assert (s["leaked_bytes"], s["leaked_blocks"], s["allocations"], s["frees"]) == (5300, 4, 2004, 2000), s
 assert (s["bytes_allocated"], s["invalid_frees"], s["suppressed_bytes"], s["suppressed_blocks"]) == (1105300, 0, 0, 0), s
 assert s["leak_stacks"] == len(r["leaks"]) and sum(l["bytes"] for l in r["leaks"]) == 5300, s
-for group in r["leaks"] + r["allocated"]:
+# leaky drops every pointer it had (its globals are set to NULL): nothing
+# live at exit is reachable, and no thread is running then
+assert (s["reachable_bytes"], s["reachable_blocks"], s["threads_not_scanned"]) == (0, 0, 0), s
+assert r["reachable"] == [], r["reachable"]
+for group in r["leaks"] + r["allocated"] + r["reachable"]:
     assert list(group) == ["bytes", "blocks", "frames"], group
     for f in group["frames"]:
         assert list(f) == ["address", "function", "offset", "module", "file", "line"], f
