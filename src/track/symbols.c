@@ -75,6 +75,17 @@ static int find_by_debuglink(Dwfl_Module *mod, const char *file, const char *lin
   return -1;
 }
 
+/* The C library's own frames (program and thread start, the dynamic
+ * loader) close nearly every stack; their lines say nothing, and reading
+ * the DWARF of its separate debug file (libc6-dbg: tens of MB to
+ * decompress) was most of a report's time. They are named from the debug
+ * file's symbol table alone, which is not compressed. */
+static bool is_c_library(const char *path) {
+  const char *base = path != NULL ? strrchr(path, '/') : NULL;
+  base = base != NULL ? base + 1 : path;
+  return base != NULL && (strncmp(base, "libc.so", 7) == 0 || strncmp(base, "ld-linux", 8) == 0);
+}
+
 static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
                           const char *file, const char *link, GElf_Word crc, char **found) {
   const char *urls = getenv("DEBUGINFOD_URLS");
@@ -168,7 +179,9 @@ static void from_dwarf(uintptr_t pc, track_symbol_t *out) {
     if (report_maps()) mod = module_at(call);
   }
   if (mod == NULL) return;
-  Dwfl_Line *line = dwfl_module_getsrc(mod, call);
+  const char *modname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+  bool libc = is_c_library(modname);
+  Dwfl_Line *line = libc ? NULL : dwfl_module_getsrc(mod, call);
   int lineno = 0;
   const char *file = line != NULL ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
   if (file != NULL && lineno > 0) {
@@ -182,7 +195,7 @@ static void from_dwarf(uintptr_t pc, track_symbol_t *out) {
     if (name != NULL && name[0] != '\0') {
       copy(out->function, sizeof out->function, name);
       out->offset = off + 1;
-    } else {
+    } else if (!libc) {
       dwarf_function(mod, call, out);
     }
   }
