@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "front/next_heap.h"
+#include "front/track_signals.h"
 #include "reheap/track.h"
 #include "os/os.h"
 #include "track/suppress.h"
@@ -212,6 +213,10 @@ void *front_shim_note(void *p, size_t size) {
 }
 
 
+static _Atomic int final_pending; /* a fatal signal asks for the exit report */
+static _Atomic int reported;      /* the exit report is out */
+static track_region_t *dump_region;
+
 /* A fork while another thread holds one of the tracker's locks would leave
  * the child waiting for it forever: every lock is taken before the fork. */
 static void fork_prepare(void) {
@@ -235,6 +240,9 @@ static void fork_child(void) {
   track_pool_fork_lock(2);
   track_stacks_fork_lock(2);
   track_counters_after_fork();
+  /* the child has no dump thread and writes no report */
+  dump_region = NULL;
+  track_signals_forget();
   inside = 0;
 }
 
@@ -242,9 +250,6 @@ static void fork_child(void) {
  * track_region_t): it sleeps on the shared request word, and writes with
  * the same code and locks as the report at exit, so the program's threads
  * go on meanwhile. */
-static _Atomic int final_pending; /* a fatal signal asks for the exit report */
-static _Atomic int reported;      /* the exit report is out */
-static track_region_t *dump_region;
 
 static void final_report(void) {
   if (atomic_exchange(&reported, 1)) return;
@@ -291,41 +296,16 @@ static void dump_serve(void *arg) {
 
 /* A signal that ends the program: the dump thread writes the exit report
  * (in a thread of its own, as this one may hold a tracker lock, and with
- * the time bounded, as it may then wait for this one), and the signal then
- * does what it would have done. */
-static void on_fatal(int sig) {
+ * the time bounded, as it may then wait for this one). */
+static void report_from_signal(void) {
   track_region_t *r = dump_region;
-  if (r != NULL && !atomic_exchange(&final_pending, 1)) {
-    uint32_t req = __atomic_add_fetch(&r->dump_request, 1, __ATOMIC_RELEASE);
-    os_wake_on(&r->dump_request);
-    for (int waited = 0; waited < 3000; waited += 100) {
-      uint32_t done = __atomic_load_n(&r->dump_done, __ATOMIC_ACQUIRE);
-      if ((int32_t)(done - req) >= 0) break;
-      os_wait_on(&r->dump_done, done, 100);
-    }
-  }
-  struct sigaction dfl;
-  memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-  sigaction(sig, &dfl, NULL);
-  sigset_t one;
-  sigemptyset(&one);
-  sigaddset(&one, sig);
-  sigprocmask(SIG_UNBLOCK, &one, NULL);
-  raise(sig);
-}
-
-/* Only where the program left the default: its own handlers come first. */
-static void catch_fatal_signals(void) {
-  static const int sigs[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT, SIGHUP, SIGQUIT};
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-    struct sigaction old, sa;
-    if (sigaction(sigs[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL) continue;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_fatal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(sigs[i], &sa, NULL);
+  if (r == NULL || atomic_exchange(&final_pending, 1)) return;
+  uint32_t req = __atomic_add_fetch(&r->dump_request, 1, __ATOMIC_RELEASE);
+  os_wake_on(&r->dump_request);
+  for (int waited = 0; waited < 3000; waited += 100) {
+    uint32_t done = __atomic_load_n(&r->dump_done, __ATOMIC_ACQUIRE);
+    if ((int32_t)(done - req) >= 0) break;
+    os_wait_on(&r->dump_done, done, 100);
   }
 }
 
@@ -409,7 +389,7 @@ __attribute__((constructor)) static void track_init(void) {
   /* the live view for `reheap stat` */
   inside = 1;
   if (track_counters_share() && os_thread_start(dump_serve, track_region)) dump_region = track_region;
-  catch_fatal_signals();
+  track_signals_catch(report_from_signal);
   inside = 0;
   long dfd = env_long("REHEAP_TRACK_DONE_FD", -1);
   done_fd = dfd >= 0 && dfd < (1 << 20) ? (int)dfd : -1;

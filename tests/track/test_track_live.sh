@@ -72,6 +72,18 @@ grep -q "^reheap track: leaked [0-9]* bytes" "$tmp/abort.txt" || fail "abort: no
   'import os, signal; os.kill(os.getpid(), signal.SIGTERM)'; rc=$?
 [ $rc -eq 143 ] || fail "SIGTERM status $rc"
 grep -q "^reheap track: leaked [0-9]* bytes" "$tmp/term.txt" || fail "SIGTERM: no report"
+# the tracker's handlers are out of the program's sight: Python finds
+# SIGINT at its default, puts in its own, and Ctrl-C is KeyboardInterrupt
+out=$("$bin" run --track --report "$tmp/py.txt" -- /usr/bin/python3 -c '
+import os, signal, time
+assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+try:
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(5)
+except KeyboardInterrupt:
+    print("interrupted")'); rc=$?
+[ $rc -eq 0 ] && [ "$out" = interrupted ] || fail "Python's SIGINT under the tracker: exit $rc, '$out'"
 # SIGKILL cannot be caught: a line says so
 "$bin" run --track --report "$tmp/kill.txt" -- /usr/bin/python3 -c \
   'import os, signal; os.kill(os.getpid(), signal.SIGKILL)' 2>"$tmp/err"; rc=$?
