@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "os/os.h"
+#include "os/os_maps_linux.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -16,7 +17,7 @@
 /* Reads /proc/self/maps with read() into a stack buffer, not stdio: the
  * hook engine may run while malloc itself is being replaced. Calls fn for
  * each mapping until it returns true. */
-static uintptr_t parse_hex(const char **p) {
+uintptr_t os_parse_hex(const char **p) {
   uintptr_t v = 0;
   for (;; (*p)++) {
     char c = **p;
@@ -26,8 +27,7 @@ static uintptr_t parse_hex(const char **p) {
   }
 }
 
-static bool maps_each(bool (*fn)(uintptr_t lo, uintptr_t hi, const char *perms, void *arg),
-                      void *arg) {
+bool os_maps_each(bool (*fn)(uintptr_t lo, uintptr_t hi, const char *perms, void *arg), void *arg) {
   int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   char buf[4096];
@@ -43,10 +43,10 @@ static bool maps_each(bool (*fn)(uintptr_t lo, uintptr_t hi, const char *perms, 
       if (buf[i] != '\n') continue;
       buf[i] = '\0';
       const char *p = buf + start;
-      uintptr_t lo = parse_hex(&p);
+      uintptr_t lo = os_parse_hex(&p);
       if (*p == '-') {
         p++;
-        uintptr_t hi = parse_hex(&p);
+        uintptr_t hi = os_parse_hex(&p);
         if (*p == ' ') stopped = fn(lo, hi, p + 1, arg);
       }
       start = i + 1;
@@ -93,13 +93,13 @@ static bool find_end(uintptr_t lo, uintptr_t hi, const char *perms, void *arg) {
 
 size_t os_readable_after(const void *addr) {
   extent_query_t q = {(uintptr_t)addr, 0};
-  if (!maps_each(find_end, &q) || q.end == 0) return 0;
+  if (!os_maps_each(find_end, &q) || q.end == 0) return 0;
   return q.end - (uintptr_t)addr;
 }
 
 int os_prot_of(const void *addr) {
   prot_query_t q = {(uintptr_t)addr, -1};
-  if (!maps_each(find_prot, &q)) return -1;
+  if (!os_maps_each(find_prot, &q)) return -1;
   return q.prot;
 }
 
@@ -153,7 +153,7 @@ void *os_map_code_near(const void *near, size_t size, size_t range, bool *refuse
   *refused = false;
   for (int attempt = 0; attempt < 4; attempt++) {
     near_query_t q = {(uintptr_t)near, range, size, 0, 0, (uintptr_t)-1};
-    if (!maps_each(near_visit, &q)) return NULL;
+    if (!os_maps_each(near_visit, &q)) return NULL;
 #if UINTPTR_MAX > 0xFFFFFFFFu
     near_consider(&q, q.prev_hi, (uintptr_t)1 << 47);
 #else

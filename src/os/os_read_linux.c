@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "os/os.h"
+#include "os/os_maps_linux.h"
 
 /* ---- reading ---- */
 
@@ -89,67 +90,36 @@ size_t os_read_own_many(const os_span_t *spans, size_t n, void *buf) {
 
 /* ---- the mappings, from /proc/self/maps with a buffer on the stack ---- */
 
-static uintptr_t parse_hex(const char **p) {
-  uintptr_t v = 0;
-  for (;; (*p)++) {
-    char c = **p;
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (d < 0) return v;
-    v = v * 16 + (uintptr_t)d;
-  }
-}
+typedef struct mapping_query {
+  uintptr_t addr;
+  os_mapping_t *out;
+  bool found;
+} mapping_query_t;
 
-/* Fills m from a line of /proc/self/maps ("lo-hi perms offset dev inode
- * path"); false when the line does not read so. */
-static bool parse_mapping(const char *line, os_mapping_t *m) {
-  const char *p = line;
-  m->lo = parse_hex(&p);
-  if (*p++ != '-') return false;
-  m->hi = parse_hex(&p);
-  if (*p++ != ' ' || strlen(p) < 4) return false;
-  m->prot = (p[0] == 'r' ? OS_PROT_READ : 0) | (p[1] == 'w' ? OS_PROT_WRITE : 0) |
-            (p[2] == 'x' ? OS_PROT_EXEC : 0);
-  /* the path is the sixth field; the name "[stack]" is the main thread's */
+/* perms is "rwxp offset dev inode path": the path is the fifth field on,
+ * and the name "[stack]" is the main thread's */
+static bool find_mapping(uintptr_t lo, uintptr_t hi, const char *perms, void *arg) {
+  mapping_query_t *q = arg;
+  if (q->addr >= hi) return false;
+  if (q->addr < lo) return true; /* the lines come in address order: none holds it */
+  os_mapping_t *m = q->out;
+  m->lo = lo;
+  m->hi = hi;
+  m->prot = (perms[0] == 'r' ? OS_PROT_READ : 0) | (perms[1] == 'w' ? OS_PROT_WRITE : 0) |
+            (perms[2] == 'x' ? OS_PROT_EXEC : 0);
+  const char *p = perms;
   for (int field = 0; field < 4 && *p; field++) {
     while (*p && *p != ' ') p++;
     while (*p == ' ') p++;
   }
   m->main_stack = strcmp(p, "[stack]") == 0;
+  q->found = true;
   return true;
 }
 
 bool os_mapping_of(uintptr_t addr, os_mapping_t *out) {
-  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[4096];
-  size_t have = 0;
-  bool found = false, done = false;
-  while (!done) {
-    ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    have += (size_t)n;
-    size_t start = 0;
-    for (size_t i = 0; i < have && !done; i++) {
-      if (buf[i] != '\n') continue;
-      buf[i] = '\0';
-      os_mapping_t m;
-      if (parse_mapping(buf + start, &m)) {
-        if (addr >= m.lo && addr < m.hi) {
-          *out = m;
-          found = done = true;
-        } else if (m.lo > addr) {
-          done = true; /* the lines come in address order */
-        }
-      }
-      start = i + 1;
-    }
-    memmove(buf, buf + start, have - start);
-    have -= start;
-    if (have == sizeof buf - 1) break; /* a line longer than the buffer: give up */
-  }
-  close(fd);
-  return found;
+  mapping_query_t q = {addr, out, false};
+  return os_maps_each(find_mapping, &q) && q.found;
 }
 
 /* ---- modules ---- */
@@ -318,7 +288,7 @@ static bool parse_syscall(const char *s, os_thread_regs_t *t) {
     uintptr_t x = 0;
     if (s[0] == '0' && s[1] == 'x') {
       s += 2;
-      x = parse_hex(&s);
+      x = os_parse_hex(&s);
     } else {
       for (; *s >= '0' && *s <= '9'; s++) x = x * 10 + (uintptr_t)(*s - '0');
     }

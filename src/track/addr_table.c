@@ -124,8 +124,7 @@ static _Atomic uint32_t nrings = 1;
 static os_lock_t registry_lock = OS_LOCK_INIT;
 __thread track_ring_t *track_ring_mine;
 #define mine track_ring_mine
-static os_thread_key_t exit_key;
-static _Atomic int key_state; /* 0 none, 1 making, 2 made, 3 failed */
+static track_exit_key_t exit_key;
 
 static void ring_leave(void *arg) {
   ring_t *g = arg;
@@ -137,13 +136,9 @@ static void ring_leave(void *arg) {
 }
 
 static ring_t *ring_take(void) {
-  int st = atomic_load(&key_state);
-  if (st == 0 && atomic_compare_exchange_strong(&key_state, &st, 1))
-    atomic_store(&key_state, os_thread_key_new(&exit_key, ring_leave) ? 2 : 3);
-  while ((st = atomic_load(&key_state)) == 1) {
-  }
   ring_t *g = &rings[0];
-  if (st != 2) return mine = g; /* no way to learn of our exit: never own one */
+  /* with no way to learn of our exit, never own one */
+  if (!track_exit_key_ready(&exit_key, ring_leave)) return mine = g;
   uint32_t n = atomic_load(&nrings);
   for (uint32_t i = 1; i < n && g == &rings[0]; i++) {
     int idle = 0;
@@ -161,7 +156,7 @@ static ring_t *ring_take(void) {
     }
     os_unlock(&registry_lock);
   }
-  if (g != &rings[0]) os_thread_key_set(exit_key, g);
+  if (g != &rings[0]) os_thread_key_set(exit_key.key, g);
   return mine = g;
 }
 

@@ -52,8 +52,7 @@ uint32_t track_records_end(void) {
   return end < region_records ? end : region_records;
 }
 
-static os_thread_key_t exit_key;
-static _Atomic int key_state; /* 0 none, 1 making, 2 made, 3 failed */
+static track_exit_key_t exit_key;
 
 /* At thread exit every record the pool holds, free or not yet carved, goes
  * to the shared list, so exited threads do not keep records. */
@@ -81,13 +80,7 @@ static void pool_hand_back(void *arg) {
 
 static void pool_register(pool_t *p) {
   p->registered = true;
-  int st = atomic_load(&key_state);
-  if (st == 0 && atomic_compare_exchange_strong(&key_state, &st, 1)) {
-    atomic_store(&key_state, os_thread_key_new(&exit_key, pool_hand_back) ? 2 : 3);
-  }
-  while ((st = atomic_load(&key_state)) == 1) {
-  }
-  if (st == 2) os_thread_key_set(exit_key, p);
+  if (track_exit_key_ready(&exit_key, pool_hand_back)) os_thread_key_set(exit_key.key, p);
 }
 
 size_t track_records_carved(void) { return atomic_load_explicit(&carved, memory_order_relaxed); }

@@ -51,8 +51,7 @@ static cache_t *caches[CACHES_MAX];
 static _Atomic uint32_t ncaches;
 static __thread cache_t *my_cache;
 static __thread bool cache_failed;
-static os_thread_key_t exit_key;
-static _Atomic int key_state; /* 0 none, 1 making, 2 made, 3 failed */
+static track_exit_key_t exit_key;
 
 size_t track_stack_capture(uintptr_t *frames, size_t max, uintptr_t skip_lo, uintptr_t skip_hi) {
   uintptr_t *fp = __builtin_frame_address(0);
@@ -182,12 +181,7 @@ static void cache_flush_all(void *arg) {
 }
 
 static cache_t *cache_make(void) {
-  int st = atomic_load(&key_state);
-  if (st == 0 && atomic_compare_exchange_strong(&key_state, &st, 1))
-    atomic_store(&key_state, os_thread_key_new(&exit_key, cache_flush_all) ? 2 : 3);
-  while ((st = atomic_load(&key_state)) == 1) {
-  }
-  if (st != 2) return NULL;
+  if (!track_exit_key_ready(&exit_key, cache_flush_all)) return NULL;
   cache_t *c = NULL;
   uint32_t n = atomic_load(&ncaches);
   for (uint32_t i = 0; i < n && c == NULL; i++) {
@@ -207,7 +201,7 @@ static cache_t *cache_make(void) {
     os_unlock(&lock);
   }
   if (c == NULL) return NULL;
-  os_thread_key_set(exit_key, c);
+  os_thread_key_set(exit_key.key, c);
   return c;
 }
 

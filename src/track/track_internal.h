@@ -30,6 +30,17 @@ typedef struct track_record {
 static inline uintptr_t track_key(uintptr_t addr) { return addr ^ TRACK_ADDR_SCRAMBLE; }
 static inline uintptr_t track_addr(const track_record_t *r) { return r->key ^ TRACK_ADDR_SCRAMBLE; }
 
+/* ---- exit_key.c ---- */
+/* A thread-exit hook made once, by whichever thread needs it first (the
+ * tracker has no start-up of its own: it begins at the first malloc). */
+typedef struct track_exit_key {
+  os_thread_key_t key;
+  _Atomic int state; /* 0 none, 1 making, 2 made, 3 failed */
+} track_exit_key_t;
+/* Makes k (calling fn(value) at the exit of a thread that set one) if no
+ * thread has yet; false when the system refused. */
+TRACK_HIDDEN bool track_exit_key_ready(track_exit_key_t *k, void (*fn)(void *));
+
 /* ---- record_pool.c ---- */
 /* A record from the calling thread's pool (NULL only when the OS refuses
  * memory). Freed records go back to the freeing thread's pool; past a
