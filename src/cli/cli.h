@@ -2,6 +2,7 @@
 #ifndef REHEAP_CLI_H
 #define REHEAP_CLI_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +12,8 @@
 
 /* Prints "reheap: " + message + newline on stderr; returns RH_EXIT_USAGE. */
 int rh_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same with the exit status given, for the verbs' own messages. */
+int rh_cli_vfail(int status, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 int rh_cmd_run(int argc, char **argv);
 int rh_cmd_stat(int argc, char **argv);

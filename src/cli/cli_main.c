@@ -29,14 +29,19 @@ static const char help_text[] =
     "  reheap COMMAND --help   options of run, stat, dump or report\n"
     "  reheap --version        version\n";
 
-int rh_cli_fail(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
+int rh_cli_vfail(int status, const char *fmt, va_list ap) {
   fputs("reheap: ", stderr);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
+  return status;
+}
+
+int rh_cli_fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int status = rh_cli_vfail(RH_EXIT_USAGE, fmt, ap);
   va_end(ap);
-  return RH_EXIT_USAGE;
+  return status;
 }
 
 int main(int argc, char **argv) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/cli.h"
 #include "cli/cmd_report.h"
 
 const char *const rh_report_summary_keys[RH_SUM_COUNT] = {
@@ -24,11 +25,11 @@ static const char rewrite_hint[] = "'reheap run --track --format json --report F
 int rh_report_fail(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("reheap: report: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  char with_verb[512];
+  snprintf(with_verb, sizeof with_verb, "report: %s", fmt);
+  int status = rh_cli_vfail(RH_EXIT_DATA, with_verb, ap);
   va_end(ap);
-  return RH_EXIT_DATA;
+  return status;
 }
 
 /* name: the file as messages call it. where: the JSON path of the object
