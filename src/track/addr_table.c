@@ -187,7 +187,6 @@ bool track_table_find_retired(uintptr_t addr, track_record_t *copy) {
       copy->seq = 0;
       copy->stack_id = atomic_load_explicit(&e->stack_id, memory_order_relaxed);
       copy->tid = 0;
-      copy->next = NULL;
       atomic_thread_fence(memory_order_acquire);
       if (atomic_load_explicit(&e->key, memory_order_relaxed) == key) return true;
     }

@@ -19,13 +19,16 @@
 #define TRACK_ADDR_SCRAMBLE ((uintptr_t)0x5A5A5A5A5A5A5A5AULL)
 
 typedef struct track_record {
-  struct track_record *next; /* in a table bucket, or a free list */
   uintptr_t key;             /* block address ^ TRACK_ADDR_SCRAMBLE; 0 when free */
   size_t size;
-  uint64_t seq;              /* allocation order */
+  union {
+    uint64_t seq;              /* allocation order, while live */
+    struct track_record *next; /* in a free list, while free */
+  };
   uint32_t stack_id;         /* 0: no stack */
   uint32_t tid;
 } track_record_t;
+_Static_assert(sizeof(track_record_t) == 32, "a record is a power of two: its number is a shift");
 
 static inline uintptr_t track_key(uintptr_t addr) { return addr ^ TRACK_ADDR_SCRAMBLE; }
 static inline uintptr_t track_addr(const track_record_t *r) { return r->key ^ TRACK_ADDR_SCRAMBLE; }
