@@ -1,0 +1,118 @@
+/* The hook-spec parser: every target form, role, argument placement,
+ * convention and expect= form it must take, and for each kind of mistake
+ * the line, column and message it must give, with the profile refused
+ * whole. Run under ASan and UBSan. */
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "front/hook_spec.h"
+
+static spec_profile_t profile;
+
+static const spec_t *one(const char *line, spec_arch_t arch) {
+  static spec_t spec;
+  spec_error_t err;
+  bool is_spec = false;
+  CHECKF(spec_parse_line(line, strlen(line), 1, arch, &spec, &is_spec, &err), "'%s': %u:%u: %s", line,
+         err.line, err.col, err.message);
+  CHECKF(is_spec, "'%s' read as blank", line);
+  return &spec;
+}
+
+/* The line must be refused at col with a message containing want. */
+static void refused(const char *line, spec_arch_t arch, unsigned col, const char *want) {
+  spec_t spec;
+  spec_error_t err;
+  bool is_spec;
+  CHECKF(!spec_parse_line(line, strlen(line), 7, arch, &spec, &is_spec, &err), "'%s' was taken", line);
+  CHECKF(err.line == 7 && err.col == col, "'%s': error at %u:%u, not 7:%u (%s)", line, err.line, err.col, col,
+         err.message);
+  CHECKF(strstr(err.message, want) != NULL, "'%s': message '%s' lacks '%s'", line, err.message, want);
+}
+
+int main(void) {
+  /* the four target forms */
+  const spec_t *s = one("PyObject_Malloc   malloc(size)", SPEC_ARCH_X86_64);
+  CHECK(s->kind == SPEC_TARGET_SYMBOL && strcmp(s->symbol, "PyObject_Malloc") == 0);
+  CHECK(s->role == SPEC_ROLE_MALLOC && s->nargs == 1 && s->args[0] == SPEC_ARG_SIZE);
+  CHECK(s->conv == SPEC_CONV_DEFAULT && s->nexpect == 0);
+  s = one("libfoo.so!pool_free free(ptr)", SPEC_ARCH_X86_64);
+  CHECK(s->kind == SPEC_TARGET_MODULE_SYMBOL && strcmp(s->module, "libfoo.so") == 0 &&
+        strcmp(s->symbol, "pool_free") == 0);
+  s = one("0x00AA3E40 malloc(_,size) thiscall expect=55 8B EC", SPEC_ARCH_X86);
+  CHECK(s->kind == SPEC_TARGET_ADDRESS && s->address == 0xAA3E40);
+  CHECK(s->nargs == 2 && s->args[0] == SPEC_ARG_IGNORED && s->args[1] == SPEC_ARG_SIZE);
+  CHECK(s->conv == SPEC_CONV_THISCALL);
+  CHECK(s->nexpect == 3 && s->expect[0] == 0x55 && s->expect[1] == 0x8B && s->expect[2] == 0xEC);
+  s = one("libstdc++.so.6+0x1f0 usable_size(ptr)", SPEC_ARCH_X86_64);
+  CHECK(s->kind == SPEC_TARGET_MODULE_OFFSET && strcmp(s->module, "libstdc++.so.6") == 0 && s->address == 0x1f0);
+  s = one("game.exe+4096 free(_, ptr) stdcall", SPEC_ARCH_X86);
+  CHECK(s->kind == SPEC_TARGET_MODULE_OFFSET && s->address == 4096 && s->conv == SPEC_CONV_STDCALL);
+  /* every role, arguments anywhere, spaces, comments, wildcard bytes */
+  s = one("  calloc_fn  calloc( size , count )   # comment", SPEC_ARCH_X86_64);
+  CHECK(s->role == SPEC_ROLE_CALLOC && s->args[0] == SPEC_ARG_SIZE && s->args[1] == SPEC_ARG_COUNT);
+  s = one("re realloc(_,ptr,_,size) expect=48 89 ?? 24 fastcall", SPEC_ARCH_X86);
+  CHECK(s->role == SPEC_ROLE_REALLOC && s->nargs == 4 && s->conv == SPEC_CONV_FASTCALL);
+  CHECK(s->nexpect == 4 && s->expect_any[2] && !s->expect_any[3] && s->expect[3] == 0x24);
+  s = one("al memalign(align,size) cdecl", SPEC_ARCH_X86_64);
+  CHECK(s->role == SPEC_ROLE_MEMALIGN && s->conv == SPEC_CONV_DEFAULT);
+  s = one("_ZN4Heap5allocEm malloc(_,size)", SPEC_ARCH_X86_64);
+  CHECK(strcmp(s->symbol, "_ZN4Heap5allocEm") == 0);
+  s = one("?Alloc@Heap@@QAEPAXI@Z malloc(_,size) thiscall", SPEC_ARCH_X86);
+  CHECK(strcmp(s->symbol, "?Alloc@Heap@@QAEPAXI@Z") == 0);
+
+  /* blank and comment lines are no specs */
+  spec_t blank;
+  spec_error_t err;
+  bool is_spec = true;
+  CHECK(spec_parse_line("   # nothing", 12, 1, SPEC_ARCH_X86_64, &blank, &is_spec, &err) && !is_spec);
+
+  /* mistakes: where, and what to write instead */
+  refused("PyObject_Malloc maloc(size)", SPEC_ARCH_X86_64, 17, "'maloc' is not a role");
+  refused("f malloc(ptr)", SPEC_ARCH_X86_64, 10, "malloc takes no 'ptr'");
+  refused("f malloc(_)", SPEC_ARCH_X86_64, 9, "write malloc(size)");
+  refused("f realloc(ptr,ptr,size)", SPEC_ARCH_X86_64, 15, "'ptr' is placed twice");
+  refused("f free(pointer)", SPEC_ARCH_X86_64, 8, "'pointer' is not an argument");
+  refused("f free(ptr", SPEC_ARCH_X86_64, 7, "not closed");
+  refused("f free()", SPEC_ARCH_X86_64, 8, "no arguments");
+  refused("f free(ptr) thiscall", SPEC_ARCH_X86_64, 13, "32-bit x86 convention");
+  refused("f free(ptr) pascal", SPEC_ARCH_X86, 13, "'pascal' is neither");
+  refused("f free(ptr) cdecl stdcall", SPEC_ARCH_X86, 19, "a second calling convention");
+  refused("f free(ptr) expect=5G", SPEC_ARCH_X86, 20, "expect= needs");
+  refused("f free(ptr) expect=55 expect=66", SPEC_ARCH_X86, 23, "given twice");
+  refused("0x12zz free(ptr)", SPEC_ARCH_X86, 1, "not an address");
+  refused("!f free(ptr)", SPEC_ARCH_X86, 1, "no module before '!'");
+  refused("lib.so!9f free(ptr)", SPEC_ARCH_X86, 8, "not a symbol name");
+  refused("lib.so+0xZZ free(ptr)", SPEC_ARCH_X86, 8, "not an offset");
+  refused("pool-free free(ptr)", SPEC_ARCH_X86, 1, "not a target");
+  refused("f", SPEC_ARCH_X86, 2, "a role expected");
+  refused("f free", SPEC_ARCH_X86, 7, "'(' expected");
+  refused("f free(ptr)x", SPEC_ARCH_X86, 12, "a space expected");
+
+  /* a profile: specs in order with their lines; any error refuses it whole */
+  const char good[] = "# CPython\n\nPyObject_Malloc malloc(size)\r\nPyObject_Free free(ptr)\n";
+  CHECK(spec_parse_profile(good, sizeof good - 1, SPEC_ARCH_X86_64, &profile, &err));
+  CHECK(profile.n == 2 && profile.specs[0].line == 3 && profile.specs[1].line == 4);
+  CHECK(profile.specs[1].role == SPEC_ROLE_FREE);
+  const char bad[] = "a malloc(size)\nb free(ptr)\nc calloc(count)\n";
+  CHECK(!spec_parse_profile(bad, sizeof bad - 1, SPEC_ARCH_X86_64, &profile, &err));
+  CHECKF(profile.n == 0 && err.line == 3 && err.col == 9 && strstr(err.message, "calloc(count,size)"),
+         "%u:%u %s", err.line, err.col, err.message);
+  const char twice[] = "a malloc(size)\nlib.so!b free(ptr)\nlib.so!b free(ptr)\n";
+  CHECK(!spec_parse_profile(twice, sizeof twice - 1, SPEC_ARCH_X86_64, &profile, &err));
+  CHECKF(err.line == 3 && strstr(err.message, "hooked already, at line 2"), "%u %s", err.line, err.message);
+
+  /* the profiles shipped in profiles/ parse */
+  FILE *f = fopen(RH_SOURCE_DIR "/profiles/python3.11", "r");
+  CHECK(f != NULL);
+  static char text[1 << 16];
+  size_t n = fread(text, 1, sizeof text, f);
+  fclose(f);
+  CHECKF(spec_parse_profile(text, n, SPEC_ARCH_X86_64, &profile, &err), "python3.11:%u:%u: %s", err.line,
+         err.col, err.message);
+  CHECK(profile.n == 4 && strcmp(profile.specs[0].symbol, "PyObject_Malloc") == 0 &&
+        profile.specs[3].role == SPEC_ROLE_FREE);
+  printf("hook specs: every form parsed, every mistake placed\n");
+  return 0;
+}
