@@ -18,16 +18,18 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "front/hook_spec.h"
 #include "track/suppress.h"
 
 static const char run_usage[] =
     "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|dwarf|nostacks]] [--depth N] "
-    "[--report FILE] [--format text|json|folded|folded-allocated] [--suppress FILE] -- PROGRAM "
-    "[ARGS...]";
+    "[--report FILE] [--format text|json|folded|folded-allocated] [--suppress FILE] "
+    "[--profile FILE | --hook SPEC ...] -- PROGRAM [ARGS...]";
 
 static const char run_help[] =
     "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|dwarf|nostacks]] [--depth N]\n"
-    "                  [--report FILE] [--format F] [--suppress FILE] -- PROGRAM [ARGS...]\n"
+    "                  [--report FILE] [--format F] [--suppress FILE]\n"
+    "                  [--profile FILE | --hook SPEC ...] -- PROGRAM [ARGS...]\n"
     "\n"
     "Runs PROGRAM on a heap and exits with its status (128+N if signal N\n"
     "ended it).\n"
@@ -53,10 +55,83 @@ static const char run_help[] =
     "               leaks not to report: one pattern a line, leak:PATTERN or\n"
     "               PATTERN, matched against each frame's function, source\n"
     "               file and module (* any run of characters; ^ and $ anchor)\n"
+    "  --profile FILE\n"
+    "               take over the program's own allocator: the functions the\n"
+    "               profile names (docs/hook-spec.md) are served by reheap's heap\n"
+    "  --hook SPEC  one such spec given here, such as 'pool_alloc malloc(size)'\n"
+    "               (repeat for each)\n"
     "  --help       this text\n"
     "\n"
     "PROGRAM must be dynamically linked: the heap is swapped with LD_PRELOAD,\n"
     "which a static program ignores. Programs it starts run on the same heap.\n";
+
+/* --hook specs, gathered one a line for REHEAP_HOOKS. */
+typedef struct hooks {
+  char *text;
+  size_t len;
+} hooks_t;
+
+static bool hooks_add(hooks_t *h, const char *spec) {
+  size_t n = strlen(spec);
+  char *t = realloc(h->text, h->len + n + 2);
+  if (t == NULL) return false;
+  memcpy(t + h->len, spec, n);
+  h->len += n;
+  t[h->len++] = '\n';
+  t[h->len] = '\0';
+  h->text = t;
+  return true;
+}
+
+/* Checks the profile or the --hook specs with the parser the program will
+ * use, so that a mistake stops the run here, placed by file, line and
+ * column; then hands them over (the profile by absolute path: the program
+ * may change directory). 0, or the exit status. */
+static int hooks_check(const hooks_t *h, const char *profile, const char *heap) {
+  if (profile == NULL && h->len == 0) {
+    unsetenv("REHEAP_PROFILE");
+    unsetenv("REHEAP_HOOKS");
+    return 0;
+  }
+  if (profile != NULL && h->len > 0) return rh_cli_fail("run: --profile and --hook do not go together");
+  if (strcmp(heap, "reheap") != 0)
+    return rh_cli_fail("run: --profile and --hook serve from reheap's heap; leave out --heap=%s", heap);
+  static spec_profile_t parsed;
+  spec_error_t err;
+  const char *name = profile != NULL ? profile : "--hook";
+  char *text = h->text;
+  size_t len = h->len;
+  if (profile != NULL) {
+    FILE *f = fopen(profile, "r");
+    if (f == NULL) {
+      fprintf(stderr, "reheap: run: cannot read the profile %s: %s\n", profile, strerror(errno));
+      return RH_EXIT_USAGE;
+    }
+    static char buf[64 << 10];
+    len = fread(buf, 1, sizeof buf, f);
+    bool whole = feof(f);
+    fclose(f);
+    if (!whole) return rh_cli_fail("run: the profile %s is larger than 64 KiB", profile);
+    text = buf;
+  }
+  if (!spec_parse_profile(text, len, SPEC_ARCH_X86_64, &parsed, &err)) {
+    if (err.col != 0) fprintf(stderr, "reheap: %s:%u:%u: %s\n", name, err.line, err.col, err.message);
+    else fprintf(stderr, "reheap: %s:%u: %s\n", name, err.line, err.message);
+    return RH_EXIT_USAGE;
+  }
+  if (parsed.n == 0) return rh_cli_fail("run: %s has no specs", name);
+  if (profile != NULL) {
+    char abs[PATH_MAX];
+    if (realpath(profile, abs) == NULL)
+      return rh_cli_fail("run: cannot resolve %s: %s", profile, strerror(errno));
+    setenv("REHEAP_PROFILE", abs, 1);
+    unsetenv("REHEAP_HOOKS");
+  } else {
+    setenv("REHEAP_HOOKS", h->text, 1);
+    unsetenv("REHEAP_PROFILE");
+  }
+  return 0;
+}
 
 /* Finds PROGRAM as execvp would, so that a missing one is reported here,
  * in one line, rather than by a child that has already forked. */
@@ -123,7 +198,8 @@ int rh_cmd_run(int argc, char **argv) {
   const char *heap_name = "reheap";
   bool stats = false;
   const char *track = NULL; /* "1" stacks by frame pointers, "2" by DWARF, "0" none */
-  const char *depth = NULL, *report = NULL, *format = NULL, *suppress = NULL;
+  const char *depth = NULL, *report = NULL, *format = NULL, *suppress = NULL, *profile = NULL;
+  hooks_t hooks = {NULL, 0};
   int i = 0;
   for (; i < argc; i++) {
     const char *a = argv[i];
@@ -165,6 +241,14 @@ int rh_cmd_run(int argc, char **argv) {
       suppress = a[10] == '=' ? a + 11 : (i + 1 < argc ? argv[++i] : NULL);
       if (suppress == NULL || *suppress == '\0')
         return rh_cli_fail("run: --suppress needs a file name");
+    } else if (strcmp(a, "--profile") == 0 || strncmp(a, "--profile=", 10) == 0) {
+      profile = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
+      if (profile == NULL || *profile == '\0') return rh_cli_fail("run: --profile needs a file name");
+    } else if (strcmp(a, "--hook") == 0 || strncmp(a, "--hook=", 7) == 0) {
+      const char *spec = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
+      if (spec == NULL || *spec == '\0')
+        return rh_cli_fail("run: --hook needs a spec, such as --hook 'pool_alloc malloc(size)'");
+      if (!hooks_add(&hooks, spec)) return rh_cli_fail("run: out of memory");
     } else if (strncmp(a, "--heap=", 7) == 0) {
       heap_name = a + 7;
     } else if (strcmp(a, "--heap") == 0) {
@@ -221,6 +305,8 @@ int rh_cmd_run(int argc, char **argv) {
       return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
   }
 
+  int hook_rc = hooks_check(&hooks, profile, heap->name);
+  if (hook_rc != 0) return hook_rc;
   if ((depth != NULL || report != NULL || format != NULL || suppress != NULL) && track == NULL)
     return rh_cli_fail("run: --depth, --report, --format and --suppress go with --track");
   /* a bad suppressions file stops the run here, checked by the parser the
@@ -281,6 +367,7 @@ int rh_cmd_run(int argc, char **argv) {
     sigaction(SIGQUIT, &old_quit, NULL);
     char pidbuf[24];
     snprintf(pidbuf, sizeof pidbuf, "%ld", (long)getpid());
+    if (profile != NULL || hooks.len > 0) setenv("REHEAP_HOOK_PID", pidbuf, 1);
     if (track != NULL) {
       setenv("REHEAP_TRACK_PID", pidbuf, 1);
       fcntl(donefd[1], F_SETFD, 0);

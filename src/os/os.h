@@ -108,6 +108,11 @@ bool os_symbolize(const void *addr, char *name, size_t name_cap, char *module, s
 /* Address of the first definition of name in the process's global scope,
  * or NULL. */
 void *os_symbol_lookup(const char *name);
+/* Where the loaded module called name (its path or file name; the program
+ * answers to its own) begins, its ELF header; 0 if none is loaded. */
+uintptr_t os_module_base(const char *name);
+/* Name's definition in that module itself; NULL if it has none. */
+void *os_module_symbol(const char *name, const char *symbol);
 
 /* Stops every other thread of the process (threads started meanwhile
  * included), runs work, calls fix_ip on each one's saved instruction

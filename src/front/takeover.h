@@ -1,0 +1,26 @@
+/* Taking over a program's own allocator with a profile of hook specs (see
+ * takeover.c and docs/hook-spec.md). */
+#ifndef REHEAP_FRONT_TAKEOVER_H
+#define REHEAP_FRONT_TAKEOVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "front/hook_spec.h"
+
+/* Resolves every target, checks its expected bytes, and switches all the
+ * hooks on as one; on any failure nothing is changed and err says which
+ * spec (its line and target) and why. */
+__attribute__((visibility("hidden"))) bool takeover_install(const spec_profile_t *profile, char *err,
+                                                            size_t cap);
+/* Puts every patched function back as it was. */
+__attribute__((visibility("hidden"))) void takeover_remove(void);
+/* Functions patched now. */
+__attribute__((visibility("hidden"))) size_t takeover_count(void);
+/* Blocks served from reheap's heap, freed back to it, and foreign blocks
+ * sent back to the program's own heap. */
+__attribute__((visibility("hidden"))) void takeover_counts(uint64_t *allocs, uint64_t *frees,
+                                                           uint64_t *foreign);
+
+#endif

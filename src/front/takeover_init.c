@@ -1,0 +1,66 @@
+/* The takeover as `reheap run --profile FILE` / `--hook SPEC` asks for it:
+ * REHEAP_PROFILE (a profile's path) and REHEAP_HOOKS (specs, one a line)
+ * are read before the program's main runs, and applied in the process
+ * `reheap run` started (REHEAP_HOOK_PID), not in programs it starts. A
+ * profile that cannot be applied changes nothing: one line says why, and
+ * the program runs on its own allocator. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "front/hook_spec.h"
+#include "front/takeover.h"
+#include "os/os.h"
+
+#define PROFILE_TEXT_MAX (64 << 10)
+
+static spec_profile_t profile;
+static char text[PROFILE_TEXT_MAX];
+
+static void say(const char *a, const char *b, const char *c) {
+  os_write_all(2, "reheap: ", 8);
+  os_write_all(2, a, strlen(a));
+  os_write_all(2, b, strlen(b));
+  os_write_all(2, c, strlen(c));
+  os_write_all(2, "\n", 1);
+}
+
+/* The profile file, or the inline specs: NULL after saying why. */
+static const char *load(const char *path, const char *inline_specs, size_t *len) {
+  if (inline_specs != NULL) {
+    *len = strlen(inline_specs);
+    return *len < sizeof text ? inline_specs : NULL;
+  }
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    say("profile refused: cannot read ", path, "; the program runs on its own allocator");
+    return NULL;
+  }
+  ssize_t n, have = 0;
+  while ((n = read(fd, text + have, sizeof text - 1 - (size_t)have)) > 0) have += n;
+  close(fd);
+  *len = (size_t)have;
+  return text;
+}
+
+__attribute__((constructor)) static void takeover_init(void) {
+  const char *path = getenv("REHEAP_PROFILE"), *inline_specs = getenv("REHEAP_HOOKS");
+  if ((path == NULL || path[0] == '\0') && (inline_specs == NULL || inline_specs[0] == '\0')) return;
+  const char *pid = getenv("REHEAP_HOOK_PID");
+  if (pid != NULL && atol(pid) != (long)getpid()) return;
+  const char *source = inline_specs != NULL && inline_specs[0] != '\0' ? "--hook" : path;
+  size_t len = 0;
+  const char *specs = load(path, inline_specs != NULL && inline_specs[0] != '\0' ? inline_specs : NULL, &len);
+  if (specs == NULL) return;
+  spec_error_t err;
+  if (!spec_parse_profile(specs, len, SPEC_ARCH_X86_64, &profile, &err)) {
+    say("profile refused: ", source, ": an error (reheap run checks profiles first: run it there)");
+    return;
+  }
+  static char why[512];
+  if (!takeover_install(&profile, why, sizeof why)) {
+    say("profile refused, nothing patched: ", source, "");
+    say("  ", why, "; the program runs on its own allocator");
+  }
+}

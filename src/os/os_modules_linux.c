@@ -1,0 +1,79 @@
+/* Finding a loaded module by name, for hook specs that name one
+ * (libgame.so!pool_alloc, game+0x3e40). A name matches a module whose path
+ * is it, or whose file name is it; the program itself answers to its own
+ * file name. */
+#include <dlfcn.h>
+#include <link.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "os/os.h"
+
+static const char *file_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash != NULL ? slash + 1 : path;
+}
+
+static bool names(const char *path, const char *name) {
+  return path[0] != '\0' && (strcmp(path, name) == 0 || strcmp(file_name(path), name) == 0);
+}
+
+typedef struct module_query {
+  const char *name;
+  char exe[4096];
+  char path[4096]; /* as the loader knows it ("" for the program) */
+  uintptr_t base;  /* where its first byte (the ELF header) is */
+  bool found;
+} module_query_t;
+
+static int visit(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size;
+  module_query_t *q = arg;
+  const char *path = info->dlpi_name;
+  /* the dynamic loader lists the program itself with no name */
+  if ((path == NULL || path[0] == '\0') && q->exe[0] != '\0') path = q->exe;
+  if (path == NULL || !names(path, q->name)) return 0;
+  /* a program not built position-independent loads at its link address:
+   * its base is its lowest segment, not the loader's bias of 0 */
+  uintptr_t low = UINTPTR_MAX;
+  for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++)
+    if (info->dlpi_phdr[i].p_type == PT_LOAD && info->dlpi_phdr[i].p_vaddr < low)
+      low = info->dlpi_phdr[i].p_vaddr;
+  if (low == UINTPTR_MAX) low = 0;
+  q->base = (uintptr_t)info->dlpi_addr + (low & ~(uintptr_t)0xfff);
+  const char *own = info->dlpi_name != NULL ? info->dlpi_name : "";
+  size_t n = strlen(own);
+  if (n >= sizeof q->path) n = sizeof q->path - 1;
+  memcpy(q->path, own, n);
+  q->path[n] = '\0';
+  q->found = true;
+  return 1;
+}
+
+static bool find(const char *name, module_query_t *q) {
+  memset(q, 0, sizeof *q);
+  q->name = name;
+  ssize_t n = readlink("/proc/self/exe", q->exe, sizeof q->exe - 1);
+  q->exe[n > 0 ? n : 0] = '\0';
+  dl_iterate_phdr(visit, q);
+  return q->found;
+}
+
+uintptr_t os_module_base(const char *name) {
+  static module_query_t q; /* large; callers are one at a time (takeover) */
+  return find(name, &q) ? q.base : 0;
+}
+
+void *os_module_symbol(const char *name, const char *symbol) {
+  static module_query_t q;
+  if (!find(name, &q)) return NULL;
+  /* the module as the loader knows it (NULL: the program), and only a
+   * definition in that module, not in one it depends on */
+  void *handle = dlopen(q.path[0] != '\0' ? q.path : NULL, RTLD_NOW | RTLD_NOLOAD);
+  if (handle == NULL) return NULL;
+  void *p = dlsym(handle, symbol);
+  dlclose(handle);
+  Dl_info info;
+  if (p == NULL || dladdr(p, &info) == 0 || (uintptr_t)info.dli_fbase != q.base) return NULL;
+  return p;
+}

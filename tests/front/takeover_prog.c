@@ -1,0 +1,74 @@
+/* Uses its legacy allocator (liblegacy_heap.so) and says who served it.
+ * "takeover": every block made in main must come from reheap's heap
+ * (rh_owns, looked up at run time), the blocks made before it still be
+ * its own, freed and resized by the original functions, with their
+ * contents kept. "own": nothing was taken over and lh_alloc's first
+ * bytes are as they were. Exit 0 when all holds. */
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "legacy_heap.h"
+
+typedef int (*owns_fn)(const void *);
+
+#define N 2000
+
+static int fails;
+#define EXPECT(c, ...)                 \
+  do {                                 \
+    if (!(c)) {                        \
+      fprintf(stderr, "takeover_prog: "); \
+      fprintf(stderr, __VA_ARGS__);    \
+      fputc('\n', stderr);             \
+      fails++;                         \
+    }                                  \
+  } while (0)
+
+int main(int argc, char **argv) {
+  int takeover = argc > 1 && strcmp(argv[1], "takeover") == 0;
+  owns_fn rh_owns = (owns_fn)dlsym(RTLD_DEFAULT, "rh_owns");
+  unsigned long own_before = lh_own_allocs, frees_before = lh_own_frees;
+  static void *blocks[N];
+  static lh_heap_t heap;
+  int from_reheap = 0;
+  for (int i = 0; i < N; i++) {
+    size_t size = 1 + (size_t)(i * 37) % 3000;
+    blocks[i] = i % 2 ? lh_alloc(size) : lh_heap_alloc(&heap, size);
+    EXPECT(blocks[i] != NULL, "block %d is NULL", i);
+    memset(blocks[i], i & 0xff, size);
+    EXPECT(lh_size(blocks[i]) >= size, "lh_size(%d) = %zu < %zu", i, lh_size(blocks[i]), size);
+    from_reheap += !lh_owns(blocks[i]) && rh_owns != NULL && rh_owns(blocks[i]);
+  }
+  /* blocks made before main: still its own; one grows (moving), the rest go */
+  for (int i = 0; i < LH_EARLY; i++) EXPECT(lh_owns(lh_early[i]), "early block %d not its own", i);
+  EXPECT(lh_size(lh_early[0]) == 100, "early size %zu", lh_size(lh_early[0]));
+  char *grown = lh_realloc(lh_early[0], 5000);
+  EXPECT(grown != NULL && memcmp(grown, "aaaaaaaaaa", 10) == 0 && grown[99] == 'a', "realloc lost the contents");
+  for (int i = 1; i < LH_EARLY; i++) lh_free(lh_early[i]);
+  for (int i = 0; i < N; i++) {
+    size_t size = 1 + (size_t)(i * 37) % 3000;
+    const unsigned char *b = blocks[i];
+    EXPECT(b[0] == (i & 0xff) && b[size - 1] == (i & 0xff), "block %d overwritten", i);
+    if (i % 2) lh_free(blocks[i]);
+    else lh_heap_free(&heap, blocks[i]);
+  }
+  lh_free(grown);
+  unsigned long own_allocs = lh_own_allocs - own_before, own_frees = lh_own_frees - frees_before;
+  int patched = memcmp(lh_entry_bytes, (const void *)(uintptr_t)lh_alloc, sizeof lh_entry_bytes) != 0;
+  if (takeover) {
+    EXPECT(from_reheap == N, "%d of %d blocks from reheap's heap", from_reheap, N);
+    EXPECT(own_allocs == 0, "%lu blocks still from its own heap", own_allocs);
+    /* the 9 early blocks freed, and the grown one's old block, went back */
+    EXPECT(own_frees == LH_EARLY, "%lu of its own frees, not %d", own_frees, LH_EARLY);
+    EXPECT(patched, "lh_alloc's entry is as it was");
+  } else {
+    EXPECT(from_reheap == 0 && own_allocs == N + 1, "own mode: %d from reheap, %lu own", from_reheap, own_allocs);
+    EXPECT(!patched, "lh_alloc's first bytes changed");
+  }
+  EXPECT(heap.calls == N || takeover, "heap method calls %lu", heap.calls);
+  printf("takeover_prog: %s, %d of %d from reheap, %lu own allocs, %lu own frees\n",
+         fails ? "FAILED" : "ok", from_reheap, N, own_allocs, own_frees);
+  return fails != 0;
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Taking over a program's own allocator (x86-64): a profile sends every
+# function of the test's legacy heap to reheap's, blocks made before the
+# takeover stay with their heap, and a profile that cannot be applied
+# changes nothing.
+# usage: test_takeover.sh BUILD_DIR PROGRAM PROFILE
+set -u
+bin="$1/bin/reheap"
+prog="$2"
+profile="$3"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# without reheap, and with reheap swapping malloc only: its own heap serves
+out=$("$prog" own) || fail "alone: $out"
+out=$("$bin" run -- "$prog" own) || fail "reheap run without a profile: $out"
+
+# the takeover: every block from reheap's heap, the early ones its own
+out=$("$bin" run --profile "$profile" -- "$prog" takeover 2>"$tmp/err"); rc=$?
+[ $rc -eq 0 ] || fail "takeover: exit $rc: $out $(cat "$tmp/err")"
+grep -q "ok, 2000 of 2000 from reheap, 0 own allocs, 10 own frees" <<<"$out" || fail "takeover: $out"
+[ -s "$tmp/err" ] && fail "takeover said something: $(cat "$tmp/err")"
+# the same from --hook specs, from another directory (the profile path is made absolute)
+out=$(cd / && "$bin" run --hook 'lh_alloc malloc(size)' --hook 'lh_free free(ptr)' \
+  --hook 'lh_size usable_size(ptr)' --hook 'lh_realloc realloc(ptr,size)' \
+  --hook 'lh_heap_alloc malloc(_,size)' --hook 'lh_heap_free free(_,ptr)' -- "$prog" takeover) ||
+  fail "--hook takeover: $out"
+
+# a wrong expected byte: nothing patched, one line, the program on its own heap
+out=$("$bin" run --hook 'lh_alloc malloc(size)' --hook 'lh_free free(ptr) expect=00 11 22' -- "$prog" own \
+  2>"$tmp/err") || fail "wrong bytes: the program failed: $out $(cat "$tmp/err")"
+grep -q "profile refused, nothing patched" "$tmp/err" && grep -q "line 2, lh_free: its first bytes differ" "$tmp/err" ||
+  fail "wrong bytes: $(cat "$tmp/err")"
+# a symbol that is not there: refused with its name
+out=$("$bin" run --hook 'no_such_fn malloc(size)' --hook 'lh_free free(ptr)' -- "$prog" own 2>"$tmp/err") ||
+  fail "missing symbol: the program failed: $out"
+grep -q "line 1, no_such_fn: no loaded module defines it" "$tmp/err" || fail "missing symbol: $(cat "$tmp/err")"
+# a module that is not loaded
+"$bin" run --hook 'libnothere.so!f malloc(size)' --hook 'lh_free free(ptr)' -- "$prog" own >/dev/null 2>"$tmp/err" ||
+  fail "missing module: the program failed"
+grep -q "module libnothere.so is not loaded" "$tmp/err" || fail "missing module: $(cat "$tmp/err")"
+
+# mistakes in a profile stop the run before the program starts: file, line, column
+printf 'lh_alloc malloc(size)\nlh_free fre(ptr)\n' >"$tmp/bad.profile"
+"$bin" run --profile "$tmp/bad.profile" -- "$prog" own >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] || fail "bad profile: exit $rc"
+grep -q "^reheap: $tmp/bad.profile:2:9: 'fre' is not a role" "$tmp/err" || fail "bad profile: $(cat "$tmp/err")"
+[ -s "$tmp/out" ] && fail "bad profile: the program ran"
+[ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "bad profile: more than one line"
+"$bin" run --hook 'lh_alloc malloc(size) thiscall' -- "$prog" own 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "reheap: --hook:1:23: thiscall is a 32-bit x86 convention" "$tmp/err" ||
+  fail "thiscall on x86-64: exit $rc, $(cat "$tmp/err")"
+"$bin" run --profile /nonexistent -- "$prog" own 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "cannot read the profile /nonexistent" "$tmp/err" || fail "missing profile: $(cat "$tmp/err")"
+"$bin" run --hook 'lh_alloc malloc(size)' -- "$prog" own 2>"$tmp/err"; rc=$?
+grep -q "allocates but has no free" "$tmp/err" || fail "malloc without free: $(cat "$tmp/err")"
+"$bin" run --heap=system --profile "$profile" -- "$prog" own 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] || fail "--heap=system with a profile: exit $rc"
+
+if [ $fails -ne 0 ]; then
+  echo "$fails failure(s)"
+  exit 1
+fi
+echo "takeover: all checks passed"
