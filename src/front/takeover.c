@@ -22,6 +22,7 @@ typedef uintptr_t (*original_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uin
                                   uintptr_t, uintptr_t);
 
 typedef struct seat {
+  char name[2 * SPEC_NAME_MAX + 8]; /* the target as its spec gave it */
   spec_role_t role;
   int8_t at[5];         /* position of each spec_arg_t (size, count, ptr, align), or -1 */
   original_fn original; /* the function as it was, through its trampoline */
@@ -218,6 +219,7 @@ bool takeover_install(const spec_profile_t *profile, char *err, size_t cap) {
     }
     seat_t *seat = &seats[k];
     memset(seat, 0, sizeof *seat);
+    memcpy(seat->name, name, sizeof seat->name);
     seat->role = s->role;
     memset(seat->at, -1, sizeof seat->at);
     for (int i = 0; i < s->nargs; i++)
@@ -252,6 +254,8 @@ void takeover_remove(void) {
 }
 
 size_t takeover_count(void) { return nseats; }
+
+const char *takeover_name(size_t i) { return i < nseats ? seats[i].name : NULL; }
 
 void takeover_counts(uint64_t *allocs, uint64_t *frees, uint64_t *foreign) {
   *allocs = atomic_load_explicit(&served_allocs, memory_order_relaxed);

@@ -18,6 +18,8 @@ __attribute__((visibility("hidden"))) bool takeover_install(const spec_profile_t
 __attribute__((visibility("hidden"))) void takeover_remove(void);
 /* Functions patched now. */
 __attribute__((visibility("hidden"))) size_t takeover_count(void);
+/* The name of patched function i, as its spec gave it; NULL past the end. */
+__attribute__((visibility("hidden"))) const char *takeover_name(size_t i);
 /* Blocks served from reheap's heap, freed back to it, and foreign blocks
  * sent back to the program's own heap. */
 __attribute__((visibility("hidden"))) void takeover_counts(uint64_t *allocs, uint64_t *frees,

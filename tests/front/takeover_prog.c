@@ -5,6 +5,7 @@
  * contents kept. "own": nothing was taken over and lh_alloc's first
  * bytes are as they were. Exit 0 when all holds. */
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,10 @@
 #include "legacy_heap.h"
 
 typedef int (*owns_fn)(const void *);
+typedef bool (*flag_fn)(void);
+typedef size_t (*count_fn)(void);
+typedef const char *(*name_fn)(size_t);
+typedef uint64_t (*u64_fn)(void);
 
 #define N 2000
 
@@ -57,6 +62,22 @@ int main(int argc, char **argv) {
   lh_free(grown);
   unsigned long own_allocs = lh_own_allocs - own_before, own_frees = lh_own_frees - frees_before;
   int patched = memcmp(lh_entry_bytes, (const void *)(uintptr_t)lh_alloc, sizeof lh_entry_bytes) != 0;
+  /* what reheap says of itself (include/reheap/reheap.h) */
+  flag_fn is_patched = (flag_fn)dlsym(RTLD_DEFAULT, "rh_is_patched");
+  count_fn patched_count = (count_fn)dlsym(RTLD_DEFAULT, "rh_patched_count");
+  name_fn patched_name = (name_fn)dlsym(RTLD_DEFAULT, "rh_patched_name");
+  u64_fn allocations = (u64_fn)dlsym(RTLD_DEFAULT, "rh_allocations");
+  if (takeover) {
+    EXPECT(is_patched != NULL && is_patched(), "rh_is_patched is not true");
+    EXPECT(patched_count != NULL && patched_count() == 6, "rh_patched_count is not 6");
+    bool named = false;
+    for (size_t k = 0; patched_name != NULL && patched_name(k) != NULL; k++)
+      named |= strcmp(patched_name(k), "liblegacy_heap.so!lh_alloc") == 0 || strcmp(patched_name(k), "lh_alloc") == 0;
+    EXPECT(named, "rh_patched_name does not name lh_alloc as its spec did");
+    EXPECT(allocations != NULL && allocations() >= N, "rh_allocations below %d", N);
+  } else if (is_patched != NULL) {
+    EXPECT(!is_patched() && patched_count() == 0 && patched_name(0) == NULL, "patched in own mode");
+  }
   if (takeover) {
     EXPECT(from_reheap == N, "%d of %d blocks from reheap's heap", from_reheap, N);
     EXPECT(own_allocs == 0, "%lu blocks still from its own heap", own_allocs);
