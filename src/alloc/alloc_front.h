@@ -15,4 +15,8 @@ __attribute__((visibility("hidden"))) void heap_free_front(void *p);
  * go to the front's rh_foreign_realloc. */
 __attribute__((visibility("hidden"))) void *heap_realloc_front(void *p, size_t size);
 
+/* Has fn called about every 100 ms from some thread's slow path while the
+ * program allocates (never on a fast path; not while it is idle). */
+__attribute__((visibility("hidden"))) void heap_set_periodic(void (*fn)(void));
+
 #endif

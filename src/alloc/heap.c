@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "alloc/alloc_front.h"
 #include "alloc/heap_internal.h"
 #include "os/os.h"
 
@@ -229,6 +230,10 @@ void heap_abandoned_tidy(void) {
   os_unlock(&list_lock);
 }
 
+void (*_Atomic heap_periodic_hook)(void);
+
+void heap_set_periodic(void (*fn)(void)) { atomic_store(&heap_periodic_hook, fn); }
+
 void heap_slow_tick(heap_t *h) {
   if (atomic_load_explicit(&h->delayed, memory_order_relaxed) != 0) heap_delayed_process(h);
   if ((++h->slow_ticks & 63) == 0) {
@@ -236,6 +241,8 @@ void heap_slow_tick(heap_t *h) {
     if (now >= h->collect_deadline) {
       h->collect_deadline = now + COLLECT_PERIOD_MS;
       heap_pages_collect_all(h, false);
+      void (*hook)(void) = atomic_load_explicit(&heap_periodic_hook, memory_order_relaxed);
+      if (hook != NULL) hook();
     }
   }
   if (h->purge_deadline != 0 && os_now_ms() >= h->purge_deadline) {

@@ -254,6 +254,9 @@ HEAP_HIDDEN heap_t *heap_thread_init(void);
 HEAP_HIDDEN heap_t *heap_for_free(void);
 HEAP_HIDDEN void heap_delayed_process(heap_t *h);
 HEAP_HIDDEN void heap_slow_tick(heap_t *h);
+/* Called about every COLLECT_PERIOD_MS from some thread's slow path, when
+ * set (the front's status page for `reheap stat`); never on a fast path. */
+HEAP_HIDDEN extern void (*_Atomic heap_periodic_hook)(void);
 HEAP_HIDDEN void heap_abandoned_tidy(void);
 HEAP_HIDDEN void heap_stats_flush(heap_t *h);
 HEAP_HIDDEN heap_t *heap_all_first(void);

@@ -368,6 +368,9 @@ int rh_cmd_run(int argc, char **argv) {
     char pidbuf[24];
     snprintf(pidbuf, sizeof pidbuf, "%ld", (long)getpid());
     if (profile != NULL || hooks.len > 0) setenv("REHEAP_HOOK_PID", pidbuf, 1);
+    /* the status page for `reheap stat`, on reheap's heap */
+    if (strcmp(heap->name, "reheap") == 0) setenv("REHEAP_STATUS_PID", pidbuf, 1);
+    else unsetenv("REHEAP_STATUS_PID");
     if (track != NULL) {
       setenv("REHEAP_TRACK_PID", pidbuf, 1);
       fcntl(donefd[1], F_SETFD, 0);

@@ -7,17 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "front/status_page.h"
 #include "os/os.h"
 #include "track/track_internal.h"
 
 static const char stat_help[] =
     "usage: reheap stat [--watch] PID\n"
     "\n"
-    "Prints the live counters of process PID, which must run under\n"
-    "'reheap run --track' and belong to you: allocations, frees, reallocs,\n"
+    "Prints what process PID, run by 'reheap run' and yours, is doing: whether\n"
+    "reheap's heap serves it, which of its functions a profile patched, how\n"
+    "many blocks; and under 'reheap run --track', its live counters: allocations, frees, reallocs,\n"
     "live blocks and bytes, peak, bytes allocated, double and invalid frees,\n"
     "and the allocations by size (powers of two).\n"
     "  --watch   print them again every second until the process ends\n";
@@ -28,7 +31,64 @@ static void print_bytes(char *buf, size_t cap, int64_t b) {
   else snprintf(buf, cap, "%lld B", (long long)b);
 }
 
-static int show(long pid, track_region_t *r) {
+/* Asks the process for fresh numbers; waits at most 1 s (a stopped
+ * process shows the last ones, with their age). */
+static void status_ask(status_page_t *p) {
+  uint32_t req = __atomic_add_fetch(&p->request, 1, __ATOMIC_RELEASE);
+  os_wake_on(&p->request);
+  for (int waited = 0; waited < 1000; waited += 50) {
+    uint32_t done = __atomic_load_n(&p->done, __ATOMIC_ACQUIRE);
+    if ((int32_t)(done - req) >= 0) return;
+    os_wait_on(&p->done, done, 50);
+  }
+}
+
+/* The status page's answers, first: active, patched (which), blocks. */
+static void show_status(long pid, status_page_t *p, bool counts) {
+  if (counts) status_ask(p);
+  uint32_t n = atomic_load_explicit(&p->patched, memory_order_acquire);
+  printf("reheap stat %ld: active on reheap's heap, ", pid);
+  if (n == 0) printf("not patched");
+  else printf("patched %u function%s (", n, n == 1 ? "" : "s");
+  for (uint32_t i = 0; i < n && i < STATUS_NAMES_MAX; i++)
+    printf("%s%.*s", i ? ", " : "", STATUS_NAME_LEN, p->names[i]);
+  if (n > STATUS_NAMES_MAX) printf(", ...");
+  if (n > 0) printf(")");
+  uint64_t at = atomic_load_explicit(&p->updated_ms, memory_order_acquire);
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+  /* under --track the tracker's counters follow, exact and live */
+  if (!counts) {
+    printf("\n");
+    return;
+  }
+  printf(", allocations %llu, frees %llu (as of %.1f s ago)\n",
+         (unsigned long long)atomic_load_explicit(&p->allocations, memory_order_relaxed),
+         (unsigned long long)atomic_load_explicit(&p->frees, memory_order_relaxed),
+         now > at ? (double)(now - at) / 1000 : 0.0);
+}
+
+static status_page_t *status_open(long pid) {
+  char path[256];
+  status_page_path(pid, path, sizeof path);
+  size_t size = 0;
+  int fd = os_open_private_rw(path, &size);
+  if (fd < 0) return NULL;
+  status_page_t *p =
+      size >= sizeof *p ? mmap(NULL, sizeof *p, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+  os_close(fd);
+  if (p == MAP_FAILED) return NULL;
+  if (memcmp(p->magic, STATUS_MAGIC, sizeof p->magic) != 0 || (long)p->pid != pid) {
+    munmap(p, sizeof *p);
+    return NULL;
+  }
+  return p;
+}
+
+static int show(long pid, status_page_t *page, track_region_t *r) {
+  if (page != NULL) show_status(pid, page, r == NULL);
+  if (r == NULL) return fflush(stdout) == 0 ? 0 : 1;
   track_counters_t c;
   track_region_sum(r, &c);
   char live[32], peak[32], total[32];
@@ -72,14 +132,22 @@ int rh_cmd_stat(int argc, char **argv) {
   long pid = rh_parse_pid(pid_arg);
   if (pid < 0) return rh_cli_fail("stat: '%s' is not a process id", pid_arg);
   size_t size = 0;
-  track_region_t *r = rh_region_open(pid, false, &size, "stat");
-  if (r == NULL) return 1;
-  int rc = show(pid, r);
+  status_page_t *page = kill((pid_t)pid, 0) == 0 ? status_open(pid) : NULL;
+  char counters[256];
+  track_counters_path(pid, counters, sizeof counters);
+  track_region_t *r = NULL;
+  /* a run without --track has the status page alone */
+  if (page == NULL || access(counters, F_OK) == 0) {
+    r = rh_region_open(pid, false, &size, "stat");
+    if (r == NULL) return 1;
+  }
+  int rc = show(pid, page, r);
   while (watch && rc == 0 && kill((pid_t)pid, 0) == 0) {
     sleep(1);
     if (kill((pid_t)pid, 0) != 0) break;
-    rc = show(pid, r);
+    rc = show(pid, page, r);
   }
-  munmap(r, size);
+  if (r != NULL) munmap(r, size);
+  if (page != NULL) munmap(page, sizeof *page);
   return rc;
 }

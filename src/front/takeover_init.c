@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "front/hook_spec.h"
+#include "front/status_page.h"
 #include "front/takeover.h"
 #include "os/os.h"
 
@@ -63,4 +64,5 @@ __attribute__((constructor)) static void takeover_init(void) {
     say("profile refused, nothing patched: ", source, "");
     say("  ", why, "; the program runs on its own allocator");
   }
+  status_page_refresh();
 }

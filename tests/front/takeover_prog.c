@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "legacy_heap.h"
 
@@ -45,6 +46,13 @@ int main(int argc, char **argv) {
     memset(blocks[i], i & 0xff, size);
     EXPECT(lh_size(blocks[i]) >= size, "lh_size(%d) = %zu < %zu", i, lh_size(blocks[i]), size);
     from_reheap += !lh_owns(blocks[i]) && rh_owns != NULL && rh_owns(blocks[i]);
+  }
+  /* "takeover READY": say so in the file READY, and linger, so that a test
+   * can look at the process with reheap stat */
+  if (argc > 2) {
+    FILE *ready = fopen(argv[2], "w");
+    if (ready != NULL) fclose(ready);
+    sleep(3);
   }
   /* blocks made before main: still its own; one grows (moving), the rest go */
   for (int i = 0; i < LH_EARLY; i++) EXPECT(lh_owns(lh_early[i]), "early block %d not its own", i);

@@ -22,6 +22,31 @@ out=$("$bin" run --profile "$profile" -- "$prog" takeover 2>"$tmp/err"); rc=$?
 [ $rc -eq 0 ] || fail "takeover: exit $rc: $out $(cat "$tmp/err")"
 grep -q "ok, 2000 of 2000 from reheap, 0 own allocs, 10 own frees" <<<"$out" || fail "takeover: $out"
 [ -s "$tmp/err" ] && fail "takeover said something: $(cat "$tmp/err")"
+# reheap stat on it: active, patched, the functions' names, blocks
+"$bin" run --profile "$profile" -- "$prog" takeover "$tmp/ready" >/dev/null &
+runner=$!
+for i in $(seq 100); do [ -e "$tmp/ready" ] && break; sleep 0.05; done
+pid=$(pgrep -n -f "$prog takeover $tmp/ready" || true)
+if [ -z "$pid" ]; then
+  fail "lingering program not found"
+else
+  out=$("$bin" stat "$pid"); rc=$?
+  [ $rc -eq 0 ] || fail "stat exit $rc: $out"
+  grep -q "^reheap stat $pid: active on reheap's heap, patched 6 functions (liblegacy_heap.so!lh_alloc, liblegacy_heap.so!lh_free, lh_size, lh_realloc, lh_heap_alloc, lh_heap_free), allocations [0-9]*, frees [0-9]*" <<<"$out" ||
+    fail "stat: $out"
+  n=$(sed -n 's/.*allocations \([0-9]*\),.*/\1/p' <<<"$out")
+  [ "${n:-0}" -ge 2000 ] || fail "stat: allocations $n below the program's 2000"
+fi
+wait $runner || fail "lingering takeover failed"
+# a run that swaps malloc only: active, not patched
+"$bin" run -- "$prog" own "$tmp/ready2" >/dev/null &
+runner=$!
+for i in $(seq 100); do [ -e "$tmp/ready2" ] && break; sleep 0.05; done
+pid=$(pgrep -n -f "$prog own $tmp/ready2" || true)
+out=$("$bin" stat "$pid" 2>&1)
+grep -q "^reheap stat $pid: active on reheap's heap, not patched" <<<"$out" || fail "stat, not patched: $out"
+wait $runner || fail "lingering own run failed"
+
 # the same from --hook specs, from another directory (the profile path is made absolute)
 out=$(cd / && "$bin" run --hook 'lh_alloc malloc(size)' --hook 'lh_free free(ptr)' \
   --hook 'lh_size usable_size(ptr)' --hook 'lh_realloc realloc(ptr,size)' \
