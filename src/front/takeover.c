@@ -30,6 +30,19 @@ typedef struct seat {
   rh_hook_t *hook;
 } seat_t;
 
+/* Where the entries take blocks from: reheap's heap directly, or, under
+ * --track, through the exported malloc family (the tracker's, in front of
+ * reheap's), so that the blocks of the program's own allocator are
+ * tracked like any. */
+typedef struct door {
+  void *(*malloc)(size_t);
+  void *(*calloc)(size_t, size_t);
+  void *(*realloc)(void *, size_t);
+  void *(*aligned_alloc)(size_t, size_t);
+  void (*free)(void *);
+} door_t;
+static door_t door = {rh_malloc, rh_calloc, rh_realloc, rh_aligned_alloc, rh_free};
+
 static seat_t seats[SPEC_PROFILE_MAX];
 static size_t nseats;
 static rh_hook_t *hooks[SPEC_PROFILE_MAX];
@@ -53,18 +66,18 @@ static uintptr_t serve(seat_t *s, const uintptr_t *a) {
   switch (s->role) {
   case SPEC_ROLE_MALLOC:
     atomic_fetch_add_explicit(&served_allocs, 1, memory_order_relaxed);
-    return (uintptr_t)rh_malloc(size);
+    return (uintptr_t)door.malloc(size);
   case SPEC_ROLE_CALLOC:
     atomic_fetch_add_explicit(&served_allocs, 1, memory_order_relaxed);
-    return (uintptr_t)rh_calloc((size_t)arg(s, SPEC_ARG_COUNT, a), size);
+    return (uintptr_t)door.calloc((size_t)arg(s, SPEC_ARG_COUNT, a), size);
   case SPEC_ROLE_MEMALIGN:
     atomic_fetch_add_explicit(&served_allocs, 1, memory_order_relaxed);
-    return (uintptr_t)rh_aligned_alloc((size_t)arg(s, SPEC_ARG_ALIGN, a), size);
+    return (uintptr_t)door.aligned_alloc((size_t)arg(s, SPEC_ARG_ALIGN, a), size);
   case SPEC_ROLE_FREE:
     if (p == NULL) return 0;
     if (rh_owns(p)) {
       atomic_fetch_add_explicit(&served_frees, 1, memory_order_relaxed);
-      rh_free(p);
+      door.free(p);
       return 0;
     }
     atomic_fetch_add_explicit(&foreign_frees, 1, memory_order_relaxed);
@@ -75,7 +88,7 @@ static uintptr_t serve(seat_t *s, const uintptr_t *a) {
   case SPEC_ROLE_REALLOC:
     if (p == NULL || rh_owns(p)) {
       if (p == NULL) atomic_fetch_add_explicit(&served_allocs, 1, memory_order_relaxed);
-      return (uintptr_t)rh_realloc(p, size);
+      return (uintptr_t)door.realloc(p, size);
     }
     /* a foreign block moves into reheap's heap when the profile says how
      * big it is (its usable_size) and how to give it back (its free); the
@@ -85,7 +98,7 @@ static uintptr_t serve(seat_t *s, const uintptr_t *a) {
       memcpy(q, a, sizeof q);
       q[foreign_size->at[SPEC_ARG_PTR]] = (uintptr_t)p;
       size_t old = (size_t)call_original(foreign_size, q);
-      void *moved = rh_malloc(size);
+      void *moved = door.malloc(size);
       if (moved == NULL) return 0;
       memcpy(moved, p, old < size ? old : size);
       memcpy(q, a, sizeof q);
@@ -176,6 +189,19 @@ static void undo(size_t n) {
   for (size_t k = 0; k < n; k++) rh_hook_destroy(seats[k].hook);
   nseats = 0;
   foreign_size = free_seat = NULL;
+}
+
+void takeover_through_exports(const char *module) {
+  /* by the module's name: this library is linked -Bsymbolic, so a lookup
+   * in the default scope from here would find its own malloc first */
+  door_t d = {
+      (void *(*)(size_t))os_module_symbol(module, "malloc"),
+      (void *(*)(size_t, size_t))os_module_symbol(module, "calloc"),
+      (void *(*)(void *, size_t))os_module_symbol(module, "realloc"),
+      (void *(*)(size_t, size_t))os_module_symbol(module, "aligned_alloc"),
+      (void (*)(void *))os_module_symbol(module, "free"),
+  };
+  if (d.malloc && d.calloc && d.realloc && d.aligned_alloc && d.free) door = d;
 }
 
 bool takeover_install(const spec_profile_t *profile, char *err, size_t cap) {

@@ -14,6 +14,9 @@
  * spec (its line and target) and why. */
 __attribute__((visibility("hidden"))) bool takeover_install(const spec_profile_t *profile, char *err,
                                                             size_t cap);
+/* Serves through the malloc family module exports (under --track, the
+ * tracker's, in front of reheap's heap) instead of reheap's heap directly. */
+__attribute__((visibility("hidden"))) void takeover_through_exports(const char *module);
 /* Puts every patched function back as it was. */
 __attribute__((visibility("hidden"))) void takeover_remove(void);
 /* Functions patched now. */

@@ -60,6 +60,8 @@ __attribute__((constructor)) static void takeover_init(void) {
     return;
   }
   static char why[512];
+  const char *tracked = getenv("REHEAP_TRACK_PID");
+  if (tracked != NULL && tracked[0] != '\0') takeover_through_exports("libreheap_track.so");
   if (!takeover_install(&profile, why, sizeof why)) {
     say("profile refused, nothing patched: ", source, "");
     say("  ", why, "; the program runs on its own allocator");

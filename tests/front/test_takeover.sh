@@ -22,6 +22,17 @@ out=$("$bin" run --profile "$profile" -- "$prog" takeover 2>"$tmp/err"); rc=$?
 [ $rc -eq 0 ] || fail "takeover: exit $rc: $out $(cat "$tmp/err")"
 grep -q "ok, 2000 of 2000 from reheap, 0 own allocs, 10 own frees" <<<"$out" || fail "takeover: $out"
 [ -s "$tmp/err" ] && fail "takeover said something: $(cat "$tmp/err")"
+# under --track the program's own allocator is tracked too, with stacks
+# through the entries back to its caller
+out=$("$bin" run --track --format folded-allocated --report "$tmp/alloc.folded" --profile "$profile" -- \
+  "$prog" takeover) || fail "tracked takeover: $out"
+grep -q "ok, 2000 of 2000 from reheap" <<<"$out" || fail "tracked takeover: $out"
+bytes=$(awk '/^main;entry_/ {s += $NF} END {print s + 0}' "$tmp/alloc.folded")
+[ "$bytes" -gt 2900000 ] || fail "tracked takeover: $bytes bytes from main through the entries: $(cat "$tmp/alloc.folded")"
+"$bin" run --track --report "$tmp/track.txt" --profile "$profile" -- "$prog" takeover >/dev/null
+grep -q "frees of blocks never seen 0, double frees 0, invalid frees 0" "$tmp/track.txt" &&
+  grep -q "leaked 0 bytes in 0 blocks" "$tmp/track.txt" || fail "tracked takeover report: $(head -2 "$tmp/track.txt")"
+
 # reheap stat on it: active, patched, the functions' names, blocks
 "$bin" run --profile "$profile" -- "$prog" takeover "$tmp/ready" >/dev/null &
 runner=$!
