@@ -4,10 +4,11 @@
  * path the profile does not cover) go back to the original function
  * through its trampoline.
  *
- * x86-64 only for now: an entry takes the first eight arguments as
- * integers (System V passes six in registers and the rest on the stack, so
- * a function of fewer arguments is read correctly) and the spec says which
- * one is the size, the count, the pointer, the alignment. */
+ * x86-64 only for now: an entry takes the six arguments System V passes
+ * in registers, as integers (a function of fewer is read correctly), and
+ * the spec says which one is the size, the count, the pointer, the
+ * alignment. Not more: arguments on the stack belong to the callee in that
+ * ABI, and a C entry taking them could write over its caller's frame. */
 #include "front/takeover.h"
 
 #include <stdatomic.h>
@@ -18,8 +19,9 @@
 #include "reheap/alloc.h"
 #include "reheap/hook.h"
 
-typedef uintptr_t (*original_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t,
-                                  uintptr_t, uintptr_t);
+#define REG_ARGS 6 /* System V passes these in registers */
+
+typedef uintptr_t (*original_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t);
 
 typedef struct seat {
   char name[2 * SPEC_NAME_MAX + 8]; /* the target as its spec gave it */
@@ -53,11 +55,86 @@ static _Atomic uint64_t served_allocs, served_frees, foreign_frees;
 static seat_t *foreign_size, *free_seat;
 
 static uintptr_t call_original(const seat_t *s, const uintptr_t *a) {
-  return s->original(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+  return s->original(a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 static uintptr_t arg(const seat_t *s, spec_arg_t which, const uintptr_t *a) {
   return s->at[which] >= 0 ? a[s->at[which]] : 0;
+}
+
+/* Which blocks are ours. rh_owns() is not enough: a program's own
+ * allocator usually carves its pools and heaps out of blocks it got from
+ * malloc, which under `reheap run` is reheap's heap too, so its own blocks
+ * lie inside reheap's memory. Every block an entry hands out therefore
+ * carries a tag in the 16 bytes before it: its address scrambled with a
+ * constant, and how far the block reheap allocated starts before it. */
+#define TAG_KEY 0x7265686561705447ull /* "reheapTG" */
+
+typedef struct tag {
+  uint64_t check;  /* TAG_KEY ^ the block's address; 0 once freed */
+  uint64_t offset; /* from the allocation's start to the block */
+} tag_t;
+
+static void *tag(void *base, size_t offset) {
+  if (base == NULL) return NULL;
+  unsigned char *p = (unsigned char *)base + offset;
+  tag_t *t = (tag_t *)p - 1;
+  t->check = TAG_KEY ^ (uintptr_t)p;
+  t->offset = offset;
+  return p;
+}
+
+static bool ours(const void *p) {
+  if (p == NULL || ((uintptr_t)p & 15) != 0) return false;
+  const tag_t *t = (const tag_t *)p - 1;
+  return rh_owns(p) && rh_owns(t) && t->check == (TAG_KEY ^ (uintptr_t)p);
+}
+
+static void *base_of(void *p) { return (unsigned char *)p - ((tag_t *)p - 1)->offset; }
+
+static void *ours_malloc(size_t size) {
+  if (size > SIZE_MAX - sizeof(tag_t)) return NULL;
+  return tag(door.malloc(size + sizeof(tag_t)), sizeof(tag_t));
+}
+
+static void *ours_calloc(size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total) || total > SIZE_MAX - sizeof(tag_t)) return NULL;
+  return tag(door.calloc(1, total + sizeof(tag_t)), sizeof(tag_t));
+}
+
+/* the tag takes a whole alignment step in front of the block */
+static void *ours_memalign(size_t align, size_t size) {
+  if (align < sizeof(tag_t)) align = sizeof(tag_t);
+  if ((align & (align - 1)) != 0 || size > SIZE_MAX - 2 * align) return NULL;
+  size_t total = (size + align + align - 1) & ~(align - 1);
+  return tag(door.aligned_alloc(align, total), align);
+}
+
+static void ours_free(void *p) {
+  void *base = base_of(p);
+  ((tag_t *)p - 1)->check = 0;
+  door.free(base);
+}
+
+static size_t ours_size(void *p) {
+  return rh_usable_size(base_of(p)) - ((tag_t *)p - 1)->offset;
+}
+
+static void *ours_realloc(void *p, size_t size) {
+  if (p == NULL) return ours_malloc(size);
+  if (((tag_t *)p - 1)->offset == sizeof(tag_t)) {
+    if (size > SIZE_MAX - sizeof(tag_t)) return NULL;
+    void *base = door.realloc(base_of(p), size + sizeof(tag_t));
+    return tag(base, sizeof(tag_t)); /* NULL: p stays as it was */
+  }
+  /* an aligned block keeps no alignment through realloc (as C's) */
+  void *q = ours_malloc(size);
+  if (q == NULL) return NULL;
+  size_t old = ours_size(p);
+  memcpy(q, p, old < size ? old : size);
+  ours_free(p);
+  return q;
 }
 
 static uintptr_t serve(seat_t *s, const uintptr_t *a) {
@@ -66,39 +143,39 @@ static uintptr_t serve(seat_t *s, const uintptr_t *a) {
   switch (s->role) {
   case SPEC_ROLE_MALLOC:
     atomic_fetch_add_explicit(&served_allocs, 1, memory_order_relaxed);
-    return (uintptr_t)door.malloc(size);
+    return (uintptr_t)ours_malloc(size);
   case SPEC_ROLE_CALLOC:
     atomic_fetch_add_explicit(&served_allocs, 1, memory_order_relaxed);
-    return (uintptr_t)door.calloc((size_t)arg(s, SPEC_ARG_COUNT, a), size);
+    return (uintptr_t)ours_calloc((size_t)arg(s, SPEC_ARG_COUNT, a), size);
   case SPEC_ROLE_MEMALIGN:
     atomic_fetch_add_explicit(&served_allocs, 1, memory_order_relaxed);
-    return (uintptr_t)door.aligned_alloc((size_t)arg(s, SPEC_ARG_ALIGN, a), size);
+    return (uintptr_t)ours_memalign((size_t)arg(s, SPEC_ARG_ALIGN, a), size);
   case SPEC_ROLE_FREE:
     if (p == NULL) return 0;
-    if (rh_owns(p)) {
+    if (ours(p)) {
       atomic_fetch_add_explicit(&served_frees, 1, memory_order_relaxed);
-      door.free(p);
+      ours_free(p);
       return 0;
     }
     atomic_fetch_add_explicit(&foreign_frees, 1, memory_order_relaxed);
     return call_original(s, a);
   case SPEC_ROLE_USABLE_SIZE:
-    if (p != NULL && rh_owns(p)) return rh_usable_size(p);
+    if (ours(p)) return ours_size(p);
     return call_original(s, a);
   case SPEC_ROLE_REALLOC:
-    if (p == NULL || rh_owns(p)) {
+    if (p == NULL || ours(p)) {
       if (p == NULL) atomic_fetch_add_explicit(&served_allocs, 1, memory_order_relaxed);
-      return (uintptr_t)door.realloc(p, size);
+      return (uintptr_t)ours_realloc(p, size);
     }
     /* a foreign block moves into reheap's heap when the profile says how
      * big it is (its usable_size) and how to give it back (its free); the
      * other arguments (a method's object) are passed on as given */
     if (foreign_size != NULL && free_seat != NULL && size != 0) {
-      uintptr_t q[8];
+      uintptr_t q[REG_ARGS];
       memcpy(q, a, sizeof q);
       q[foreign_size->at[SPEC_ARG_PTR]] = (uintptr_t)p;
       size_t old = (size_t)call_original(foreign_size, q);
-      void *moved = door.malloc(size);
+      void *moved = ours_malloc(size);
       if (moved == NULL) return 0;
       memcpy(moved, p, old < size ? old : size);
       memcpy(q, a, sizeof q);
@@ -117,8 +194,8 @@ static uintptr_t serve(seat_t *s, const uintptr_t *a) {
  * a detour with the program's own arguments and nothing else. */
 #define ENTRY(a, b, c, d)                                                                       \
   static uintptr_t entry_##a##b##c##d(uintptr_t a0, uintptr_t a1, uintptr_t a2, uintptr_t a3,       \
-                                      uintptr_t a4, uintptr_t a5, uintptr_t a6, uintptr_t a7) {     \
-    uintptr_t arr[8] = {a0, a1, a2, a3, a4, a5, a6, a7};                                          \
+                                      uintptr_t a4, uintptr_t a5) {                                 \
+    uintptr_t arr[REG_ARGS] = {a0, a1, a2, a3, a4, a5};                                           \
     return serve(&seats[(a) * 64 + (b) * 16 + (c) * 4 + (d)], arr);                              \
   }
 #define ENTRY4(a, b, c) ENTRY(a, b, c, 0) ENTRY(a, b, c, 1) ENTRY(a, b, c, 2) ENTRY(a, b, c, 3)
@@ -132,8 +209,7 @@ ENTRY64(3)
 #define NAME4(a, b, c) NAME(a, b, c, 0) NAME(a, b, c, 1) NAME(a, b, c, 2) NAME(a, b, c, 3)
 #define NAME16(a, b) NAME4(a, b, 0) NAME4(a, b, 1) NAME4(a, b, 2) NAME4(a, b, 3)
 #define NAME64(a) NAME16(a, 0) NAME16(a, 1) NAME16(a, 2) NAME16(a, 3)
-typedef uintptr_t (*entry_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t,
-                              uintptr_t);
+typedef uintptr_t (*entry_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t);
 /* seat a*64 + b*16 + c*4 + d is entry_abcd (digits in base 4) */
 static const entry_fn entries[] = {NAME64(0) NAME64(1) NAME64(2) NAME64(3)};
 _Static_assert(sizeof entries / sizeof entries[0] == SPEC_PROFILE_MAX, "an entry for every seat");
@@ -225,6 +301,12 @@ bool takeover_install(const spec_profile_t *profile, char *err, size_t cap) {
     const spec_t *s = &profile->specs[k];
     char name[2 * SPEC_NAME_MAX + 8], why[200] = "";
     describe(s, name, sizeof name);
+    if (s->nargs > REG_ARGS) {
+      snprintf(err, cap, "line %u, %s: more than %d arguments: on x86-64 reheap stands in for functions "
+               "whose arguments all travel in registers", s->line, name, REG_ARGS);
+      undo(k);
+      return false;
+    }
     if (s->conv != SPEC_CONV_DEFAULT) {
       snprintf(err, cap, "line %u, %s: the %s convention is for 32-bit x86 programs", s->line, name,
                spec_conv_name(s->conv));

@@ -1,9 +1,12 @@
-/* A program's own allocator, as old programs ship them: a bump heap in a
- * static arena with a 16-byte header per block, called directly, with a
- * method-style pair taking the heap object first. Its constructor makes
+/* A program's own allocator, as old programs ship them: a bump heap with a
+ * 16-byte header per block, called directly, with a method-style pair
+ * taking the heap object first. Its arena comes from malloc, as engines'
+ * arenas do: under `reheap run` its blocks lie inside reheap's heap, and
+ * a takeover must still tell them from its own. Its constructor makes
  * blocks before any takeover can happen (a library's constructors run
  * before the preload library's), which a takeover must leave to it. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "legacy_heap.h"
@@ -16,14 +19,14 @@ typedef struct header {
   uint64_t size, magic;
 } header_t;
 
-static _Alignas(16) unsigned char arena[ARENA];
+static unsigned char *arena;
 static size_t used;
 unsigned long lh_own_allocs, lh_own_frees;
 void *lh_early[LH_EARLY];
 unsigned char lh_entry_bytes[16];
 
 int lh_owns(const void *p) {
-  return (const unsigned char *)p >= arena && (const unsigned char *)p < arena + ARENA;
+  return arena != NULL && (const unsigned char *)p >= arena && (const unsigned char *)p < arena + ARENA;
 }
 
 __attribute__((noinline)) void *lh_alloc(size_t size) {
@@ -72,6 +75,8 @@ __attribute__((noinline)) void lh_heap_free(lh_heap_t *heap, void *p) {
 }
 
 __attribute__((constructor)) static void early(void) {
+  arena = malloc(ARENA);
+  if (arena == NULL) __builtin_trap();
   memcpy(lh_entry_bytes, (const void *)(uintptr_t)lh_alloc, sizeof lh_entry_bytes);
   for (int i = 0; i < LH_EARLY; i++) {
     lh_early[i] = lh_alloc(100 + (size_t)i);
