@@ -12,17 +12,40 @@
 
 #include "alloc/alloc_front.h"
 #include "front/foreign.h"
+#include "front/takeover.h"
 #include "reheap/alloc.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
 EXPORT void *malloc(size_t size) { return rh_malloc(size); }
 
-EXPORT void free(void *p) { heap_free_front(p); }
+/* After a takeover, blocks its entries handed out (tagged, 16 bytes into
+ * their allocation) may reach these through paths the profile does not
+ * patch: they are taken back at their allocation's start. */
+EXPORT void free(void *p) {
+  size_t size;
+  void *base;
+  if (__builtin_expect(atomic_load_explicit(&takeover_active, memory_order_relaxed), 0) &&
+      (base = takeover_adopt(p, &size)) != NULL)
+    p = base;
+  heap_free_front(p);
+}
 
 EXPORT void *calloc(size_t count, size_t size) { return rh_calloc(count, size); }
 
-EXPORT void *realloc(void *p, size_t size) { return heap_realloc_front(p, size); }
+EXPORT void *realloc(void *p, size_t size) {
+  if (__builtin_expect(atomic_load_explicit(&takeover_active, memory_order_relaxed), 0) &&
+      takeover_tagged(p)) {
+    void *q = rh_malloc(size);
+    if (q == NULL && size != 0) return NULL; /* p stays as it was */
+    size_t old;
+    void *base = takeover_adopt(p, &old);
+    if (q != NULL) memcpy(q, p, old < size ? old : size);
+    rh_free(base);
+    return q;
+  }
+  return heap_realloc_front(p, size);
+}
 
 EXPORT void *reallocarray(void *p, size_t count, size_t size) {
   if (p != NULL && !rh_owns(p)) {
@@ -78,6 +101,9 @@ EXPORT void *pvalloc(size_t size) {
 EXPORT size_t malloc_usable_size(void *p) {
   if (p == NULL) return 0;
   if (!rh_owns(p)) return rh_foreign_usable_size(p);
+  if (__builtin_expect(atomic_load_explicit(&takeover_active, memory_order_relaxed), 0) &&
+      takeover_tagged(p))
+    return takeover_size(p);
   return rh_usable_size(p);
 }
 

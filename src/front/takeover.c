@@ -92,6 +92,16 @@ static bool ours(const void *p) {
 
 static void *base_of(void *p) { return (unsigned char *)p - ((tag_t *)p - 1)->offset; }
 
+_Atomic bool takeover_active;
+
+void *takeover_adopt(void *p, size_t *size) {
+  if (!ours(p)) return NULL;
+  void *base = base_of(p);
+  *size = rh_usable_size(base) - ((tag_t *)p - 1)->offset;
+  ((tag_t *)p - 1)->check = 0;
+  return base;
+}
+
 static void *ours_malloc(size_t size) {
   if (size > SIZE_MAX - sizeof(tag_t)) return NULL;
   return tag(door.malloc(size + sizeof(tag_t)), sizeof(tag_t));
@@ -120,6 +130,10 @@ static void ours_free(void *p) {
 static size_t ours_size(void *p) {
   return rh_usable_size(base_of(p)) - ((tag_t *)p - 1)->offset;
 }
+
+bool takeover_tagged(const void *p) { return ours(p); }
+
+size_t takeover_size(void *p) { return ours_size(p); }
 
 static void *ours_realloc(void *p, size_t size) {
   if (p == NULL) return ours_malloc(size);
@@ -346,6 +360,7 @@ bool takeover_install(const spec_profile_t *profile, char *err, size_t cap) {
     if (s->role == SPEC_ROLE_FREE && free_seat == NULL) free_seat = seat;
     nseats = k + 1;
   }
+  atomic_store(&takeover_active, true); /* before any entry can hand out a block */
   rh_status_t st = rh_hook_enable_all(hooks, nseats);
   if (st != RH_OK) {
     snprintf(err, cap, "the hooks could not be switched on together: %s", rh_strerror(st));

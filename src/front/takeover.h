@@ -3,6 +3,7 @@
 #ifndef REHEAP_FRONT_TAKEOVER_H
 #define REHEAP_FRONT_TAKEOVER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,17 @@ __attribute__((visibility("hidden"))) bool takeover_install(const spec_profile_t
 /* Serves through the malloc family module exports (under --track, the
  * tracker's, in front of reheap's heap) instead of reheap's heap directly. */
 __attribute__((visibility("hidden"))) void takeover_through_exports(const char *module);
+/* True once a profile was installed (it stays true: its blocks remain). */
+__attribute__((visibility("hidden"))) extern _Atomic bool takeover_active;
+/* A block one of the entries handed out, reaching the plain malloc family
+ * instead (a program's allocator that passes some of its blocks on to
+ * free or realloc, through a path the profile does not patch): its tag is
+ * cleared and its allocation's start returned, with the block's usable
+ * size in *size; NULL for any other pointer. */
+__attribute__((visibility("hidden"))) void *takeover_adopt(void *p, size_t *size);
+/* Whether p is such a block, and its usable size (tag left in place). */
+__attribute__((visibility("hidden"))) bool takeover_tagged(const void *p);
+__attribute__((visibility("hidden"))) size_t takeover_size(void *p);
 /* Puts every patched function back as it was. */
 __attribute__((visibility("hidden"))) void takeover_remove(void);
 /* Functions patched now. */
