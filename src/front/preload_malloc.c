@@ -22,28 +22,37 @@ EXPORT void *malloc(size_t size) { return rh_malloc(size); }
 /* After a takeover, blocks its entries handed out (tagged, 16 bytes into
  * their allocation) may reach these through paths the profile does not
  * patch: they are taken back at their allocation's start. */
-EXPORT void free(void *p) {
+__attribute__((noinline, cold)) static void free_after_takeover(void *p) {
   size_t size;
-  void *base;
-  if (__builtin_expect(atomic_load_explicit(&takeover_active, memory_order_relaxed), 0) &&
-      (base = takeover_adopt(p, &size)) != NULL)
-    p = base;
+  void *base = takeover_adopt(p, &size);
+  heap_free_front(base != NULL ? base : p);
+}
+
+/* (the check apart, so that free stays one test and a tail jump) */
+EXPORT void free(void *p) {
+  if (__builtin_expect(atomic_load_explicit(&takeover_active, memory_order_relaxed), 0)) {
+    free_after_takeover(p);
+    return;
+  }
   heap_free_front(p);
 }
 
 EXPORT void *calloc(size_t count, size_t size) { return rh_calloc(count, size); }
 
+__attribute__((noinline, cold)) static void *realloc_after_takeover(void *p, size_t size) {
+  if (!takeover_tagged(p)) return heap_realloc_front(p, size);
+  void *q = rh_malloc(size);
+  if (q == NULL && size != 0) return NULL; /* p stays as it was */
+  size_t old;
+  void *base = takeover_adopt(p, &old);
+  if (q != NULL) memcpy(q, p, old < size ? old : size);
+  rh_free(base);
+  return q;
+}
+
 EXPORT void *realloc(void *p, size_t size) {
-  if (__builtin_expect(atomic_load_explicit(&takeover_active, memory_order_relaxed), 0) &&
-      takeover_tagged(p)) {
-    void *q = rh_malloc(size);
-    if (q == NULL && size != 0) return NULL; /* p stays as it was */
-    size_t old;
-    void *base = takeover_adopt(p, &old);
-    if (q != NULL) memcpy(q, p, old < size ? old : size);
-    rh_free(base);
-    return q;
-  }
+  if (__builtin_expect(atomic_load_explicit(&takeover_active, memory_order_relaxed), 0))
+    return realloc_after_takeover(p, size);
   return heap_realloc_front(p, size);
 }
 
