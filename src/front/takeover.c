@@ -48,7 +48,6 @@ static door_t door = {rh_malloc, rh_calloc, rh_realloc, rh_aligned_alloc, rh_fre
 static seat_t seats[SPEC_PROFILE_MAX];
 static size_t nseats;
 static rh_hook_t *hooks[SPEC_PROFILE_MAX];
-static _Atomic uint64_t served_allocs, served_frees, foreign_frees;
 
 /* The profile's own usable_size and free, for moving a foreign block into
  * reheap's heap on realloc. */
@@ -156,31 +155,23 @@ static uintptr_t serve(seat_t *s, const uintptr_t *a) {
   void *p = (void *)arg(s, SPEC_ARG_PTR, a);
   switch (s->role) {
   case SPEC_ROLE_MALLOC:
-    atomic_fetch_add_explicit(&served_allocs, 1, memory_order_relaxed);
     return (uintptr_t)ours_malloc(size);
   case SPEC_ROLE_CALLOC:
-    atomic_fetch_add_explicit(&served_allocs, 1, memory_order_relaxed);
     return (uintptr_t)ours_calloc((size_t)arg(s, SPEC_ARG_COUNT, a), size);
   case SPEC_ROLE_MEMALIGN:
-    atomic_fetch_add_explicit(&served_allocs, 1, memory_order_relaxed);
     return (uintptr_t)ours_memalign((size_t)arg(s, SPEC_ARG_ALIGN, a), size);
   case SPEC_ROLE_FREE:
     if (p == NULL) return 0;
     if (ours(p)) {
-      atomic_fetch_add_explicit(&served_frees, 1, memory_order_relaxed);
       ours_free(p);
       return 0;
     }
-    atomic_fetch_add_explicit(&foreign_frees, 1, memory_order_relaxed);
     return call_original(s, a);
   case SPEC_ROLE_USABLE_SIZE:
     if (ours(p)) return ours_size(p);
     return call_original(s, a);
   case SPEC_ROLE_REALLOC:
-    if (p == NULL || ours(p)) {
-      if (p == NULL) atomic_fetch_add_explicit(&served_allocs, 1, memory_order_relaxed);
-      return (uintptr_t)ours_realloc(p, size);
-    }
+    if (p == NULL || ours(p)) return (uintptr_t)ours_realloc(p, size);
     /* a foreign block moves into reheap's heap when the profile says how
      * big it is (its usable_size) and how to give it back (its free); the
      * other arguments (a method's object) are passed on as given */
@@ -195,8 +186,6 @@ static uintptr_t serve(seat_t *s, const uintptr_t *a) {
       memcpy(q, a, sizeof q);
       q[free_seat->at[SPEC_ARG_PTR]] = (uintptr_t)p;
       call_original(free_seat, q);
-      atomic_fetch_add_explicit(&served_allocs, 1, memory_order_relaxed);
-      atomic_fetch_add_explicit(&foreign_frees, 1, memory_order_relaxed);
       return (uintptr_t)moved;
     }
     return call_original(s, a);
@@ -370,18 +359,6 @@ bool takeover_install(const spec_profile_t *profile, char *err, size_t cap) {
   return true;
 }
 
-void takeover_remove(void) {
-  if (nseats == 0) return;
-  rh_hook_disable_all(hooks, nseats);
-  undo(nseats);
-}
-
 size_t takeover_count(void) { return nseats; }
 
 const char *takeover_name(size_t i) { return i < nseats ? seats[i].name : NULL; }
-
-void takeover_counts(uint64_t *allocs, uint64_t *frees, uint64_t *foreign) {
-  *allocs = atomic_load_explicit(&served_allocs, memory_order_relaxed);
-  *frees = atomic_load_explicit(&served_frees, memory_order_relaxed);
-  *foreign = atomic_load_explicit(&foreign_frees, memory_order_relaxed);
-}

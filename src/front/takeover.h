@@ -29,15 +29,9 @@ __attribute__((visibility("hidden"))) void *takeover_adopt(void *p, size_t *size
 /* Whether p is such a block, and its usable size (tag left in place). */
 __attribute__((visibility("hidden"))) bool takeover_tagged(const void *p);
 __attribute__((visibility("hidden"))) size_t takeover_size(void *p);
-/* Puts every patched function back as it was. */
-__attribute__((visibility("hidden"))) void takeover_remove(void);
 /* Functions patched now. */
 __attribute__((visibility("hidden"))) size_t takeover_count(void);
 /* The name of patched function i, as its spec gave it; NULL past the end. */
 __attribute__((visibility("hidden"))) const char *takeover_name(size_t i);
-/* Blocks served from reheap's heap, freed back to it, and foreign blocks
- * sent back to the program's own heap. */
-__attribute__((visibility("hidden"))) void takeover_counts(uint64_t *allocs, uint64_t *frees,
-                                                           uint64_t *foreign);
 
 #endif
