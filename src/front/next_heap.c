@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 
 front_next_t front_next;
 static _Atomic int resolving;
@@ -44,4 +46,10 @@ bool front_next_booting_slow(void) {
   if (atomic_load(&resolving)) return true;
   front_next_resolve();
   return false;
+}
+
+void *front_boot_move(const void *p, size_t size) {
+  void *q = malloc(size); /* the shim's own, this library being -Bsymbolic */
+  if (q != NULL) memcpy(q, p, size < 64 ? size : 64);
+  return q;
 }

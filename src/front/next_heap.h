@@ -32,6 +32,9 @@ static inline bool front_next_booting(void) {
 }
 /* A few blocks for the lookup itself, never freed; zeroed. */
 __attribute__((visibility("hidden"))) void *front_boot_alloc(size_t size);
+/* realloc of a boot block: a new block from the shim's own malloc, with
+ * what the boot block can hold (its size is not kept) copied over. */
+__attribute__((visibility("hidden"))) void *front_boot_move(const void *p, size_t size);
 #define FRONT_BOOT_BYTES (64 * 1024)
 __attribute__((visibility("hidden"))) extern unsigned char front_boot[FRONT_BOOT_BYTES];
 static inline bool front_is_boot(const void *p) {

@@ -164,11 +164,7 @@ EXPORT void *calloc(size_t count, size_t size) {
 
 EXPORT void *realloc(void *p, size_t size) {
   if (front_next_booting()) return NULL;
-  if (p != NULL && front_is_boot(p)) {
-    void *q = malloc(size);
-    if (q != NULL) memcpy(q, p, size < 64 ? size : 64);
-    return q;
-  }
+  if (p != NULL && front_is_boot(p)) return front_boot_move(p, size);
   if (p == NULL || inside) {
     void *q = front_next.realloc(p, size);
     if (p == NULL) track_alloc(q, size);

@@ -141,10 +141,6 @@ static uint32_t intern(const uintptr_t *frames, size_t n, uint64_t h) {
   return id;
 }
 
-uint32_t track_stack_intern(const uintptr_t *frames, size_t n) {
-  return n == 0 ? 0 : intern(frames, n, hash_frames(frames, n));
-}
-
 size_t track_stack_get(uint32_t id, const uintptr_t **frames) {
   entry_t *t = atomic_load_explicit(&table, memory_order_acquire);
   if (id == 0 || id > TABLE_SLOTS || t == NULL) return 0;

@@ -20,7 +20,6 @@
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +32,6 @@
  * module libdw cannot take does not cost a re-read per lookup. */
 #define REFRESHES_MAX 8
 
-static atomic_bool dwarf_allowed = true;
 static os_lock_t lock = OS_LOCK_INIT;
 static Dwfl *dwfl;
 static int state; /* 0: not tried, 1: open, 2: failed (dynamic tables only) */
@@ -102,7 +100,6 @@ static const Dwfl_Callbacks callbacks = {
     .debuginfo_path = &debuginfo_path,
 };
 
-void track_symbols_dwarf(bool allowed) { atomic_store(&dwarf_allowed, allowed); }
 
 static void copy(char *dst, size_t cap, const char *src) {
   size_t n = strlen(src);
@@ -216,10 +213,8 @@ bool track_symbolize(uintptr_t pc, track_symbol_t *out) {
   if (os_symbolize((void *)(pc - 1), out->function, sizeof out->function, out->module,
                    sizeof out->module, &off))
     out->offset = off + 1;
-  if (atomic_load(&dwarf_allowed)) {
-    os_lock(&lock);
-    from_dwarf(pc, out);
-    os_unlock(&lock);
-  }
+  os_lock(&lock);
+  from_dwarf(pc, out);
+  os_unlock(&lock);
   return out->module[0] != '\0';
 }

@@ -19,12 +19,8 @@ typedef struct track_symbol {
 } track_symbol_t;
 
 /* Names the return address pc (the call before it, for file:line). False,
- * with *out emptied, when pc lies in no module. Calls malloc when libdw is
- * allowed: only where the tracker lets allocations through untracked. */
+ * with *out emptied, when pc lies in no module. Calls malloc (libdw): only
+ * where the tracker lets allocations through untracked. */
 TRACK_HIDDEN bool track_symbolize(uintptr_t pc, track_symbol_t *out);
-/* Whether track_symbolize may use libdw (default: yes). A caller that
- * cannot let it allocate or take locks (a signal handler) forbids it: then
- * only the dynamic symbol tables name frames. */
-TRACK_HIDDEN void track_symbols_dwarf(bool allowed);
 
 #endif

@@ -189,11 +189,10 @@ TRACK_HIDDEN size_t track_stack_capture(uintptr_t *frames, size_t max, uintptr_t
  * without frame pointers. */
 TRACK_HIDDEN size_t track_stack_capture_dwarf(uintptr_t *frames, size_t max, uintptr_t skip_lo,
                                               uintptr_t skip_hi);
-/* The id of this stack, stored once (0 when n is 0 or the table is full). */
-TRACK_HIDDEN uint32_t track_stack_intern(const uintptr_t *frames, size_t n);
 TRACK_HIDDEN size_t track_stack_get(uint32_t id, const uintptr_t **frames);
-/* The id of this stack (as track_stack_intern), with an allocation of
- * size bytes counted to it (for the report of allocated bytes per stack). */
+/* The id of this stack, stored once (0 when n is 0 or the table is full),
+ * with an allocation of size bytes counted to it (for the report of
+ * allocated bytes per stack). */
 TRACK_HIDDEN uint32_t track_stack_note(const uintptr_t *frames, size_t n, size_t size);
 /* Calls fn for every stack that allocated, with its bytes and blocks
  * allocated so far (frees not subtracted). */

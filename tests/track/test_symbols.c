@@ -103,13 +103,6 @@ int main(int argc, char **argv) {
   CHECK(!mapped("libdebuginfod"));
   CHECK(!mapped("libcurl"));
 
-  track_symbols_dwarf(false);
-  CHECK(track_symbolize(pc, &sym));
-  printf("without libdw: '%s' (%s) '%s':%u\n", sym.function, sym.module, sym.file, sym.line);
-  CHECK(sym.function[0] == '\0'); /* static: only libdw knew it */
-  CHECK(sym.module[0] != '\0');
-  CHECK(sym.file[0] == '\0' && sym.line == 0);
-  track_symbols_dwarf(true);
 
   /* no module at all */
   CHECK(!track_symbolize(16, &sym));
