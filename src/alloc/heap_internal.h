@@ -184,7 +184,7 @@ static inline heap_page_t *heap_page_of(heap_segment_t *seg, const void *p) {
 static inline size_t heap_class_of(size_t size) {
   if (size <= SMALL_DIRECT_MAX) return heap_small_class[(size + 15) >> 4];
   size_t s = size - 1;
-  unsigned b = 63u - (unsigned)__builtin_clzl(s);
+  unsigned b = (unsigned)(sizeof(long) * 8 - 1) - (unsigned)__builtin_clzl(s); /* 32-bit long on i386 */
   return 8 + (size_t)(b - 7) * 8 + ((s >> (b - 3)) & 7);
 }
 

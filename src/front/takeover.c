@@ -4,12 +4,11 @@
  * path the profile does not cover) go back to the original function
  * through its trampoline.
  *
- * x86-64 only for now: an entry takes the six arguments System V passes
- * in registers, as integers (a function of fewer is read correctly), and
- * the spec says which one is the size, the count, the pointer, the
- * alignment. Not more: arguments on the stack belong to the callee in that
- * ABI, and a C entry taking them could write over its caller's frame. */
+ * The entries themselves, which take a call in the program's convention
+ * and number its arguments as the spec does, are the architecture's
+ * (takeover_arch.h); everything here is the same on every one. */
 #include "front/takeover.h"
+#include "front/takeover_arch.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,17 +18,20 @@
 #include "reheap/alloc.h"
 #include "reheap/hook.h"
 
-#define REG_ARGS 6 /* System V passes these in registers */
-
-typedef uintptr_t (*original_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t);
-
 typedef struct seat {
   char name[2 * SPEC_NAME_MAX + 8]; /* the target as its spec gave it */
   spec_role_t role;
   int8_t at[5];         /* position of each spec_arg_t (size, count, ptr, align), or -1 */
-  original_fn original; /* the function as it was, through its trampoline */
+  spec_conv_t conv;
+  int nargs;
+  void *original; /* the function as it was, through its trampoline */
   void *target;
   rh_hook_t *hook;
+  /* for a realloc: the usable_size and free of the same allocator, which
+   * size a foreign block and give it back when it moves into reheap's heap */
+  struct seat *size_pair, *free_pair;
+  uint8_t before[16]; /* the target's first bytes before it was patched */
+  size_t nbefore;
 } seat_t;
 
 /* Where the entries take blocks from: reheap's heap directly, or, under
@@ -49,12 +51,9 @@ static seat_t seats[SPEC_PROFILE_MAX];
 static size_t nseats;
 static rh_hook_t *hooks[SPEC_PROFILE_MAX];
 
-/* The profile's own usable_size and free, for moving a foreign block into
- * reheap's heap on realloc. */
-static seat_t *foreign_size, *free_seat;
 
 static uintptr_t call_original(const seat_t *s, const uintptr_t *a) {
-  return s->original(a[0], a[1], a[2], a[3], a[4], a[5]);
+  return takeover_call(s->original, s->conv, s->nargs, a);
 }
 
 static uintptr_t arg(const seat_t *s, spec_arg_t which, const uintptr_t *a) {
@@ -93,23 +92,74 @@ static void *base_of(void *p) { return (unsigned char *)p - ((tag_t *)p - 1)->of
 
 _Atomic bool takeover_active;
 
+/* How many of the entries' blocks are live, so that the functions are put
+ * back only when none can reach them any more. Counted per thread, with
+ * no shared atomic on the hot path: a thread takes a tally on its first
+ * block and only it writes there; a reader sums them all. Past TALLIES
+ * threads, the rest share one tally with atomic adds. */
+#define TALLIES 1024
+typedef struct tally {
+  _Atomic uintptr_t made, gone;
+} tally_t;
+static tally_t tallies[TALLIES], shared_tally;
+static _Atomic size_t ntallies;
+static _Thread_local tally_t *my_tally;
+
+static tally_t *tally(void) {
+  tally_t *t = my_tally;
+  if (__builtin_expect(t == NULL, 0)) {
+    size_t i = atomic_fetch_add_explicit(&ntallies, 1, memory_order_relaxed);
+    t = my_tally = i < TALLIES ? &tallies[i] : &shared_tally;
+  }
+  return t;
+}
+
+static void bump(_Atomic uintptr_t *c, tally_t *t) {
+  if (t == &shared_tally) atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+  else atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
+static void *made(void *p) {
+  if (p != NULL) {
+    tally_t *t = tally();
+    bump(&t->made, t);
+  }
+  return p;
+}
+
+static void gone(void) {
+  tally_t *t = tally();
+  bump(&t->gone, t);
+}
+
+size_t takeover_live_blocks(void) {
+  uintptr_t live = atomic_load_explicit(&shared_tally.made, memory_order_relaxed) -
+                   atomic_load_explicit(&shared_tally.gone, memory_order_relaxed);
+  size_t n = atomic_load_explicit(&ntallies, memory_order_relaxed);
+  for (size_t i = 0; i < n && i < TALLIES; i++)
+    live += atomic_load_explicit(&tallies[i].made, memory_order_relaxed) -
+            atomic_load_explicit(&tallies[i].gone, memory_order_relaxed);
+  return (size_t)live; /* the differences wrap, their sum does not */
+}
+
 void *takeover_adopt(void *p, size_t *size) {
   if (!ours(p)) return NULL;
   void *base = base_of(p);
   *size = rh_usable_size(base) - ((tag_t *)p - 1)->offset;
   ((tag_t *)p - 1)->check = 0;
+  gone();
   return base;
 }
 
 static void *ours_malloc(size_t size) {
   if (size > SIZE_MAX - sizeof(tag_t)) return NULL;
-  return tag(door.malloc(size + sizeof(tag_t)), sizeof(tag_t));
+  return made(tag(door.malloc(size + sizeof(tag_t)), sizeof(tag_t)));
 }
 
 static void *ours_calloc(size_t count, size_t size) {
   size_t total;
   if (__builtin_mul_overflow(count, size, &total) || total > SIZE_MAX - sizeof(tag_t)) return NULL;
-  return tag(door.calloc(1, total + sizeof(tag_t)), sizeof(tag_t));
+  return made(tag(door.calloc(1, total + sizeof(tag_t)), sizeof(tag_t)));
 }
 
 /* the tag takes a whole alignment step in front of the block */
@@ -117,13 +167,14 @@ static void *ours_memalign(size_t align, size_t size) {
   if (align < sizeof(tag_t)) align = sizeof(tag_t);
   if ((align & (align - 1)) != 0 || size > SIZE_MAX - 2 * align) return NULL;
   size_t total = (size + align + align - 1) & ~(align - 1);
-  return tag(door.aligned_alloc(align, total), align);
+  return made(tag(door.aligned_alloc(align, total), align));
 }
 
 static void ours_free(void *p) {
   void *base = base_of(p);
   ((tag_t *)p - 1)->check = 0;
   door.free(base);
+  gone();
 }
 
 static size_t ours_size(void *p) {
@@ -150,7 +201,8 @@ static void *ours_realloc(void *p, size_t size) {
   return q;
 }
 
-static uintptr_t serve(seat_t *s, const uintptr_t *a) {
+uintptr_t takeover_serve(size_t k, const uintptr_t *a) {
+  seat_t *s = &seats[k];
   size_t size = (size_t)arg(s, SPEC_ARG_SIZE, a);
   void *p = (void *)arg(s, SPEC_ARG_PTR, a);
   switch (s->role) {
@@ -175,47 +227,24 @@ static uintptr_t serve(seat_t *s, const uintptr_t *a) {
     /* a foreign block moves into reheap's heap when the profile says how
      * big it is (its usable_size) and how to give it back (its free); the
      * other arguments (a method's object) are passed on as given */
-    if (foreign_size != NULL && free_seat != NULL && size != 0) {
-      uintptr_t q[REG_ARGS];
+    seat_t *sizer = s->size_pair, *freer = s->free_pair;
+    if (sizer != NULL && freer != NULL && size != 0) {
+      uintptr_t q[SPEC_ARGS_MAX];
       memcpy(q, a, sizeof q);
-      q[foreign_size->at[SPEC_ARG_PTR]] = (uintptr_t)p;
-      size_t old = (size_t)call_original(foreign_size, q);
+      q[sizer->at[SPEC_ARG_PTR]] = (uintptr_t)p;
+      size_t old = (size_t)call_original(sizer, q);
       void *moved = ours_malloc(size);
       if (moved == NULL) return 0;
       memcpy(moved, p, old < size ? old : size);
       memcpy(q, a, sizeof q);
-      q[free_seat->at[SPEC_ARG_PTR]] = (uintptr_t)p;
-      call_original(free_seat, q);
+      q[freer->at[SPEC_ARG_PTR]] = (uintptr_t)p;
+      call_original(freer, q);
       return (uintptr_t)moved;
     }
     return call_original(s, a);
   }
   return 0;
 }
-
-/* One entry per seat, the seat fixed at build time: the hook engine calls
- * a detour with the program's own arguments and nothing else. */
-#define ENTRY(a, b, c, d)                                                                       \
-  static uintptr_t entry_##a##b##c##d(uintptr_t a0, uintptr_t a1, uintptr_t a2, uintptr_t a3,       \
-                                      uintptr_t a4, uintptr_t a5) {                                 \
-    uintptr_t arr[REG_ARGS] = {a0, a1, a2, a3, a4, a5};                                           \
-    return serve(&seats[(a) * 64 + (b) * 16 + (c) * 4 + (d)], arr);                              \
-  }
-#define ENTRY4(a, b, c) ENTRY(a, b, c, 0) ENTRY(a, b, c, 1) ENTRY(a, b, c, 2) ENTRY(a, b, c, 3)
-#define ENTRY16(a, b) ENTRY4(a, b, 0) ENTRY4(a, b, 1) ENTRY4(a, b, 2) ENTRY4(a, b, 3)
-#define ENTRY64(a) ENTRY16(a, 0) ENTRY16(a, 1) ENTRY16(a, 2) ENTRY16(a, 3)
-ENTRY64(0)
-ENTRY64(1)
-ENTRY64(2)
-ENTRY64(3)
-#define NAME(a, b, c, d) entry_##a##b##c##d,
-#define NAME4(a, b, c) NAME(a, b, c, 0) NAME(a, b, c, 1) NAME(a, b, c, 2) NAME(a, b, c, 3)
-#define NAME16(a, b) NAME4(a, b, 0) NAME4(a, b, 1) NAME4(a, b, 2) NAME4(a, b, 3)
-#define NAME64(a) NAME16(a, 0) NAME16(a, 1) NAME16(a, 2) NAME16(a, 3)
-typedef uintptr_t (*entry_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t);
-/* seat a*64 + b*16 + c*4 + d is entry_abcd (digits in base 4) */
-static const entry_fn entries[] = {NAME64(0) NAME64(1) NAME64(2) NAME64(3)};
-_Static_assert(sizeof entries / sizeof entries[0] == SPEC_PROFILE_MAX, "an entry for every seat");
 
 static void describe(const spec_t *s, char *buf, size_t cap) {
   switch (s->kind) {
@@ -249,7 +278,7 @@ static void *resolve(const spec_t *s, char *why, size_t cap) {
     break;
   }
   }
-  if (p != NULL && (os_prot_of(p) & OS_PROT_EXEC) == 0) {
+  if (p != NULL && !os_module_code(p) && (os_prot_of(p) & OS_PROT_EXEC) == 0) {
     snprintf(why, cap, "%p is not in executable code", p);
     p = NULL;
   }
@@ -267,7 +296,6 @@ static bool bytes_match(const spec_t *s, const void *target) {
 static void undo(size_t n) {
   for (size_t k = 0; k < n; k++) rh_hook_destroy(seats[k].hook);
   nseats = 0;
-  foreign_size = free_seat = NULL;
 }
 
 void takeover_through_exports(const char *module) {
@@ -281,6 +309,37 @@ void takeover_through_exports(const char *module) {
       (void (*)(void *))os_module_symbol(module, "free"),
   };
   if (d.malloc && d.calloc && d.realloc && d.aligned_alloc && d.free) door = d;
+}
+
+static size_t common_prefix(const char *a, const char *b) {
+  size_t n = 0;
+  while (a[n] != '\0' && a[n] == b[n]) n++;
+  return n;
+}
+
+/* A profile may cover several allocators (a game's heap and its pool):
+ * a realloc's foreign blocks belong to the allocator whose usable_size and
+ * free share the longest start of their names with it (Heap_Realloc goes
+ * with Heap_Size and Heap_Free, not Pool_Free), the first on a tie. */
+static seat_t *partner(const seat_t *r, spec_role_t role) {
+  seat_t *best = NULL;
+  size_t best_len = 0;
+  for (size_t k = 0; k < nseats; k++) {
+    size_t len = common_prefix(r->name, seats[k].name);
+    if (seats[k].role == role && (best == NULL || len > best_len)) {
+      best = &seats[k];
+      best_len = len;
+    }
+  }
+  return best;
+}
+
+static void pair_reallocs(void) {
+  for (size_t k = 0; k < nseats; k++)
+    if (seats[k].role == SPEC_ROLE_REALLOC) {
+      seats[k].size_pair = partner(&seats[k], SPEC_ROLE_USABLE_SIZE);
+      seats[k].free_pair = partner(&seats[k], SPEC_ROLE_FREE);
+    }
 }
 
 bool takeover_install(const spec_profile_t *profile, char *err, size_t cap) {
@@ -304,15 +363,8 @@ bool takeover_install(const spec_profile_t *profile, char *err, size_t cap) {
     const spec_t *s = &profile->specs[k];
     char name[2 * SPEC_NAME_MAX + 8], why[200] = "";
     describe(s, name, sizeof name);
-    if (s->nargs > REG_ARGS) {
-      snprintf(err, cap, "line %u, %s: more than %d arguments: on x86-64 reheap stands in for functions "
-               "whose arguments all travel in registers", s->line, name, REG_ARGS);
-      undo(k);
-      return false;
-    }
-    if (s->conv != SPEC_CONV_DEFAULT) {
-      snprintf(err, cap, "line %u, %s: the %s convention is for 32-bit x86 programs", s->line, name,
-               spec_conv_name(s->conv));
+    if (!takeover_fits(s, why, sizeof why)) {
+      snprintf(err, cap, "line %u, %s: %s", s->line, name, why);
       undo(k);
       return false;
     }
@@ -332,23 +384,27 @@ bool takeover_install(const spec_profile_t *profile, char *err, size_t cap) {
     memset(seat, 0, sizeof *seat);
     memcpy(seat->name, name, sizeof seat->name);
     seat->role = s->role;
+    seat->conv = s->conv;
+    seat->nargs = s->nargs;
     memset(seat->at, -1, sizeof seat->at);
     for (int i = 0; i < s->nargs; i++)
       if (s->args[i] != SPEC_ARG_IGNORED) seat->at[s->args[i]] = (int8_t)i;
     seat->target = target;
+    seat->nbefore = os_readable_after(target) < sizeof seat->before ? os_readable_after(target)
+                                                                     : sizeof seat->before;
+    memcpy(seat->before, target, seat->nbefore);
     void *original = NULL;
-    rh_status_t st = rh_hook_create(target, (void *)entries[k], &original, &seat->hook);
+    rh_status_t st = rh_hook_create(target, takeover_entry(k), &original, &seat->hook);
     if (st != RH_OK) {
       snprintf(err, cap, "line %u, %s: cannot hook it: %s", s->line, name, rh_strerror(st));
       undo(k);
       return false;
     }
-    seat->original = (original_fn)original;
+    seat->original = original;
     hooks[k] = seat->hook;
-    if (s->role == SPEC_ROLE_USABLE_SIZE) foreign_size = seat;
-    if (s->role == SPEC_ROLE_FREE && free_seat == NULL) free_seat = seat;
     nseats = k + 1;
   }
+  pair_reallocs();
   atomic_store(&takeover_active, true); /* before any entry can hand out a block */
   rh_status_t st = rh_hook_enable_all(hooks, nseats);
   if (st != RH_OK) {
@@ -357,6 +413,50 @@ bool takeover_install(const spec_profile_t *profile, char *err, size_t cap) {
     return false;
   }
   return true;
+}
+
+bool takeover_uninstall(char *err, size_t cap) {
+  size_t n = nseats;
+  if (n == 0) return true;
+  size_t live = takeover_live_blocks();
+  if (live != 0) {
+    snprintf(err, cap, "%zu blocks of reheap's are live and could still reach the patched functions; "
+             "they stay patched", live);
+    return false;
+  }
+  /* switched off first and counted again: a block made meanwhile keeps
+   * them (an entry already running when they go is a window this does
+   * not close) */
+  rh_status_t st = rh_hook_disable_all(hooks, n);
+  if (st != RH_OK) {
+    snprintf(err, cap, "the hooks could not be switched off together: %s", rh_strerror(st));
+    return false;
+  }
+  if ((live = takeover_live_blocks()) != 0) {
+    rh_hook_enable_all(hooks, n);
+    snprintf(err, cap, "%zu blocks were made while the hooks went; they stay patched", live);
+    return false;
+  }
+  size_t differ = 0;
+  const char *first = NULL;
+  for (size_t k = 0; k < n; k++) {
+    seat_t *s = &seats[k];
+    rh_hook_destroy(s->hook);
+    s->hook = hooks[k] = NULL;
+    if (memcmp(s->target, s->before, s->nbefore) != 0 && differ++ == 0) first = s->name;
+  }
+  nseats = 0;
+  if (differ != 0) {
+    snprintf(err, cap, "%zu functions were put back but their code differs from before (%s first)", differ,
+             first);
+    return false;
+  }
+  return true;
+}
+
+void takeover_shape(size_t k, spec_conv_t *conv, int *nargs) {
+  *conv = seats[k].conv;
+  *nargs = seats[k].nargs;
 }
 
 size_t takeover_count(void) { return nseats; }

@@ -29,6 +29,14 @@ __attribute__((visibility("hidden"))) void *takeover_adopt(void *p, size_t *size
 /* Whether p is such a block, and its usable size (tag left in place). */
 __attribute__((visibility("hidden"))) bool takeover_tagged(const void *p);
 __attribute__((visibility("hidden"))) size_t takeover_size(void *p);
+/* Blocks the entries handed out that are not freed yet. */
+__attribute__((visibility("hidden"))) size_t takeover_live_blocks(void);
+/* Puts every patched function back as it was, and checks its first bytes
+ * against those saved before it was patched. Refused, with everything
+ * left as it is, while blocks of the entries are live (the original
+ * functions would be handed blocks they did not make); false with err
+ * also when the bytes differ. */
+__attribute__((visibility("hidden"))) bool takeover_uninstall(char *err, size_t cap);
 /* Functions patched now. */
 __attribute__((visibility("hidden"))) size_t takeover_count(void);
 /* The name of patched function i, as its spec gave it; NULL past the end. */

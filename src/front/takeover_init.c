@@ -12,6 +12,7 @@
 #include "front/hook_spec.h"
 #include "front/status_page.h"
 #include "front/takeover.h"
+#include "front/takeover_arch.h"
 #include "os/os.h"
 
 #define PROFILE_TEXT_MAX (64 << 10)
@@ -55,7 +56,7 @@ __attribute__((constructor)) static void takeover_init(void) {
   const char *specs = load(path, inline_specs != NULL && inline_specs[0] != '\0' ? inline_specs : NULL, &len);
   if (specs == NULL) return;
   spec_error_t err;
-  if (!spec_parse_profile(specs, len, SPEC_ARCH_X86_64, &profile, &err)) {
+  if (!spec_parse_profile(specs, len, takeover_arch(), &profile, &err)) {
     say("profile refused: ", source, ": an error (reheap run checks profiles first: run it there)");
     return;
   }

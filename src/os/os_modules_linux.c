@@ -77,3 +77,32 @@ void *os_module_symbol(const char *name, const char *symbol) {
   if (p == NULL || dladdr(p, &info) == 0 || (uintptr_t)info.dli_fbase != q.base) return NULL;
   return p;
 }
+
+/* Whether addr is in an executable segment of a loaded module, as its
+ * program headers say: the answer /proc/self/maps gives too, except under
+ * an emulator such as qemu-user, which maps the code it translates
+ * without the execute bit. */
+typedef struct code_query {
+  uintptr_t addr;
+  bool found;
+} code_query_t;
+
+static int visit_code(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size;
+  code_query_t *q = arg;
+  for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t lo = (uintptr_t)info->dlpi_addr + ph->p_vaddr;
+    if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && q->addr >= lo && q->addr - lo < ph->p_memsz) {
+      q->found = true;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+bool os_module_code(const void *addr) {
+  code_query_t q = {(uintptr_t)addr, false};
+  dl_iterate_phdr(visit_code, &q);
+  return q.found;
+}
