@@ -18,6 +18,7 @@
 #define PROFILE_TEXT_MAX (64 << 10)
 
 static spec_profile_t profile;
+static pid_t installed_in;
 static char text[PROFILE_TEXT_MAX];
 
 static void say(const char *a, const char *b, const char *c) {
@@ -66,6 +67,21 @@ __attribute__((constructor)) static void takeover_init(void) {
   if (!takeover_install(&profile, why, sizeof why)) {
     say("profile refused, nothing patched: ", source, "");
     say("  ", why, "; the program runs on its own allocator");
+  } else {
+    installed_in = getpid();
   }
   status_page_refresh();
+}
+
+/* At exit the functions are put back, if no block of reheap's can reach
+ * them any more: this library's destructors run before those of the
+ * libraries loaded with the program, which may still free their blocks
+ * through the patched functions. With blocks live they stay patched, the
+ * process being about to go; a restore whose bytes differ from before is
+ * said. (A forked child has the parent's patches and blocks: the same.) */
+__attribute__((destructor)) static void takeover_fini(void) {
+  if (installed_in == 0 || takeover_count() == 0) return;
+  char why[256];
+  if (!takeover_uninstall(why, sizeof why) && takeover_count() == 0)
+    say("at exit: ", why, "");
 }

@@ -6,6 +6,7 @@
  * blocks before any takeover can happen (a library's constructors run
  * before the preload library's), which a takeover must leave to it. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@ static size_t used;
 unsigned long lh_own_allocs, lh_own_frees;
 void *lh_early[LH_EARLY];
 unsigned char lh_entry_bytes[16];
+void *lh_exit_block;
 
 int lh_owns(const void *p) {
   return arena != NULL && (const unsigned char *)p >= arena && (const unsigned char *)p < arena + ARENA;
@@ -74,10 +76,33 @@ __attribute__((noinline)) void lh_heap_free(lh_heap_t *heap, void *p) {
   lh_free(p);
 }
 
+/* every function's first bytes, as built */
+#define FUNCTIONS 6
+static unsigned char code[FUNCTIONS][16];
+static const void *function(int i) {
+  const void *f[FUNCTIONS] = {(const void *)(uintptr_t)lh_alloc, (const void *)(uintptr_t)lh_free,
+                              (const void *)(uintptr_t)lh_size, (const void *)(uintptr_t)lh_realloc,
+                              (const void *)(uintptr_t)lh_heap_alloc, (const void *)(uintptr_t)lh_heap_free};
+  return f[i];
+}
+
+/* Runs after the preload library's destructors (libraries loaded with the
+ * program finish after it): frees the block the program left for it, as
+ * a library's own teardown does, and, with LH_REPORT_AT_EXIT set, says how
+ * many of its functions are as they were built. */
+__attribute__((destructor)) static void late(void) {
+  lh_free(lh_exit_block);
+  if (getenv("LH_REPORT_AT_EXIT") == NULL) return;
+  int same = 0;
+  for (int i = 0; i < FUNCTIONS; i++) same += memcmp(code[i], function(i), sizeof code[i]) == 0;
+  fprintf(stderr, "liblegacy_heap at exit: %d of %d functions as built\n", same, FUNCTIONS);
+}
+
 __attribute__((constructor)) static void early(void) {
   arena = malloc(ARENA);
   if (arena == NULL) __builtin_trap();
   memcpy(lh_entry_bytes, (const void *)(uintptr_t)lh_alloc, sizeof lh_entry_bytes);
+  for (int i = 0; i < FUNCTIONS; i++) memcpy(code[i], function(i), sizeof code[i]);
   for (int i = 0; i < LH_EARLY; i++) {
     lh_early[i] = lh_alloc(100 + (size_t)i);
     memset(lh_early[i], 'a' + i, 100 + (size_t)i);

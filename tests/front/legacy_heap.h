@@ -19,4 +19,6 @@ int lh_owns(const void *p);
 extern unsigned long lh_own_allocs, lh_own_frees;
 extern void *lh_early[LH_EARLY];
 extern unsigned char lh_entry_bytes[16];
+/* freed by the library's destructor, at exit, if not NULL */
+extern void *lh_exit_block;
 #endif

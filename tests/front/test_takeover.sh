@@ -22,6 +22,19 @@ out=$("$bin" run --profile "$profile" -- "$prog" takeover 2>"$tmp/err"); rc=$?
 [ $rc -eq 0 ] || fail "takeover: exit $rc: $out $(cat "$tmp/err")"
 grep -q "ok, 2000 of 2000 from reheap, 0 own allocs, 10 own frees" <<<"$out" || fail "takeover: $out"
 [ -s "$tmp/err" ] && fail "takeover said something: $(cat "$tmp/err")"
+# at exit, with none of reheap's blocks live, every function is put back
+# as it was built (the library checks, from its destructor, which runs
+# after reheap's)
+out=$(LH_REPORT_AT_EXIT=1 "$bin" run --profile "$profile" -- "$prog" takeover 2>"$tmp/err") ||
+  fail "takeover, exit check: $out $(cat "$tmp/err")"
+[ "$(cat "$tmp/err")" = "liblegacy_heap at exit: 6 of 6 functions as built" ] ||
+  fail "takeover: not put back at exit: $(cat "$tmp/err")"
+# with a block of reheap's live that the library frees in its own teardown,
+# they stay patched, and that free is served
+out=$(LH_KEEP_ONE=1 LH_REPORT_AT_EXIT=1 "$bin" run --profile "$profile" -- "$prog" takeover 2>"$tmp/err") ||
+  fail "takeover, block kept for exit: $out $(cat "$tmp/err")"
+[ "$(cat "$tmp/err")" = "liblegacy_heap at exit: 0 of 6 functions as built" ] ||
+  fail "takeover with a live block: $(cat "$tmp/err")"
 # under --track the program's own allocator is tracked too, with stacks
 # through the entries back to its caller
 out=$("$bin" run --track --format folded-allocated --report "$tmp/alloc.folded" --profile "$profile" -- \
