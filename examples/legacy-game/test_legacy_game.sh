@@ -18,6 +18,11 @@ grep -q "own allocators served: heap 0/0, pool 0/0, assets 0/0, simd 0/0" <<<"$o
   fail "taken over, yet its own managers served: $out"
 out=$("$bin" run --track --report /dev/null --profile "$profile" -- "$game" 60) || fail "tracked: $out"
 grep -q "60 frames ok" <<<"$out" || fail "tracked: $out"
+# served by the system heap through the tracker
+out=$("$bin" run --heap=system --track --report /dev/null --profile "$profile" -- "$game" 60) ||
+  fail "system heap, tracked: $out"
+grep -q "60 frames ok" <<<"$out" && grep -q "heap 0/0, pool 0/0, assets 0/0, simd 0/0" <<<"$out" ||
+  fail "system heap, tracked: $out"
 
 if [ $fails -ne 0 ]; then
   echo "$fails failure(s)"

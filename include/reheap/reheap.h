@@ -2,7 +2,10 @@
  * it: is reheap's heap serving it, has a profile taken over the program's
  * own allocator, which functions, how many blocks. These live in
  * libreheap.so: a program that may run without reheap looks them up with
- * dlsym(RTLD_DEFAULT, "rh_is_active"). */
+ * dlsym(RTLD_DEFAULT, "rh_is_active"). On another heap under --track
+ * (`reheap run --heap=system --track --profile FILE`), the tracker's
+ * library answers rh_is_patched, rh_patched_count and rh_patched_name;
+ * the others are not there, reheap's heap not being loaded. */
 #ifndef REHEAP_REHEAP_H
 #define REHEAP_REHEAP_H
 

@@ -58,6 +58,7 @@ static const char run_help[] =
     "  --profile FILE\n"
     "               take over the program's own allocator: the functions the\n"
     "               profile names (docs/hook-spec.md) are served by reheap's heap\n"
+    "               (with --track and --heap NAME, by that heap, tracked)\n"
     "  --hook SPEC  one such spec given here, such as 'pool_alloc malloc(size)'\n"
     "               (repeat for each)\n"
     "  --help       this text\n"
@@ -87,15 +88,20 @@ static bool hooks_add(hooks_t *h, const char *spec) {
  * use, so that a mistake stops the run here, placed by file, line and
  * column; then hands them over (the profile by absolute path: the program
  * may change directory). 0, or the exit status. */
-static int hooks_check(const hooks_t *h, const char *profile, const char *heap) {
+static int hooks_check(const hooks_t *h, const char *profile, const char *heap, bool tracked) {
   if (profile == NULL && h->len == 0) {
     unsetenv("REHEAP_PROFILE");
     unsetenv("REHEAP_HOOKS");
+    unsetenv("REHEAP_HOOK_IN");
     return 0;
   }
   if (profile != NULL && h->len > 0) return rh_cli_fail("run: --profile and --hook do not go together");
-  if (strcmp(heap, "reheap") != 0)
-    return rh_cli_fail("run: --profile and --hook serve from reheap's heap; leave out --heap=%s", heap);
+  /* on another heap the tracker holds the takeover, so it needs --track */
+  bool on_reheap = strcmp(heap, "reheap") == 0;
+  if (!on_reheap && !tracked)
+    return rh_cli_fail("run: --profile and --hook serve from reheap's heap, or from --heap=%s through "
+                       "the tracker: add --track, or leave out --heap", heap);
+  setenv("REHEAP_HOOK_IN", on_reheap ? "reheap" : "track", 1);
   static spec_profile_t parsed;
   spec_error_t err;
   const char *name = profile != NULL ? profile : "--hook";
@@ -305,7 +311,7 @@ int rh_cmd_run(int argc, char **argv) {
       return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
   }
 
-  int hook_rc = hooks_check(&hooks, profile, heap->name);
+  int hook_rc = hooks_check(&hooks, profile, heap->name, track != NULL);
   if (hook_rc != 0) return hook_rc;
   if ((depth != NULL || report != NULL || format != NULL || suppress != NULL) && track == NULL)
     return rh_cli_fail("run: --depth, --report, --format and --suppress go with --track");

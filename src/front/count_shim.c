@@ -78,6 +78,11 @@ EXPORT void *calloc(size_t count, size_t size) {
   return counted(front_next.calloc(count, size));
 }
 
+EXPORT size_t malloc_usable_size(void *p) {
+  if (p == NULL || front_is_boot(p) || front_next_booting()) return 0;
+  return front_next.usable(p);
+}
+
 EXPORT void *realloc(void *p, size_t size) {
   if (front_next_booting()) return NULL;
   if (p != NULL && front_is_boot(p)) return front_boot_move(p, size);

@@ -47,8 +47,3 @@ EXPORT void *pvalloc(size_t size) {
   if (front_next_booting()) return NULL;
   return front_shim_note(front_next.pvalloc(size), size);
 }
-
-EXPORT size_t malloc_usable_size(void *p) {
-  if (p == NULL || front_is_boot(p) || front_next_booting()) return 0;
-  return front_next.usable(p);
-}

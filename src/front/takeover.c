@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "os/os.h"
-#include "reheap/alloc.h"
 #include "reheap/hook.h"
 
 typedef struct seat {
@@ -34,18 +33,13 @@ typedef struct seat {
   size_t nbefore;
 } seat_t;
 
-/* Where the entries take blocks from: reheap's heap directly, or, under
- * --track, through the exported malloc family (the tracker's, in front of
- * reheap's), so that the blocks of the program's own allocator are
- * tracked like any. */
-typedef struct door {
-  void *(*malloc)(size_t);
-  void *(*calloc)(size_t, size_t);
-  void *(*realloc)(void *, size_t);
-  void *(*aligned_alloc)(size_t, size_t);
-  void (*free)(void *);
-} door_t;
-static door_t door = {rh_malloc, rh_calloc, rh_realloc, rh_aligned_alloc, rh_free};
+/* Where the entries take blocks from: the library's home heap
+ * (takeover_home: reheap's in libreheap.so, the tracked next heap in
+ * libreheap_track.so), or, in libreheap.so under --track, the tracker's
+ * exported malloc family in front of reheap's, so that the blocks of the
+ * program's own allocator are tracked like any. */
+static takeover_home_t exports;
+static const takeover_home_t *door = &takeover_home;
 
 static seat_t seats[SPEC_PROFILE_MAX];
 static size_t nseats;
@@ -82,10 +76,13 @@ static void *tag(void *base, size_t offset) {
   return p;
 }
 
+_Static_assert(sizeof(tag_t) == TAKEOVER_TAG_SIZE, "the home heap reads whole tags");
+
 static bool ours(const void *p) {
   if (p == NULL || ((uintptr_t)p & 15) != 0) return false;
-  const tag_t *t = (const tag_t *)p - 1;
-  return rh_owns(p) && rh_owns(t) && t->check == (TAG_KEY ^ (uintptr_t)p);
+  tag_t t;
+  return door->read_tag(p, &t) && t.check == (TAG_KEY ^ (uintptr_t)p) &&
+         door->owns_base((const unsigned char *)p - t.offset);
 }
 
 static void *base_of(void *p) { return (unsigned char *)p - ((tag_t *)p - 1)->offset; }
@@ -145,7 +142,7 @@ size_t takeover_live_blocks(void) {
 void *takeover_adopt(void *p, size_t *size) {
   if (!ours(p)) return NULL;
   void *base = base_of(p);
-  *size = rh_usable_size(base) - ((tag_t *)p - 1)->offset;
+  *size = door->usable_size(base) - ((tag_t *)p - 1)->offset;
   ((tag_t *)p - 1)->check = 0;
   gone();
   return base;
@@ -153,13 +150,13 @@ void *takeover_adopt(void *p, size_t *size) {
 
 static void *ours_malloc(size_t size) {
   if (size > SIZE_MAX - sizeof(tag_t)) return NULL;
-  return made(tag(door.malloc(size + sizeof(tag_t)), sizeof(tag_t)));
+  return made(tag(door->malloc(size + sizeof(tag_t)), sizeof(tag_t)));
 }
 
 static void *ours_calloc(size_t count, size_t size) {
   size_t total;
   if (__builtin_mul_overflow(count, size, &total) || total > SIZE_MAX - sizeof(tag_t)) return NULL;
-  return made(tag(door.calloc(1, total + sizeof(tag_t)), sizeof(tag_t)));
+  return made(tag(door->calloc(1, total + sizeof(tag_t)), sizeof(tag_t)));
 }
 
 /* the tag takes a whole alignment step in front of the block */
@@ -167,18 +164,18 @@ static void *ours_memalign(size_t align, size_t size) {
   if (align < sizeof(tag_t)) align = sizeof(tag_t);
   if ((align & (align - 1)) != 0 || size > SIZE_MAX - 2 * align) return NULL;
   size_t total = (size + align + align - 1) & ~(align - 1);
-  return made(tag(door.aligned_alloc(align, total), align));
+  return made(tag(door->aligned_alloc(align, total), align));
 }
 
 static void ours_free(void *p) {
   void *base = base_of(p);
   ((tag_t *)p - 1)->check = 0;
-  door.free(base);
+  door->free(base);
   gone();
 }
 
 static size_t ours_size(void *p) {
-  return rh_usable_size(base_of(p)) - ((tag_t *)p - 1)->offset;
+  return door->usable_size(base_of(p)) - ((tag_t *)p - 1)->offset;
 }
 
 bool takeover_tagged(const void *p) { return ours(p); }
@@ -189,8 +186,16 @@ static void *ours_realloc(void *p, size_t size) {
   if (p == NULL) return ours_malloc(size);
   if (((tag_t *)p - 1)->offset == sizeof(tag_t)) {
     if (size > SIZE_MAX - sizeof(tag_t)) return NULL;
-    void *base = door.realloc(base_of(p), size + sizeof(tag_t));
-    return tag(base, sizeof(tag_t)); /* NULL: p stays as it was */
+    /* the tag goes first: a block that moves must not leave one behind, in
+     * memory the program's own allocator may get next */
+    tag_t *t = (tag_t *)p - 1;
+    t->check = 0;
+    void *base = door->realloc(base_of(p), size + sizeof(tag_t));
+    if (base == NULL) {
+      t->check = TAG_KEY ^ (uintptr_t)p; /* p stays as it was */
+      return NULL;
+    }
+    return tag(base, sizeof(tag_t));
   }
   /* an aligned block keeps no alignment through realloc (as C's) */
   void *q = ours_malloc(size);
@@ -301,14 +306,16 @@ static void undo(size_t n) {
 void takeover_through_exports(const char *module) {
   /* by the module's name: this library is linked -Bsymbolic, so a lookup
    * in the default scope from here would find its own malloc first */
-  door_t d = {
-      (void *(*)(size_t))os_module_symbol(module, "malloc"),
-      (void *(*)(size_t, size_t))os_module_symbol(module, "calloc"),
-      (void *(*)(void *, size_t))os_module_symbol(module, "realloc"),
-      (void *(*)(size_t, size_t))os_module_symbol(module, "aligned_alloc"),
-      (void (*)(void *))os_module_symbol(module, "free"),
-  };
-  if (d.malloc && d.calloc && d.realloc && d.aligned_alloc && d.free) door = d;
+  takeover_home_t d = takeover_home;
+  d.malloc = (void *(*)(size_t))os_module_symbol(module, "malloc");
+  d.calloc = (void *(*)(size_t, size_t))os_module_symbol(module, "calloc");
+  d.realloc = (void *(*)(void *, size_t))os_module_symbol(module, "realloc");
+  d.aligned_alloc = (void *(*)(size_t, size_t))os_module_symbol(module, "aligned_alloc");
+  d.free = (void (*)(void *))os_module_symbol(module, "free");
+  if (d.malloc && d.calloc && d.realloc && d.aligned_alloc && d.free) {
+    exports = d;
+    door = &exports;
+  }
 }
 
 static size_t common_prefix(const char *a, const char *b) {

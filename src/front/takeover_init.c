@@ -3,7 +3,12 @@
  * are read before the program's main runs, and applied in the process
  * `reheap run` started (REHEAP_HOOK_PID), not in programs it starts. A
  * profile that cannot be applied changes nothing: one line says why, and
- * the program runs on its own allocator. */
+ * the program runs on its own allocator.
+ *
+ * Two libraries hold the takeover: libreheap.so, serving from reheap's
+ * heap, and libreheap_track.so, serving from the next heap through the
+ * tracker (--heap=system --track); REHEAP_HOOK_IN says which one applies
+ * it ("reheap" when unset, for a plain LD_PRELOAD of libreheap.so). */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +52,15 @@ static const char *load(const char *path, const char *inline_specs, size_t *len)
   return text;
 }
 
+#ifdef REHEAP_TAKEOVER_IN_TRACKER
+#define HOLDER "track"
+#else
+#define HOLDER "reheap"
+#endif
+
 __attribute__((constructor)) static void takeover_init(void) {
+  const char *in = getenv("REHEAP_HOOK_IN");
+  if (strcmp(in != NULL && in[0] != '\0' ? in : "reheap", HOLDER) != 0) return;
   const char *path = getenv("REHEAP_PROFILE"), *inline_specs = getenv("REHEAP_HOOKS");
   if ((path == NULL || path[0] == '\0') && (inline_specs == NULL || inline_specs[0] == '\0')) return;
   const char *pid = getenv("REHEAP_HOOK_PID");
@@ -62,15 +75,19 @@ __attribute__((constructor)) static void takeover_init(void) {
     return;
   }
   static char why[512];
+#ifndef REHEAP_TAKEOVER_IN_TRACKER
   const char *tracked = getenv("REHEAP_TRACK_PID");
   if (tracked != NULL && tracked[0] != '\0') takeover_through_exports("libreheap_track.so");
+#endif
   if (!takeover_install(&profile, why, sizeof why)) {
     say("profile refused, nothing patched: ", source, "");
     say("  ", why, "; the program runs on its own allocator");
   } else {
     installed_in = getpid();
   }
+#ifndef REHEAP_TAKEOVER_IN_TRACKER
   status_page_refresh();
+#endif
 }
 
 /* At exit the functions are put back, if no block of reheap's can reach

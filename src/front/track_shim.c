@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "front/next_heap.h"
+#include "front/takeover.h"
 #include "front/track_signals.h"
 #include "reheap/track.h"
 #include "os/os.h"
@@ -145,10 +146,41 @@ EXPORT void *malloc(size_t size) {
   return p;
 }
 
+/* After a takeover, blocks its entries handed out (tagged, 16 bytes into
+ * their allocation) may reach the plain functions through paths the
+ * profile does not patch: they are taken back at their allocation's
+ * start. */
+__attribute__((noinline, cold)) static void *untag(void *p) {
+  size_t size;
+  void *base = takeover_adopt(p, &size);
+  return base != NULL ? base : p;
+}
+
+static inline bool after_takeover(void) {
+  return __builtin_expect(atomic_load_explicit(&takeover_active, memory_order_relaxed), 0);
+}
+
 EXPORT void free(void *p) {
   if (p == NULL || front_is_boot(p)) return;
   if (front_next_booting()) return;
+  if (after_takeover()) p = untag(p);
   if (track_free(p)) front_next.free(p);
+}
+
+EXPORT size_t malloc_usable_size(void *p) {
+  if (p == NULL || front_is_boot(p) || front_next_booting()) return 0;
+  if (after_takeover() && takeover_tagged(p)) return takeover_size(p);
+  return front_next.usable(p);
+}
+
+__attribute__((noinline, cold)) static void *realloc_tagged(void *p, size_t size) {
+  void *q = malloc(size);
+  if (q == NULL && size != 0) return NULL; /* p stays as it was */
+  size_t old;
+  void *base = takeover_adopt(p, &old);
+  if (q != NULL) memcpy(q, p, old < size ? old : size);
+  free(base);
+  return q;
 }
 
 EXPORT void *calloc(size_t count, size_t size) {
@@ -165,6 +197,7 @@ EXPORT void *calloc(size_t count, size_t size) {
 EXPORT void *realloc(void *p, size_t size) {
   if (front_next_booting()) return NULL;
   if (p != NULL && front_is_boot(p)) return front_boot_move(p, size);
+  if (p != NULL && after_takeover() && takeover_tagged(p)) return realloc_tagged(p, size);
   if (p == NULL || inside) {
     void *q = front_next.realloc(p, size);
     if (p == NULL) track_alloc(q, size);

@@ -46,6 +46,20 @@ bytes=$(awk '/^main;entry_/ {s += $NF} END {print s + 0}' "$tmp/alloc.folded")
 grep -q "frees of blocks never seen 0, double frees 0, invalid frees 0" "$tmp/track.txt" &&
   grep -q "leaked 0 bytes in 0 blocks" "$tmp/track.txt" || fail "tracked takeover report: $(head -2 "$tmp/track.txt")"
 
+# on the system heap, through the tracker: the same blocks, served by
+# glibc's malloc and tracked, with stacks from the program's own caller
+# (the entries are in the tracker's library, whose frames it leaves out)
+out=$("$bin" run --heap=system --track --format folded-allocated --report "$tmp/sys.folded" \
+  --profile "$profile" -- "$prog" takeover 2>"$tmp/err") || fail "system heap takeover: $out $(cat "$tmp/err")"
+grep -q "ok, 2000 of 2000 from reheap, 0 own allocs, 10 own frees" <<<"$out" || fail "system heap takeover: $out"
+bytes=$(awk '/^main / {s += $NF} END {print s + 0}' "$tmp/sys.folded")
+[ "$bytes" -gt 2900000 ] || fail "system heap takeover: $bytes bytes from main: $(cat "$tmp/sys.folded")"
+"$bin" run --heap=system --track --report "$tmp/sys.txt" --profile "$profile" -- "$prog" takeover >/dev/null
+grep -q "frees of blocks never seen 0, double frees 0, invalid frees 0" "$tmp/sys.txt" ||
+  fail "system heap takeover report: $(head -1 "$tmp/sys.txt")"
+out=$("$bin" run --heap=system --profile "$profile" -- "$prog" own 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "add --track" <<<"$out" || fail "system heap without --track: exit $rc: $out"
+
 # reheap stat on it: active, patched, the functions' names, blocks
 "$bin" run --profile "$profile" -- "$prog" takeover "$tmp/ready" >/dev/null &
 runner=$!
