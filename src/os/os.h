@@ -78,6 +78,11 @@ bool os_wait_on(uint32_t *word, uint32_t seen, int timeout_ms);
 void os_wake_on(uint32_t *word);
 /* Runs fn(arg) on a new detached thread that takes no signals. */
 bool os_thread_start(void (*fn)(void *), void *arg);
+/* Marks the calling thread as one of reheap's own (on) or no longer
+ * (off): os_stop_world does not wait for it to park, only to be asleep. */
+void os_thread_mark_helper(bool on);
+/* Forgets every mark (in a child of fork). */
+void os_thread_helpers_forget(void);
 
 /* Writes the whole buffer to fd, retrying on EINTR; no allocation. */
 void os_write_all(int fd, const char *buf, size_t len);

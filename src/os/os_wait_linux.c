@@ -27,12 +27,19 @@ typedef struct start {
 
 static void *trampoline(void *p) {
   start_t s = *(start_t *)p;
+  os_thread_mark_helper(true);
   __atomic_store_n(&((start_t *)p)->fn, NULL, __ATOMIC_RELEASE);
   s.fn(s.arg);
+  os_thread_mark_helper(false);
   return NULL;
 }
 
+static void forget_helpers(void) { os_thread_helpers_forget(); }
+static void register_fork(void) { pthread_atfork(NULL, NULL, forget_helpers); }
+
 bool os_thread_start(void (*fn)(void *), void *arg) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  if (pthread_once(&once, register_fork) != 0) return false;
   /* every signal blocked in the new thread (it inherits the mask): the
    * program's signals must go to the program's threads */
   sigset_t all, old;
