@@ -14,6 +14,7 @@
 #define HUGE_CACHE_SLOTS 8
 #define HUGE_CACHE_BYTES ((size_t)64 << 20)
 #define HUGE_CACHE_MS 1000
+#define HUGE_CALLOC_REUSE ((size_t)16 << 20)
 
 typedef struct huge_cached_s {
   heap_segment_t *seg;
@@ -148,11 +149,18 @@ static void *huge_reuse(heap_segment_t *seg, size_t off, size_t size) {
 void *heap_huge_alloc(size_t size, size_t align, bool *zeroed) {
   size_t off, total;
   heap_segment_t *seg;
-  /* calloc wants zeroed pages, which a fresh mapping gives for free */
-  if (align < SEG_SIZE && zeroed == NULL) {
+  /* calloc wants zeroed pages, which a fresh mapping gives without
+   * writing them; but a fresh mapping costs a map call and a fault per
+   * page, where a cached one, already there, costs only the zeroing: for
+   * blocks up to HUGE_CALLOC_REUSE (a program that callocs a big table
+   * and touches little of it keeps the fresh mapping's laziness) */
+  if (align < SEG_SIZE && (zeroed == NULL || size <= HUGE_CALLOC_REUSE)) {
     off = align > HUGE_HEADER ? align : HUGE_HEADER;
     seg = cache_take(round_up(off + size, SEG_SIZE));
-    if (seg != NULL) return huge_reuse(seg, off, size);
+    if (seg != NULL) {
+      if (zeroed) *zeroed = false;
+      return huge_reuse(seg, off, size);
+    }
   }
   heap_huge_cache_trim(false);
   if (align < SEG_SIZE) {
