@@ -192,7 +192,10 @@ static bool parse_args(cursor_t *c, spec_t *out) {
     c->i++;
   }
   c->i++; /* ')' */
-  if (seen != role_needs[out->role])
+  /* a zeroing allocator of one size (an engine's calloc(1, n) wrapper) is
+   * calloc(size): a count of 1 */
+  bool zeroing_one = out->role == SPEC_ROLE_CALLOC && seen == 1u << SPEC_ARG_SIZE;
+  if (seen != role_needs[out->role] && !zeroing_one)
     return fail(c, open, "%s needs each of its arguments placed once (write %s, with _ for the ones it ignores)",
                 role_names[out->role], role_forms[out->role]);
   return true;

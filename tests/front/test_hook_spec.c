@@ -52,6 +52,9 @@ int main(void) {
   /* every role, arguments anywhere, spaces, comments, wildcard bytes */
   s = one("  calloc_fn  calloc( size , count )   # comment", SPEC_ARCH_X86_64);
   CHECK(s->role == SPEC_ROLE_CALLOC && s->args[0] == SPEC_ARG_SIZE && s->args[1] == SPEC_ARG_COUNT);
+  /* a zeroing allocator of one size: calloc with no count */
+  s = one("zalloc calloc(_,size)", SPEC_ARCH_X86_64);
+  CHECK(s->role == SPEC_ROLE_CALLOC && s->nargs == 2 && s->args[1] == SPEC_ARG_SIZE);
   s = one("re realloc(_,ptr,_,size) expect=48 89 ?? 24 fastcall", SPEC_ARCH_X86);
   CHECK(s->role == SPEC_ROLE_REALLOC && s->nargs == 4 && s->conv == SPEC_CONV_FASTCALL);
   CHECK(s->nexpect == 4 && s->expect_any[2] && !s->expect_any[3] && s->expect[3] == 0x24);
