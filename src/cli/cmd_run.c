@@ -96,12 +96,13 @@ static int hooks_check(const hooks_t *h, const char *profile, const char *heap, 
     return 0;
   }
   if (profile != NULL && h->len > 0) return rh_cli_fail("run: --profile and --hook do not go together");
-  /* on another heap the tracker holds the takeover, so it needs --track */
+  /* under --track the tracker holds the takeover (its blocks tracked, and
+   * taken back at its own free), so another heap needs --track */
   bool on_reheap = strcmp(heap, "reheap") == 0;
   if (!on_reheap && !tracked)
     return rh_cli_fail("run: --profile and --hook serve from reheap's heap, or from --heap=%s through "
                        "the tracker: add --track, or leave out --heap", heap);
-  setenv("REHEAP_HOOK_IN", on_reheap ? "reheap" : "track", 1);
+  setenv("REHEAP_HOOK_IN", tracked ? "track" : "reheap", 1);
   static spec_profile_t parsed;
   spec_error_t err;
   const char *name = profile != NULL ? profile : "--hook";
@@ -374,9 +375,18 @@ int rh_cmd_run(int argc, char **argv) {
     char pidbuf[24];
     snprintf(pidbuf, sizeof pidbuf, "%ld", (long)getpid());
     if (profile != NULL || hooks.len > 0) setenv("REHEAP_HOOK_PID", pidbuf, 1);
-    /* the status page for `reheap stat`, on reheap's heap */
-    if (strcmp(heap->name, "reheap") == 0) setenv("REHEAP_STATUS_PID", pidbuf, 1);
-    else unsetenv("REHEAP_STATUS_PID");
+    /* the status page for `reheap stat`: reheap's heap keeps it, or the
+     * tracker on any heap */
+    if (strcmp(heap->name, "reheap") == 0 || track != NULL) {
+      setenv("REHEAP_STATUS_PID", pidbuf, 1);
+      setenv("REHEAP_STATUS_IN", track != NULL ? "track" : "reheap", 1);
+      char label[32];
+      if (strcmp(heap->name, "reheap") == 0) snprintf(label, sizeof label, "reheap's heap");
+      else snprintf(label, sizeof label, "the %s heap", heap->name);
+      setenv("REHEAP_STATUS_HEAP", label, 1);
+    } else {
+      unsetenv("REHEAP_STATUS_PID");
+    }
     if (track != NULL) {
       setenv("REHEAP_TRACK_PID", pidbuf, 1);
       fcntl(donefd[1], F_SETFD, 0);

@@ -47,7 +47,7 @@ static void status_ask(status_page_t *p) {
 static void show_status(long pid, status_page_t *p, bool counts) {
   if (counts) status_ask(p);
   uint32_t n = atomic_load_explicit(&p->patched, memory_order_acquire);
-  printf("reheap stat %ld: active on reheap's heap, ", pid);
+  printf("reheap stat %ld: active on %.*s, ", pid, (int)sizeof p->heap, p->heap);
   if (n == 0) printf("not patched");
   else printf("patched %u function%s (", n, n == 1 ? "" : "s");
   for (uint32_t i = 0; i < n && i < STATUS_NAMES_MAX; i++)

@@ -4,7 +4,9 @@
  * file mapping both sides share. The process refreshes it from the heap's
  * periodic slow path while it allocates, and when `reheap stat` asks
  * (bumping request, a futex word, and waiting for done to reach it): a
- * thread of reheap's own, asleep otherwise, answers. */
+ * thread of reheap's own, asleep otherwise, answers. Under --track the
+ * tracker's library keeps the page instead (on any heap), with the
+ * patched functions only: its own counters are what `reheap stat` shows. */
 #ifndef REHEAP_FRONT_STATUS_PAGE_H
 #define REHEAP_FRONT_STATUS_PAGE_H
 
@@ -13,7 +15,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#define STATUS_MAGIC "reheap-status01" /* 16 bytes with its NUL, as magic[] */
+#define STATUS_MAGIC "reheap-status02" /* 16 bytes with its NUL, as magic[] */
 #define STATUS_NAMES_MAX 64
 #define STATUS_NAME_LEN 128
 
@@ -22,6 +24,7 @@ _Static_assert(sizeof STATUS_MAGIC == 16, "the magic fills magic[] exactly");
 typedef struct status_page {
   char magic[16];
   uint32_t pid;
+  char heap[32];                   /* "reheap's heap", "the system heap", ... */
   _Atomic uint32_t patched;        /* functions patched now */
   _Atomic uint64_t allocations, frees;
   _Atomic uint64_t updated_ms;     /* os_now_ms() of the last refresh */

@@ -9,6 +9,7 @@
  * (takeover_arch.h); everything here is the same on every one. */
 #include "front/takeover.h"
 #include "front/takeover_arch.h"
+#include "front/takeover_home.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,8 +18,8 @@
 #include "os/os.h"
 #include "reheap/hook.h"
 
+/* what each call reads comes first, in the seat's first cache line */
 typedef struct seat {
-  char name[2 * SPEC_NAME_MAX + 8]; /* the target as its spec gave it */
   spec_role_t role;
   int8_t at[5];         /* position of each spec_arg_t (size, count, ptr, align), or -1 */
   spec_conv_t conv;
@@ -31,15 +32,10 @@ typedef struct seat {
   struct seat *size_pair, *free_pair;
   uint8_t before[16]; /* the target's first bytes before it was patched */
   size_t nbefore;
+  char name[2 * SPEC_NAME_MAX + 8]; /* the target as its spec gave it */
 } seat_t;
 
-/* Where the entries take blocks from: the library's home heap
- * (takeover_home: reheap's in libreheap.so, the tracked next heap in
- * libreheap_track.so), or, in libreheap.so under --track, the tracker's
- * exported malloc family in front of reheap's, so that the blocks of the
- * program's own allocator are tracked like any. */
-static takeover_home_t exports;
-static const takeover_home_t *door = &takeover_home;
+/* The entries take blocks from the library's home heap (takeover_home.h). */
 
 static seat_t seats[SPEC_PROFILE_MAX];
 static size_t nseats;
@@ -78,11 +74,11 @@ static void *tag(void *base, size_t offset) {
 
 _Static_assert(sizeof(tag_t) == TAKEOVER_TAG_SIZE, "the home heap reads whole tags");
 
-static bool ours(const void *p) {
+static inline bool ours(const void *p) {
   if (p == NULL || ((uintptr_t)p & 15) != 0) return false;
   tag_t t;
-  return door->read_tag(p, &t) && t.check == (TAG_KEY ^ (uintptr_t)p) &&
-         door->owns_base((const unsigned char *)p - t.offset);
+  return home_read_tag(p, &t) && t.check == (TAG_KEY ^ (uintptr_t)p) &&
+         home_owns_base((const unsigned char *)p - t.offset);
 }
 
 static void *base_of(void *p) { return (unsigned char *)p - ((tag_t *)p - 1)->offset; }
@@ -116,7 +112,7 @@ static void bump(_Atomic uintptr_t *c, tally_t *t) {
   else atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
 }
 
-static void *made(void *p) {
+static inline void *made(void *p) {
   if (p != NULL) {
     tally_t *t = tally();
     bump(&t->made, t);
@@ -124,7 +120,7 @@ static void *made(void *p) {
   return p;
 }
 
-static void gone(void) {
+static inline void gone(void) {
   tally_t *t = tally();
   bump(&t->gone, t);
 }
@@ -142,7 +138,7 @@ size_t takeover_live_blocks(void) {
 void *takeover_adopt(void *p, size_t *size) {
   if (!ours(p)) return NULL;
   void *base = base_of(p);
-  *size = door->usable_size(base) - ((tag_t *)p - 1)->offset;
+  *size = home_usable_size(base) - ((tag_t *)p - 1)->offset;
   ((tag_t *)p - 1)->check = 0;
   gone();
   return base;
@@ -150,13 +146,13 @@ void *takeover_adopt(void *p, size_t *size) {
 
 static void *ours_malloc(size_t size) {
   if (size > SIZE_MAX - sizeof(tag_t)) return NULL;
-  return made(tag(door->malloc(size + sizeof(tag_t)), sizeof(tag_t)));
+  return made(tag(home_malloc(size + sizeof(tag_t)), sizeof(tag_t)));
 }
 
 static void *ours_calloc(size_t count, size_t size) {
   size_t total;
   if (__builtin_mul_overflow(count, size, &total) || total > SIZE_MAX - sizeof(tag_t)) return NULL;
-  return made(tag(door->calloc(1, total + sizeof(tag_t)), sizeof(tag_t)));
+  return made(tag(home_calloc(1, total + sizeof(tag_t)), sizeof(tag_t)));
 }
 
 /* the tag takes a whole alignment step in front of the block */
@@ -164,18 +160,18 @@ static void *ours_memalign(size_t align, size_t size) {
   if (align < sizeof(tag_t)) align = sizeof(tag_t);
   if ((align & (align - 1)) != 0 || size > SIZE_MAX - 2 * align) return NULL;
   size_t total = (size + align + align - 1) & ~(align - 1);
-  return made(tag(door->aligned_alloc(align, total), align));
+  return made(tag(home_aligned_alloc(align, total), align));
 }
 
 static void ours_free(void *p) {
   void *base = base_of(p);
   ((tag_t *)p - 1)->check = 0;
-  door->free(base);
+  home_free(base);
   gone();
 }
 
 static size_t ours_size(void *p) {
-  return door->usable_size(base_of(p)) - ((tag_t *)p - 1)->offset;
+  return home_usable_size(base_of(p)) - ((tag_t *)p - 1)->offset;
 }
 
 bool takeover_tagged(const void *p) { return ours(p); }
@@ -190,7 +186,7 @@ static void *ours_realloc(void *p, size_t size) {
      * memory the program's own allocator may get next */
     tag_t *t = (tag_t *)p - 1;
     t->check = 0;
-    void *base = door->realloc(base_of(p), size + sizeof(tag_t));
+    void *base = home_realloc(base_of(p), size + sizeof(tag_t));
     if (base == NULL) {
       t->check = TAG_KEY ^ (uintptr_t)p; /* p stays as it was */
       return NULL;
@@ -206,15 +202,34 @@ static void *ours_realloc(void *p, size_t size) {
   return q;
 }
 
+static uintptr_t serve(seat_t *s, const uintptr_t *a);
+
+/* The calls a program makes most, malloc and free of reheap's own blocks,
+ * first, in a function small enough to need no saved registers; the
+ * rest apart. */
 uintptr_t takeover_serve(size_t k, const uintptr_t *a) {
   seat_t *s = &seats[k];
+  if (s->role == SPEC_ROLE_MALLOC) return (uintptr_t)ours_malloc((size_t)a[s->at[SPEC_ARG_SIZE]]);
+  if (s->role == SPEC_ROLE_FREE) {
+    void *p = (void *)a[s->at[SPEC_ARG_PTR]];
+    if (ours(p)) {
+      ours_free(p);
+      return 0;
+    }
+  }
+  return serve(s, a);
+}
+
+/* (every role places its own arguments: the parser sees to it) */
+__attribute__((noinline)) static uintptr_t serve(seat_t *s, const uintptr_t *a) {
   size_t size = (size_t)arg(s, SPEC_ARG_SIZE, a);
   void *p = (void *)arg(s, SPEC_ARG_PTR, a);
   switch (s->role) {
   case SPEC_ROLE_MALLOC:
     return (uintptr_t)ours_malloc(size);
   case SPEC_ROLE_CALLOC:
-    return (uintptr_t)ours_calloc((size_t)arg(s, SPEC_ARG_COUNT, a), size);
+    /* calloc(size): one of them */
+    return (uintptr_t)ours_calloc(s->at[SPEC_ARG_COUNT] >= 0 ? (size_t)a[s->at[SPEC_ARG_COUNT]] : 1, size);
   case SPEC_ROLE_MEMALIGN:
     return (uintptr_t)ours_memalign((size_t)arg(s, SPEC_ARG_ALIGN, a), size);
   case SPEC_ROLE_FREE:
@@ -303,20 +318,6 @@ static void undo(size_t n) {
   nseats = 0;
 }
 
-void takeover_through_exports(const char *module) {
-  /* by the module's name: this library is linked -Bsymbolic, so a lookup
-   * in the default scope from here would find its own malloc first */
-  takeover_home_t d = takeover_home;
-  d.malloc = (void *(*)(size_t))os_module_symbol(module, "malloc");
-  d.calloc = (void *(*)(size_t, size_t))os_module_symbol(module, "calloc");
-  d.realloc = (void *(*)(void *, size_t))os_module_symbol(module, "realloc");
-  d.aligned_alloc = (void *(*)(size_t, size_t))os_module_symbol(module, "aligned_alloc");
-  d.free = (void (*)(void *))os_module_symbol(module, "free");
-  if (d.malloc && d.calloc && d.realloc && d.aligned_alloc && d.free) {
-    exports = d;
-    door = &exports;
-  }
-}
 
 static size_t common_prefix(const char *a, const char *b) {
   size_t n = 0;

@@ -10,32 +10,12 @@
 
 #include "front/hook_spec.h"
 
-/* The heap the entries serve from, and how to tell its blocks. */
-#define TAKEOVER_TAG_SIZE 16
-typedef struct takeover_home {
-  void *(*malloc)(size_t);
-  void *(*calloc)(size_t, size_t);
-  void *(*realloc)(void *, size_t);
-  void *(*aligned_alloc)(size_t, size_t);
-  void (*free)(void *);
-  size_t (*usable_size)(void *);
-  /* Copies the TAKEOVER_TAG_SIZE bytes before p, if they can be read
-   * without a fault; p is any pointer a program passed to a free. */
-  bool (*read_tag)(const void *p, void *tag);
-  /* Whether base is the start of a live block of this heap. */
-  bool (*owns_base)(const void *base);
-} takeover_home_t;
-/* Each library that holds the takeover defines its own. */
-__attribute__((visibility("hidden"))) extern const takeover_home_t takeover_home;
 
 /* Resolves every target, checks its expected bytes, and switches all the
  * hooks on as one; on any failure nothing is changed and err says which
  * spec (its line and target) and why. */
 __attribute__((visibility("hidden"))) bool takeover_install(const spec_profile_t *profile, char *err,
                                                             size_t cap);
-/* Serves through the malloc family module exports (under --track, the
- * tracker's, in front of reheap's heap) instead of reheap's heap directly. */
-__attribute__((visibility("hidden"))) void takeover_through_exports(const char *module);
 /* True once a profile was installed (it stays true: its blocks remain). */
 __attribute__((visibility("hidden"))) extern _Atomic bool takeover_active;
 /* A block one of the entries handed out, reaching the plain malloc family

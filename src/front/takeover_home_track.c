@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "front/takeover.h"
+#include "front/takeover_home.h"
 #include "os/os.h"
 #include "track/track_internal.h"
 
@@ -17,7 +17,7 @@ extern size_t malloc_usable_size(void *p);
  * read, and so can a tag in the same page; one that starts the page is
  * read through the kernel, which tells an unmapped or protected page
  * (a guard page before a mapping) without a fault. */
-static bool read_tag(const void *p, void *tag) {
+bool home_read_tag(const void *p, void *tag) {
   const unsigned char *t = (const unsigned char *)p - TAKEOVER_TAG_SIZE;
   if (((uintptr_t)p & (os_page_size() - 1)) >= TAKEOVER_TAG_SIZE) {
     memcpy(tag, t, TAKEOVER_TAG_SIZE);
@@ -26,12 +26,16 @@ static bool read_tag(const void *p, void *tag) {
   return os_read_own(t, tag, TAKEOVER_TAG_SIZE) == TAKEOVER_TAG_SIZE;
 }
 
-static bool owns_base(const void *base) {
+bool home_owns_base(const void *base) {
   uintptr_t a = (uintptr_t)base;
   track_slot_t *s = (a & 15) == 0 ? track_slot_find(a) : NULL;
   uint32_t n = s != NULL ? atomic_load_explicit(s, memory_order_acquire) : 0;
   return n != 0 && track_record_at(n)->key == track_key(a);
 }
 
-const takeover_home_t takeover_home = {malloc,             calloc,   realloc,  aligned_alloc, free,
-                                       malloc_usable_size, read_tag, owns_base};
+void *home_malloc(size_t size) { return malloc(size); }
+void *home_calloc(size_t count, size_t size) { return calloc(count, size); }
+void *home_realloc(void *p, size_t size) { return realloc(p, size); }
+void *home_aligned_alloc(size_t align, size_t size) { return aligned_alloc(align, size); }
+void home_free(void *p) { free(p); }
+size_t home_usable_size(void *p) { return malloc_usable_size(p); }

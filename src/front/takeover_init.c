@@ -6,9 +6,10 @@
  * the program runs on its own allocator.
  *
  * Two libraries hold the takeover: libreheap.so, serving from reheap's
- * heap, and libreheap_track.so, serving from the next heap through the
- * tracker (--heap=system --track); REHEAP_HOOK_IN says which one applies
- * it ("reheap" when unset, for a plain LD_PRELOAD of libreheap.so). */
+ * heap, and libreheap_track.so, serving through the tracker from the heap
+ * behind it (reheap's or another) under --track; REHEAP_HOOK_IN says
+ * which one applies it ("reheap" when unset, for a plain LD_PRELOAD of
+ * libreheap.so). */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,19 +76,13 @@ __attribute__((constructor)) static void takeover_init(void) {
     return;
   }
   static char why[512];
-#ifndef REHEAP_TAKEOVER_IN_TRACKER
-  const char *tracked = getenv("REHEAP_TRACK_PID");
-  if (tracked != NULL && tracked[0] != '\0') takeover_through_exports("libreheap_track.so");
-#endif
   if (!takeover_install(&profile, why, sizeof why)) {
     say("profile refused, nothing patched: ", source, "");
     say("  ", why, "; the program runs on its own allocator");
   } else {
     installed_in = getpid();
   }
-#ifndef REHEAP_TAKEOVER_IN_TRACKER
   status_page_refresh();
-#endif
 }
 
 /* At exit the functions are put back, if no block of reheap's can reach

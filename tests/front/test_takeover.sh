@@ -35,12 +35,12 @@ out=$(LH_KEEP_ONE=1 LH_REPORT_AT_EXIT=1 "$bin" run --profile "$profile" -- "$pro
   fail "takeover, block kept for exit: $out $(cat "$tmp/err")"
 [ "$(cat "$tmp/err")" = "liblegacy_heap at exit: 0 of 6 functions as built" ] ||
   fail "takeover with a live block: $(cat "$tmp/err")"
-# under --track the program's own allocator is tracked too, with stacks
-# through the entries back to its caller
+# under --track the program's own allocator is tracked too (the tracker
+# holds the takeover), with stacks from the program's own caller
 out=$("$bin" run --track --format folded-allocated --report "$tmp/alloc.folded" --profile "$profile" -- \
   "$prog" takeover) || fail "tracked takeover: $out"
 grep -q "ok, 2000 of 2000 from reheap" <<<"$out" || fail "tracked takeover: $out"
-bytes=$(awk '/^main;entry_/ {s += $NF} END {print s + 0}' "$tmp/alloc.folded")
+bytes=$(awk '/^main / {s += $NF} END {print s + 0}' "$tmp/alloc.folded")
 [ "$bytes" -gt 2900000 ] || fail "tracked takeover: $bytes bytes from main through the entries: $(cat "$tmp/alloc.folded")"
 "$bin" run --track --report "$tmp/track.txt" --profile "$profile" -- "$prog" takeover >/dev/null
 grep -q "frees of blocks never seen 0, double frees 0, invalid frees 0" "$tmp/track.txt" &&
@@ -84,6 +84,17 @@ pid=$(pgrep -n -f "$prog own $tmp/ready2" || true)
 out=$("$bin" stat "$pid" 2>&1)
 grep -q "^reheap stat $pid: active on reheap's heap, not patched" <<<"$out" || fail "stat, not patched: $out"
 wait $runner || fail "lingering own run failed"
+
+# tracked, on the system heap: the tracker's status page says so, and
+# which functions are patched, before its counters
+"$bin" run --heap=system --track --report /dev/null --profile "$profile" -- "$prog" takeover "$tmp/ready3" >/dev/null &
+runner=$!
+for i in $(seq 100); do [ -e "$tmp/ready3" ] && break; sleep 0.05; done
+pid=$(pgrep -n -f "$prog takeover $tmp/ready3" || true)
+out=$("$bin" stat "$pid" 2>&1)
+grep -q "^reheap stat $pid: active on the system heap, patched 6 functions (liblegacy_heap.so!lh_alloc, .*lh_heap_free)$" <<<"$out" &&
+  grep -q "^reheap stat $pid: allocations [0-9]*, frees" <<<"$out" || fail "stat, system heap tracked: $out"
+wait $runner || fail "lingering tracked system-heap run failed"
 
 # the same from --hook specs, from another directory (the profile path is made absolute)
 out=$(cd / && "$bin" run --hook 'lh_alloc malloc(size)' --hook 'lh_free free(ptr)' \
