@@ -102,6 +102,13 @@ static bool copy_name(cursor_t *c, size_t at, char *dst, const char *src, size_t
 }
 
 static bool parse_target(cursor_t *c, spec_t *out) {
+  /* *TARGET: the function pointer stored there, not code */
+  out->slot = !at_end(c) && c->s[c->i] == '*';
+  if (out->slot) {
+    c->i++;
+    if (at_end(c) || is_space(c->s[c->i]))
+      return fail(c, c->i, "a target expected after '*' (the place a function pointer is stored)");
+  }
   size_t at = c->i;
   while (!at_end(c) && !is_space(c->s[c->i])) c->i++;
   const char *t = c->s + at;

@@ -55,6 +55,7 @@ typedef struct spec {
   char module[SPEC_NAME_MAX]; /* "" unless module!symbol or module+offset */
   char symbol[SPEC_NAME_MAX]; /* "" for an address or an offset */
   uint64_t address;           /* the address, or the offset into module */
+  bool slot;                  /* *TARGET: a function pointer stored there, not code */
   spec_role_t role;
   uint8_t nargs;
   spec_arg_t args[SPEC_ARGS_MAX]; /* by position, first argument first */

@@ -24,9 +24,11 @@ typedef struct seat {
   int8_t at[5];         /* position of each spec_arg_t (size, count, ptr, align), or -1 */
   spec_conv_t conv;
   int nargs;
-  void *original; /* the function as it was, through its trampoline */
-  void *target;
-  rh_hook_t *hook;
+  void *original; /* the function as it was, through its trampoline, or
+                   * the pointer a slot held */
+  void *target;   /* the function's code, or the slot (*TARGET) */
+  rh_hook_t *hook; /* NULL for a slot */
+  bool slot;
   /* for a realloc: the usable_size and free of the same allocator, which
    * size a foreign block and give it back when it moves into reheap's heap */
   struct seat *size_pair, *free_pair;
@@ -39,7 +41,8 @@ typedef struct seat {
 
 static seat_t seats[SPEC_PROFILE_MAX];
 static size_t nseats;
-static rh_hook_t *hooks[SPEC_PROFILE_MAX];
+static rh_hook_t *hooks[SPEC_PROFILE_MAX]; /* the inline hooks among them */
+static size_t nhooks;
 
 
 static uintptr_t call_original(const seat_t *s, const uintptr_t *a) {
@@ -267,6 +270,10 @@ __attribute__((noinline)) static uintptr_t serve(seat_t *s, const uintptr_t *a) 
 }
 
 static void describe(const spec_t *s, char *buf, size_t cap) {
+  if (s->slot && cap > 1) {
+    *buf++ = '*';
+    cap--;
+  }
   switch (s->kind) {
   case SPEC_TARGET_SYMBOL: snprintf(buf, cap, "%s", s->symbol); break;
   case SPEC_TARGET_MODULE_SYMBOL: snprintf(buf, cap, "%s!%s", s->module, s->symbol); break;
@@ -276,6 +283,8 @@ static void describe(const spec_t *s, char *buf, size_t cap) {
     break;
   }
 }
+
+static bool is_code(const void *p) { return os_module_code(p) || (os_prot_of(p) & OS_PROT_EXEC) != 0; }
 
 static void *resolve(const spec_t *s, char *why, size_t cap) {
   void *p = NULL;
@@ -287,6 +296,13 @@ static void *resolve(const spec_t *s, char *why, size_t cap) {
   case SPEC_TARGET_MODULE_SYMBOL:
     p = os_module_symbol(s->module, s->symbol);
     if (p == NULL) snprintf(why, cap, "module %s is not loaded or does not define it", s->module);
+    /* a library's variable that the program uses lives in the program,
+     * copied there at load (a copy relocation); the library's own is
+     * left unused, and the global scope finds the one in use */
+    if (p != NULL && s->slot) {
+      void *used = os_symbol_lookup(s->symbol);
+      if (used != NULL && used != p && os_in_program(used)) p = used;
+    }
     break;
   case SPEC_TARGET_ADDRESS:
     p = (void *)(uintptr_t)s->address;
@@ -298,9 +314,19 @@ static void *resolve(const spec_t *s, char *why, size_t cap) {
     break;
   }
   }
-  if (p != NULL && !os_module_code(p) && (os_prot_of(p) & OS_PROT_EXEC) == 0) {
+  if (p != NULL && !s->slot && !is_code(p)) {
     snprintf(why, cap, "%p is not in executable code", p);
     p = NULL;
+  }
+  if (p != NULL && s->slot) {
+    int prot = os_prot_of(p);
+    if (((uintptr_t)p & (sizeof(void *) - 1)) != 0 || prot < 0 || (prot & OS_PROT_WRITE) == 0) {
+      snprintf(why, cap, "%p is not an aligned, writable place for a function pointer", p);
+      p = NULL;
+    } else if (!is_code(*(void *const *)p)) {
+      snprintf(why, cap, "what %p holds (%p) is not a function", p, *(void *const *)p);
+      p = NULL;
+    }
   }
   return p;
 }
@@ -314,8 +340,35 @@ static bool bytes_match(const spec_t *s, const void *target) {
 }
 
 static void undo(size_t n) {
-  for (size_t k = 0; k < n; k++) rh_hook_destroy(seats[k].hook);
-  nseats = 0;
+  for (size_t k = 0; k < n; k++)
+    if (seats[k].hook != NULL) rh_hook_destroy(seats[k].hook);
+  nseats = nhooks = 0;
+}
+
+/* A slot is switched with one store of a pointer, and back only if it
+ * still holds the entry (the program may have set it since). */
+static void slot_set(seat_t *s, size_t k) {
+  atomic_store_explicit((void *_Atomic *)s->target, takeover_entry(k), memory_order_release);
+}
+
+static bool slot_put_back(seat_t *s, size_t k) {
+  void *want = takeover_entry(k);
+  return atomic_compare_exchange_strong((void *_Atomic *)s->target, &want, s->original);
+}
+
+/* Slots switch one at a time: those that take blocks back first, those
+ * that hand them out last, so that no block of reheap's reaches a free
+ * not yet switched. (Inline hooks all switch at once, between the two.) */
+static bool takes_back(spec_role_t r) { return r == SPEC_ROLE_FREE || r == SPEC_ROLE_USABLE_SIZE; }
+
+static void slots_set(bool taking_back, bool handing_out) {
+  for (size_t k = 0; k < nseats; k++)
+    if (seats[k].slot && (takes_back(seats[k].role) ? taking_back : handing_out) &&
+        seats[k].role != SPEC_ROLE_REALLOC)
+      slot_set(&seats[k], k);
+  /* reallocs after the frees, before the mallocs */
+  for (size_t k = 0; k < nseats && handing_out; k++)
+    if (seats[k].slot && seats[k].role == SPEC_ROLE_REALLOC) slot_set(&seats[k], k);
 }
 
 
@@ -401,25 +454,34 @@ bool takeover_install(const spec_profile_t *profile, char *err, size_t cap) {
     seat->nbefore = os_readable_after(target) < sizeof seat->before ? os_readable_after(target)
                                                                      : sizeof seat->before;
     memcpy(seat->before, target, seat->nbefore);
-    void *original = NULL;
-    rh_status_t st = rh_hook_create(target, takeover_entry(k), &original, &seat->hook);
-    if (st != RH_OK) {
-      snprintf(err, cap, "line %u, %s: cannot hook it: %s", s->line, name, rh_strerror(st));
-      undo(k);
-      return false;
+    seat->slot = s->slot;
+    if (s->slot) {
+      seat->original = *(void *const *)target;
+    } else {
+      void *original = NULL;
+      rh_status_t st = rh_hook_create(target, takeover_entry(k), &original, &seat->hook);
+      if (st != RH_OK) {
+        snprintf(err, cap, "line %u, %s: cannot hook it: %s", s->line, name, rh_strerror(st));
+        undo(k);
+        return false;
+      }
+      seat->original = original;
+      hooks[nhooks++] = seat->hook;
     }
-    seat->original = original;
-    hooks[k] = seat->hook;
     nseats = k + 1;
   }
   pair_reallocs();
   atomic_store(&takeover_active, true); /* before any entry can hand out a block */
-  rh_status_t st = rh_hook_enable_all(hooks, nseats);
+  slots_set(true, false);
+  rh_status_t st = rh_hook_enable_all(hooks, nhooks);
   if (st != RH_OK) {
+    for (size_t k = 0; k < nseats; k++)
+      if (seats[k].slot) slot_put_back(&seats[k], k);
     snprintf(err, cap, "the hooks could not be switched on together: %s", rh_strerror(st));
     undo(nseats);
     return false;
   }
+  slots_set(false, true);
   return true;
 }
 
@@ -434,29 +496,33 @@ bool takeover_uninstall(char *err, size_t cap) {
   }
   /* switched off first and counted again: a block made meanwhile keeps
    * them (an entry already running when they go is a window this does
-   * not close) */
-  rh_status_t st = rh_hook_disable_all(hooks, n);
-  if (st != RH_OK) {
-    snprintf(err, cap, "the hooks could not be switched off together: %s", rh_strerror(st));
-    return false;
-  }
-  if ((live = takeover_live_blocks()) != 0) {
-    rh_hook_enable_all(hooks, n);
-    snprintf(err, cap, "%zu blocks were made while the hooks went; they stay patched", live);
+   * not close); slots that hand blocks out go back first */
+  for (size_t k = 0; k < n; k++)
+    if (seats[k].slot && !takes_back(seats[k].role)) slot_put_back(&seats[k], k);
+  rh_status_t st = rh_hook_disable_all(hooks, nhooks);
+  if (st != RH_OK || (live = takeover_live_blocks()) != 0) {
+    if (st == RH_OK) rh_hook_enable_all(hooks, nhooks);
+    slots_set(false, true);
+    if (st != RH_OK) snprintf(err, cap, "the hooks could not be switched off together: %s", rh_strerror(st));
+    else snprintf(err, cap, "%zu blocks were made while the hooks went; they stay patched", live);
     return false;
   }
   size_t differ = 0;
   const char *first = NULL;
   for (size_t k = 0; k < n; k++) {
     seat_t *s = &seats[k];
-    rh_hook_destroy(s->hook);
-    s->hook = hooks[k] = NULL;
+    if (s->slot) {
+      if (takes_back(s->role)) slot_put_back(s, k); /* one the program changed since is its own */
+    } else {
+      rh_hook_destroy(s->hook);
+      s->hook = NULL;
+    }
     if (memcmp(s->target, s->before, s->nbefore) != 0 && differ++ == 0) first = s->name;
   }
-  nseats = 0;
+  nseats = nhooks = 0;
   if (differ != 0) {
-    snprintf(err, cap, "%zu functions were put back but their code differs from before (%s first)", differ,
-             first);
+    snprintf(err, cap, "%zu functions were put back but their code (or pointer) differs from before (%s first)",
+             differ, first);
     return false;
   }
   return true;

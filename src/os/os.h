@@ -116,6 +116,8 @@ void *os_symbol_lookup(const char *name);
 /* Where the loaded module called name (its path or file name; the program
  * answers to its own) begins, its ELF header; 0 if none is loaded. */
 uintptr_t os_module_base(const char *name);
+/* Whether addr lies in the program itself (not one of its libraries). */
+bool os_in_program(const void *addr);
 /* Whether addr lies in an executable segment of a loaded module. */
 bool os_module_code(const void *addr);
 /* Name's definition in that module itself; NULL if it has none. */

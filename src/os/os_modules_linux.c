@@ -106,3 +106,22 @@ bool os_module_code(const void *addr) {
   dl_iterate_phdr(visit_code, &q);
   return q.found;
 }
+
+/* Whether addr lies in a segment of the program itself (the loader lists
+ * it first). */
+static int visit_program(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size;
+  code_query_t *q = arg;
+  for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t lo = (uintptr_t)info->dlpi_addr + ph->p_vaddr;
+    if (ph->p_type == PT_LOAD && q->addr >= lo && q->addr - lo < ph->p_memsz) q->found = true;
+  }
+  return 1; /* the first one only */
+}
+
+bool os_in_program(const void *addr) {
+  code_query_t q = {(uintptr_t)addr, false};
+  dl_iterate_phdr(visit_program, &q);
+  return q.found;
+}

@@ -26,6 +26,8 @@ unsigned long lh_own_allocs, lh_own_frees;
 void *lh_early[LH_EARLY];
 unsigned char lh_entry_bytes[16];
 void *lh_exit_block;
+void *(*lh_alloc_ptr)(size_t size) = lh_alloc;
+void (*lh_free_ptr)(void *p) = lh_free;
 
 int lh_owns(const void *p) {
   return arena != NULL && (const unsigned char *)p >= arena && (const unsigned char *)p < arena + ARENA;
@@ -95,7 +97,9 @@ __attribute__((destructor)) static void late(void) {
   if (getenv("LH_REPORT_AT_EXIT") == NULL) return;
   int same = 0;
   for (int i = 0; i < FUNCTIONS; i++) same += memcmp(code[i], function(i), sizeof code[i]) == 0;
-  fprintf(stderr, "liblegacy_heap at exit: %d of %d functions as built\n", same, FUNCTIONS);
+  int pointers = (lh_alloc_ptr == lh_alloc) + (lh_free_ptr == lh_free);
+  fprintf(stderr, "liblegacy_heap at exit: %d of %d functions as built, %d of 2 pointers as set\n", same,
+          FUNCTIONS, pointers);
 }
 
 __attribute__((constructor)) static void early(void) {

@@ -19,6 +19,10 @@ int lh_owns(const void *p);
 extern unsigned long lh_own_allocs, lh_own_frees;
 extern void *lh_early[LH_EARLY];
 extern unsigned char lh_entry_bytes[16];
+/* the allocator's table, as engines keep one: a takeover may switch its
+ * pointers (a *TARGET spec) instead of patching code */
+extern void *(*lh_alloc_ptr)(size_t size);
+extern void (*lh_free_ptr)(void *p);
 /* freed by the library's destructor, at exit, if not NULL */
 extern void *lh_exit_block;
 #endif

@@ -33,7 +33,35 @@ static int fails;
     }                                  \
   } while (0)
 
+/* "pointers": the calls go through the library's table, whose pointers a
+ * profile switched; its code stays as built */
+static int pointers(void) {
+  owns_fn rh_owns = (owns_fn)dlsym(RTLD_DEFAULT, "rh_owns");
+  unsigned long own_before = lh_own_allocs;
+  int from_reheap = 0;
+  for (int i = 0; i < 500; i++) {
+    size_t size = 1 + (size_t)(i * 53) % 2000;
+    unsigned char *p = lh_alloc_ptr(size);
+    EXPECT(p != NULL, "block %d is NULL", i);
+    if (p == NULL) continue;
+    memset(p, i & 0xff, size);
+    from_reheap += rh_owns != NULL && rh_owns(p) && !lh_owns(p);
+    EXPECT(p[size - 1] == (i & 0xff), "block %d", i);
+    lh_free_ptr(p);
+  }
+  /* a block of its own, from before: back to its own free */
+  lh_free_ptr(lh_early[3]);
+  unsigned long own = lh_own_allocs - own_before;
+  bool untouched = memcmp(lh_entry_bytes, (const void *)(uintptr_t)lh_alloc, sizeof lh_entry_bytes) == 0;
+  EXPECT(untouched, "lh_alloc's code was patched");
+  EXPECT(lh_own_frees == 1, "%lu own frees, not 1", lh_own_frees);
+  printf("pointers: %s, %d of 500 from reheap, %lu own allocs, code %s\n", fails ? "FAILED" : "ok", from_reheap,
+         own, untouched ? "untouched" : "patched");
+  return fails != 0 || from_reheap != 500 || own != 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "pointers") == 0) return pointers();
   int takeover = argc > 1 && strcmp(argv[1], "takeover") == 0;
   owns_fn rh_owns = (owns_fn)dlsym(RTLD_DEFAULT, "rh_owns");
   unsigned long own_before = lh_own_allocs, frees_before = lh_own_frees;

@@ -52,6 +52,11 @@ int main(void) {
   /* every role, arguments anywhere, spaces, comments, wildcard bytes */
   s = one("  calloc_fn  calloc( size , count )   # comment", SPEC_ARCH_X86_64);
   CHECK(s->role == SPEC_ROLE_CALLOC && s->args[0] == SPEC_ARG_SIZE && s->args[1] == SPEC_ARG_COUNT);
+  /* a function pointer's place: *TARGET */
+  s = one("*libgame.so+0x4f48 free(_,ptr)", SPEC_ARCH_X86_64);
+  CHECK(s->slot && s->kind == SPEC_TARGET_MODULE_OFFSET && s->address == 0x4f48 && s->role == SPEC_ROLE_FREE);
+  s = one("pool_free free(ptr)", SPEC_ARCH_X86_64);
+  CHECK(!s->slot);
   /* a zeroing allocator of one size: calloc with no count */
   s = one("zalloc calloc(_,size)", SPEC_ARCH_X86_64);
   CHECK(s->role == SPEC_ROLE_CALLOC && s->nargs == 2 && s->args[1] == SPEC_ARG_SIZE);
@@ -79,6 +84,7 @@ int main(void) {
   refused("f free(pointer)", SPEC_ARCH_X86_64, 8, "'pointer' is not an argument");
   refused("f free(ptr", SPEC_ARCH_X86_64, 7, "not closed");
   refused("f free()", SPEC_ARCH_X86_64, 8, "no arguments");
+  refused("* free(ptr)", SPEC_ARCH_X86_64, 2, "a target expected after '*'");
   refused("f free(ptr) thiscall", SPEC_ARCH_X86_64, 13, "32-bit x86 convention");
   refused("f free(ptr) pascal", SPEC_ARCH_X86, 13, "'pascal' is neither");
   refused("f free(ptr) cdecl stdcall", SPEC_ARCH_X86, 19, "a second calling convention");

@@ -27,13 +27,13 @@ grep -q "ok, 2000 of 2000 from reheap, 0 own allocs, 10 own frees" <<<"$out" || 
 # after reheap's)
 out=$(LH_REPORT_AT_EXIT=1 "$bin" run --profile "$profile" -- "$prog" takeover 2>"$tmp/err") ||
   fail "takeover, exit check: $out $(cat "$tmp/err")"
-[ "$(cat "$tmp/err")" = "liblegacy_heap at exit: 6 of 6 functions as built" ] ||
+[ "$(cat "$tmp/err")" = "liblegacy_heap at exit: 6 of 6 functions as built, 2 of 2 pointers as set" ] ||
   fail "takeover: not put back at exit: $(cat "$tmp/err")"
 # with a block of reheap's live that the library frees in its own teardown,
 # they stay patched, and that free is served
 out=$(LH_KEEP_ONE=1 LH_REPORT_AT_EXIT=1 "$bin" run --profile "$profile" -- "$prog" takeover 2>"$tmp/err") ||
   fail "takeover, block kept for exit: $out $(cat "$tmp/err")"
-[ "$(cat "$tmp/err")" = "liblegacy_heap at exit: 0 of 6 functions as built" ] ||
+[ "$(cat "$tmp/err")" = "liblegacy_heap at exit: 0 of 6 functions as built, 2 of 2 pointers as set" ] ||
   fail "takeover with a live block: $(cat "$tmp/err")"
 # under --track the program's own allocator is tracked too (the tracker
 # holds the takeover), with stacks from the program's own caller
@@ -95,6 +95,20 @@ out=$("$bin" stat "$pid" 2>&1)
 grep -q "^reheap stat $pid: active on the system heap, patched 6 functions (liblegacy_heap.so!lh_alloc, .*lh_heap_free)$" <<<"$out" &&
   grep -q "^reheap stat $pid: allocations [0-9]*, frees" <<<"$out" || fail "stat, system heap tracked: $out"
 wait $runner || fail "lingering tracked system-heap run failed"
+
+# the allocator's table switched instead of its code (*TARGET): calls
+# through the pointers are reheap's, its code untouched; at exit the
+# pointers are as the library set them
+out=$(LH_REPORT_AT_EXIT=1 "$bin" run --hook '*lh_alloc_ptr malloc(size)' --hook '*liblegacy_heap.so!lh_free_ptr free(ptr)' \
+  -- "$prog" pointers 2>"$tmp/err") || fail "pointer slots: $out $(cat "$tmp/err")"
+grep -q "pointers: ok, 500 of 500 from reheap, 0 own allocs, code untouched" <<<"$out" || fail "pointer slots: $out"
+[ "$(cat "$tmp/err")" = "liblegacy_heap at exit: 6 of 6 functions as built, 2 of 2 pointers as set" ] ||
+  fail "pointer slots at exit: $(cat "$tmp/err")"
+# a slot must be writable and hold a function
+"$bin" run --hook '*lh_alloc malloc(size)' --hook 'lh_free free(ptr)' -- "$prog" own >/dev/null 2>"$tmp/err" ||
+  fail "slot in code: the program failed"
+grep -q "line 1, \*lh_alloc: .* is not an aligned, writable place for a function pointer" "$tmp/err" ||
+  fail "slot in code: $(cat "$tmp/err")"
 
 # the same from --hook specs, from another directory (the profile path is made absolute)
 out=$(cd / && "$bin" run --hook 'lh_alloc malloc(size)' --hook 'lh_free free(ptr)' \
