@@ -27,6 +27,8 @@ bench: build
 	$(BUILD)/bin/rh-hook-bench
 	$(BUILD)/bin/rh-track-bench
 	$(BUILD)/bin/rh-track-compare
+	$(BUILD)/bin/rh-legacy-bench
+	$(BUILD)/bin/rh-py-bench
 
 # The hook relocator under libFuzzer for ten minutes (a short run is in check).
 fuzz: build

@@ -18,6 +18,7 @@ pkgs=(
   libunwind-dev               # the tracker's DWARF unwinder (--track=dwarf)
   libjansson-dev              # `reheap report FILE` reads saved JSON reports
   heaptrack valgrind          # the tracker's benchmark compares against them
+  strace                      # rh-legacy-bench counts OS map calls with it
 )
 
 missing=()
