@@ -41,13 +41,7 @@ EXPORT void *calloc(size_t count, size_t size) { return rh_calloc(count, size); 
 
 __attribute__((noinline, cold)) static void *realloc_after_takeover(void *p, size_t size) {
   if (!takeover_tagged(p)) return heap_realloc_front(p, size);
-  void *q = rh_malloc(size);
-  if (q == NULL && size != 0) return NULL; /* p stays as it was */
-  size_t old;
-  void *base = takeover_adopt(p, &old);
-  if (q != NULL) memcpy(q, p, old < size ? old : size);
-  rh_free(base);
-  return q;
+  return takeover_realloc_tagged(p, size);
 }
 
 EXPORT void *realloc(void *p, size_t size) {

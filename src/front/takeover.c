@@ -179,6 +179,16 @@ static size_t ours_size(void *p) {
 
 bool takeover_tagged(const void *p) { return ours(p); }
 
+void *takeover_realloc_tagged(void *p, size_t size) {
+  void *q = home_malloc(size);
+  if (q == NULL && size != 0) return NULL; /* p stays as it was */
+  size_t old;
+  void *base = takeover_adopt(p, &old);
+  if (q != NULL) memcpy(q, p, old < size ? old : size);
+  home_free(base);
+  return q;
+}
+
 size_t takeover_size(void *p) { return ours_size(p); }
 
 static void *ours_realloc(void *p, size_t size) {

@@ -173,16 +173,6 @@ EXPORT size_t malloc_usable_size(void *p) {
   return front_next.usable(p);
 }
 
-__attribute__((noinline, cold)) static void *realloc_tagged(void *p, size_t size) {
-  void *q = malloc(size);
-  if (q == NULL && size != 0) return NULL; /* p stays as it was */
-  size_t old;
-  void *base = takeover_adopt(p, &old);
-  if (q != NULL) memcpy(q, p, old < size ? old : size);
-  free(base);
-  return q;
-}
-
 EXPORT void *calloc(size_t count, size_t size) {
   if (front_next_booting()) {
     size_t total;
@@ -197,7 +187,7 @@ EXPORT void *calloc(size_t count, size_t size) {
 EXPORT void *realloc(void *p, size_t size) {
   if (front_next_booting()) return NULL;
   if (p != NULL && front_is_boot(p)) return front_boot_move(p, size);
-  if (p != NULL && after_takeover() && takeover_tagged(p)) return realloc_tagged(p, size);
+  if (p != NULL && after_takeover() && takeover_tagged(p)) return takeover_realloc_tagged(p, size);
   if (p == NULL || inside) {
     void *q = front_next.realloc(p, size);
     if (p == NULL) track_alloc(q, size);
