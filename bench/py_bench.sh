@@ -123,6 +123,22 @@ for r in $(seq "$reps"); do
   for k in 0 1 2 3 4; do run_once "${configs[$(((k + r) % 5))]}"; done
 done
 
+# One more run of each reheap configuration with --stats: how many blocks
+# reheap's heap handed out, which tells how much of CPython each reaches.
+declare -A allocs=([plain]='-')
+for cf in "${configs[@]}"; do
+  [ "$cf" = plain ] && continue
+  cmd "$cf"
+  c2=()
+  for w in "${c[@]}"; do
+    c2+=("$w")
+    [ "$w" = run ] && c2+=(--stats)
+  done
+  n=$("${c2[@]}" 2>&1 >/dev/null | sed -n 's/^reheap: *allocations *\([0-9]*\).*/\1/p')
+  [ -n "$n" ] || fail "${label[$cf]}: no allocation count under --stats"
+  allocs[$cf]=$n
+done
+
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 declare -A work wall
 for cf in "${configs[@]}"; do
@@ -132,11 +148,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "## CPython $version: bench/py_alloc_bench.py (scale $scale, median of $reps runs, $(nproc) cores)"
 echo
-echo "| configuration | median s | time / plain | whole command, median s | time / plain |"
-echo "|---|---:|---:|---:|---:|"
+echo "| configuration | median s | time / plain | whole command, median s | time / plain | allocations on reheap's heap |"
+echo "|---|---:|---:|---:|---:|---:|"
 for cf in "${configs[@]}"; do
-  printf '| %s | %s | %s | %s | %s |\n' "${label[$cf]}" "${work[$cf]}" "$(ratio "${work[$cf]}" "${work[plain]}")" \
-    "${wall[$cf]}" "$(ratio "${wall[$cf]}" "${wall[plain]}")"
+  printf '| %s | %s | %s | %s | %s | %s |\n' "${label[$cf]}" "${work[$cf]}" "$(ratio "${work[$cf]}" "${work[plain]}")" \
+    "${wall[$cf]}" "$(ratio "${wall[$cf]}" "${wall[plain]}")" "${allocs[$cf]}"
 done
 echo
 cat <<EOF
@@ -144,7 +160,8 @@ Interpreter: $py; checksum $sum in every run.
 Median s: the script's work as it times itself (time.perf_counter),
 without the interpreter's start-up or reheap's; whole command: wall time
 from the start of the command to its exit, start-ups included (the
-profile's takeover among them). Without
+profile's takeover among them). Allocations: blocks reheap's heap handed
+out in one more run under reheap run --stats. Without
 PYTHONMALLOC, CPython's small objects come from pymalloc's arenas, not
 malloc. profiles/python3.11 sends the calls that enter PyObject_Malloc,
 _Calloc, _Realloc and _Free at their first instruction to reheap's heap

@@ -138,14 +138,17 @@ size_t takeover_live_blocks(void) {
   return (size_t)live; /* the differences wrap, their sum does not */
 }
 
-void *takeover_adopt(void *p, size_t *size) {
-  if (!ours(p)) return NULL;
+/* p is one of the entries' blocks: its tag is cleared and its
+ * allocation's start returned, with the block's usable size */
+static void *release(void *p, size_t *size) {
   void *base = base_of(p);
   *size = home_usable_size(base) - ((tag_t *)p - 1)->offset;
   ((tag_t *)p - 1)->check = 0;
   gone();
   return base;
 }
+
+void *takeover_adopt(void *p, size_t *size) { return ours(p) ? release(p, size) : NULL; }
 
 static void *ours_malloc(size_t size) {
   if (size > SIZE_MAX - sizeof(tag_t)) return NULL;
@@ -183,7 +186,7 @@ void *takeover_realloc_tagged(void *p, size_t size) {
   void *q = home_malloc(size);
   if (q == NULL && size != 0) return NULL; /* p stays as it was */
   size_t old;
-  void *base = takeover_adopt(p, &old);
+  void *base = release(p, &old);
   if (q != NULL) memcpy(q, p, old < size ? old : size);
   home_free(base);
   return q;
@@ -225,10 +228,10 @@ uintptr_t takeover_serve(size_t k, const uintptr_t *a) {
   if (s->role == SPEC_ROLE_MALLOC) return (uintptr_t)ours_malloc((size_t)a[s->at[SPEC_ARG_SIZE]]);
   if (s->role == SPEC_ROLE_FREE) {
     void *p = (void *)a[s->at[SPEC_ARG_PTR]];
-    if (ours(p)) {
-      ours_free(p);
-      return 0;
-    }
+    if (p == NULL) return 0;
+    if (!ours(p)) return call_original(s, a);
+    ours_free(p);
+    return 0;
   }
   return serve(s, a);
 }
@@ -238,20 +241,14 @@ __attribute__((noinline)) static uintptr_t serve(seat_t *s, const uintptr_t *a) 
   size_t size = (size_t)arg(s, SPEC_ARG_SIZE, a);
   void *p = (void *)arg(s, SPEC_ARG_PTR, a);
   switch (s->role) {
-  case SPEC_ROLE_MALLOC:
-    return (uintptr_t)ours_malloc(size);
   case SPEC_ROLE_CALLOC:
     /* calloc(size): one of them */
     return (uintptr_t)ours_calloc(s->at[SPEC_ARG_COUNT] >= 0 ? (size_t)a[s->at[SPEC_ARG_COUNT]] : 1, size);
   case SPEC_ROLE_MEMALIGN:
     return (uintptr_t)ours_memalign((size_t)arg(s, SPEC_ARG_ALIGN, a), size);
+  case SPEC_ROLE_MALLOC: /* served by takeover_serve */
   case SPEC_ROLE_FREE:
-    if (p == NULL) return 0;
-    if (ours(p)) {
-      ours_free(p);
-      return 0;
-    }
-    return call_original(s, a);
+    break;
   case SPEC_ROLE_USABLE_SIZE:
     if (ours(p)) return ours_size(p);
     return call_original(s, a);

@@ -24,8 +24,9 @@ __attribute__((visibility("hidden"))) extern _Atomic bool takeover_active;
  * cleared and its allocation's start returned, with the block's usable
  * size in *size; NULL for any other pointer. */
 __attribute__((visibility("hidden"))) void *takeover_adopt(void *p, size_t *size);
-/* Such a block reaching the plain realloc: moved to a plain block of the
- * library's heap (NULL, p left as it was, if there is no room). */
+/* Such a block (takeover_tagged said so) reaching the plain realloc: moved
+ * to a plain block of the library's heap (NULL, p left as it was, if
+ * there is no room). */
 __attribute__((visibility("hidden"))) void *takeover_realloc_tagged(void *p, size_t size);
 /* Whether p is such a block, and its usable size (tag left in place). */
 __attribute__((visibility("hidden"))) bool takeover_tagged(const void *p);

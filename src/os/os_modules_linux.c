@@ -78,50 +78,35 @@ void *os_module_symbol(const char *name, const char *symbol) {
   return p;
 }
 
-/* Whether addr is in an executable segment of a loaded module, as its
- * program headers say: the answer /proc/self/maps gives too, except under
- * an emulator such as qemu-user, which maps the code it translates
- * without the execute bit. */
-typedef struct code_query {
+/* Whether addr is in a loaded segment: of any module and executable
+ * (what /proc/self/maps says too, except under an emulator such as
+ * qemu-user, which maps the code it translates without the execute bit),
+ * or of the program itself (the loader lists it first). */
+typedef struct segment_query {
   uintptr_t addr;
-  bool found;
-} code_query_t;
+  bool program_only, found;
+} segment_query_t;
 
-static int visit_code(struct dl_phdr_info *info, size_t size, void *arg) {
+static int visit_segments(struct dl_phdr_info *info, size_t size, void *arg) {
   (void)size;
-  code_query_t *q = arg;
+  segment_query_t *q = arg;
   for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
     uintptr_t lo = (uintptr_t)info->dlpi_addr + ph->p_vaddr;
-    if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && q->addr >= lo && q->addr - lo < ph->p_memsz) {
-      q->found = true;
-      return 1;
-    }
+    bool wanted = ph->p_type == PT_LOAD && (q->program_only || (ph->p_flags & PF_X));
+    if (wanted && q->addr >= lo && q->addr - lo < ph->p_memsz) q->found = true;
   }
-  return 0;
+  return q->found || q->program_only; /* the program: the first one only */
 }
 
 bool os_module_code(const void *addr) {
-  code_query_t q = {(uintptr_t)addr, false};
-  dl_iterate_phdr(visit_code, &q);
+  segment_query_t q = {(uintptr_t)addr, false, false};
+  dl_iterate_phdr(visit_segments, &q);
   return q.found;
 }
 
-/* Whether addr lies in a segment of the program itself (the loader lists
- * it first). */
-static int visit_program(struct dl_phdr_info *info, size_t size, void *arg) {
-  (void)size;
-  code_query_t *q = arg;
-  for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    uintptr_t lo = (uintptr_t)info->dlpi_addr + ph->p_vaddr;
-    if (ph->p_type == PT_LOAD && q->addr >= lo && q->addr - lo < ph->p_memsz) q->found = true;
-  }
-  return 1; /* the first one only */
-}
-
 bool os_in_program(const void *addr) {
-  code_query_t q = {(uintptr_t)addr, false};
-  dl_iterate_phdr(visit_program, &q);
+  segment_query_t q = {(uintptr_t)addr, true, false};
+  dl_iterate_phdr(visit_segments, &q);
   return q.found;
 }

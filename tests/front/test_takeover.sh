@@ -144,8 +144,6 @@ grep -q "^reheap: $tmp/bad.profile:2:9: 'fre' is not a role" "$tmp/err" || fail 
 [ $rc -eq 2 ] && grep -q "cannot read the profile /nonexistent" "$tmp/err" || fail "missing profile: $(cat "$tmp/err")"
 "$bin" run --hook 'lh_alloc malloc(size)' -- "$prog" own 2>"$tmp/err"; rc=$?
 grep -q "allocates but has no free" "$tmp/err" || fail "malloc without free: $(cat "$tmp/err")"
-"$bin" run --heap=system --profile "$profile" -- "$prog" own 2>"$tmp/err"; rc=$?
-[ $rc -eq 2 ] || fail "--heap=system with a profile: exit $rc"
 
 if [ $fails -ne 0 ]; then
   echo "$fails failure(s)"
