@@ -18,7 +18,7 @@ static inline void count_alloc(heap_t *h, size_t cls, size_t bs) {
 /* Every allocation that missed the fast path. align is 0, or a power of two
  * above 16 that alloc_aligned could not serve from a size class: then the
  * block comes from a page run (64 KiB aligned) or a huge mapping. */
-static void *alloc_generic(size_t size, size_t align, bool *zeroed) {
+static void *alloc_generic(size_t size, size_t align, bool *zeroed, unsigned kind) {
   heap_t *h = heap_tl;
   if (unlikely(h->state != HEAP_ACTIVE)) {
     h = heap_thread_init();
@@ -27,7 +27,7 @@ static void *alloc_generic(size_t size, size_t align, bool *zeroed) {
   if (size > HEAP_MAX_REQUEST) goto oom;
   void *p;
   if (align == 0 && size <= CLASS_MAX_SIZE) {
-    size_t cls = heap_class_of(size);
+    size_t cls = heap_class_of(size) + kind * CLASS_COUNT;
     heap_page_t *pg = h->current[cls];
     heap_block_t *b = pg->free;
     if (b != NULL) {
@@ -38,11 +38,11 @@ static void *alloc_generic(size_t size, size_t align, bool *zeroed) {
     }
     p = heap_class_alloc_slow(h, cls);
   } else if (size + (align > SLICE_SIZE ? align - SLICE_SIZE : 0) <= LARGE_MAX_SIZE) {
-    p = heap_large_alloc(h, size, align);
+    p = heap_large_alloc(h, size, align, kind);
     if (p != NULL && zeroed) *zeroed = heap_page_of(heap_segment_of(p), p)->is_zero;
   } else {
     heap_slow_tick(h);
-    p = heap_huge_alloc(size, align, zeroed);
+    p = heap_huge_alloc(size, align, zeroed, kind);
   }
   if (p == NULL) goto oom;
   return p;
@@ -51,48 +51,27 @@ oom:
   return NULL;
 }
 
-RH_API void *rh_malloc(size_t size) {
+static inline void *malloc_kind(size_t size, unsigned kind) {
   if (likely(size <= SMALL_DIRECT_MAX)) {
     heap_t *h = heap_tl;
     size_t cls = heap_small_class[(size + 15) >> 4];
-    heap_page_t *pg = h->current[cls];
+    heap_page_t *pg = h->current[cls + kind * CLASS_COUNT];
     heap_block_t *b = pg->free;
     if (likely(b != NULL)) {
       pg->free = b->next;
       pg->used++;
-      count_alloc(h, cls, heap_class_size[cls]);
+      count_alloc(h, cls + kind * CLASS_COUNT, heap_class_size[cls]);
       return b;
     }
   }
-  return alloc_generic(size, 0, NULL);
+  return alloc_generic(size, 0, NULL, kind);
 }
 
-/* Callers have checked that p is reheap's (or trust that it is). */
-static inline void free_block(void *p) {
-  heap_segment_t *seg = heap_segment_of(p);
-  heap_t *h = heap_tl;
-  if (likely(atomic_load_explicit(&seg->heap, memory_order_relaxed) == h)) {
-    heap_page_t *pg = heap_page_of(seg, p);
-    if (likely(pg->flags == 0)) {
-      heap_assert(pg->slice_count > 0 && pg->used > 0);
-      heap_assert((uint8_t *)p >= pg->start &&
-                  ((uint8_t *)p - pg->start) % pg->block_size == 0 &&
-                  (uint8_t *)p < pg->start + (size_t)pg->capacity * pg->block_size);
-      heap_block_t *b = p;
-      b->next = pg->free;
-      pg->free = b;
-      heap_count_own(&h->frees[pg->class_idx], 1);
-      h->live_delta -= pg->block_size;
-      if (unlikely(--pg->used == 0)) heap_page_now_empty(h, pg);
-      return;
-    }
-  }
-  heap_free_generic(seg, p);
-}
+RH_API void *rh_malloc(size_t size) { return malloc_kind(size, KIND_PLAIN); }
 
 RH_API void rh_free(void *p) {
   if (unlikely(p == NULL)) return;
-  free_block(p);
+  heap_free_block(p);
 }
 
 /* The preload front's free(). A pointer from anywhere else (the dynamic
@@ -104,7 +83,7 @@ extern void *rh_foreign_realloc(void *p, size_t size) __attribute__((weak, visib
 
 void heap_free_front(void *p) {
   if (likely(heap_owns(p))) {
-    free_block(p);
+    heap_free_block(p);
   } else if (p != NULL && rh_foreign_free != NULL) {
     rh_foreign_free(p);
   }
@@ -115,25 +94,27 @@ RH_API void rh_free_sized(void *p, size_t size) {
   rh_free(p);
 }
 
-RH_API void *rh_calloc(size_t count, size_t size) {
+static inline void *calloc_kind(size_t count, size_t size, unsigned kind) {
   size_t total;
   if (__builtin_mul_overflow(count, size, &total)) {
     errno = ENOMEM;
     return NULL;
   }
   if (total <= SMALL_DIRECT_MAX) {
-    void *p = rh_malloc(total);
+    void *p = malloc_kind(total, kind);
     if (p != NULL) memset(p, 0, total);
     return p;
   }
   bool zeroed = false;
-  void *p = alloc_generic(total, 0, &zeroed);
+  void *p = alloc_generic(total, 0, &zeroed, kind);
   if (p != NULL && !zeroed) memset(p, 0, total);
   return p;
 }
 
-static void *alloc_aligned(size_t align, size_t size) {
-  if (align <= RH_MIN_ALIGN) return rh_malloc(size);
+RH_API void *rh_calloc(size_t count, size_t size) { return calloc_kind(count, size, KIND_PLAIN); }
+
+static void *alloc_aligned(size_t align, size_t size, unsigned kind) {
+  if (align <= RH_MIN_ALIGN) return malloc_kind(size, kind);
   if (size > HEAP_MAX_REQUEST) {
     errno = ENOMEM;
     return NULL;
@@ -145,12 +126,12 @@ static void *alloc_aligned(size_t align, size_t size) {
     size_t rounded = (size + align - 1) & ~(align - 1);
     if (rounded == 0) rounded = align;
     if (rounded <= CLASS_MAX_SIZE) {
-      void *p = rh_malloc(rounded);
+      void *p = malloc_kind(rounded, kind);
       heap_assert(p == NULL || ((uintptr_t)p & (align - 1)) == 0);
       return p;
     }
   }
-  return alloc_generic(size, align, NULL);
+  return alloc_generic(size, align, NULL, kind);
 }
 
 static bool is_pow2(size_t v) { return v != 0 && (v & (v - 1)) == 0; }
@@ -160,13 +141,13 @@ RH_API void *rh_aligned_alloc(size_t align, size_t size) {
     errno = EINVAL;
     return NULL;
   }
-  return alloc_aligned(align, size);
+  return alloc_aligned(align, size, KIND_PLAIN);
 }
 
 RH_API int rh_posix_memalign(void **out, size_t align, size_t size) {
   if (!is_pow2(align) || align % sizeof(void *) != 0 || align > RH_MAX_ALIGN) return EINVAL;
   int saved = errno;
-  void *p = alloc_aligned(align, size);
+  void *p = alloc_aligned(align, size, KIND_PLAIN);
   errno = saved;
   if (p == NULL) return ENOMEM;
   *out = p;
@@ -178,8 +159,10 @@ RH_API size_t rh_usable_size(const void *p) {
   return heap_block_usable(heap_segment_of(p), p);
 }
 
-RH_API void *rh_realloc(void *p, size_t size) {
-  if (p == NULL) return rh_malloc(size);
+/* A block keeps its kind when it is resized in place; one that moves
+ * takes the kind asked for. */
+static inline void *realloc_kind(void *p, size_t size, unsigned kind) {
+  if (p == NULL) return malloc_kind(size, kind);
   if (size == 0) {
     /* glibc's behaviour, which programs preloaded with reheap expect */
     rh_free(p);
@@ -211,12 +194,14 @@ RH_API void *rh_realloc(void *p, size_t size) {
       if (want > LARGE_MAX_SIZE) want = LARGE_MAX_SIZE;
     }
   }
-  void *q = rh_malloc(want);
+  void *q = malloc_kind(want, kind);
   if (q == NULL) return NULL;
   memcpy(q, p, usable < size ? usable : size);
   rh_free(p);
   return q;
 }
+
+RH_API void *rh_realloc(void *p, size_t size) { return realloc_kind(p, size, KIND_PLAIN); }
 
 /* The preload front's realloc(): foreign blocks go to the front's handler
  * (without one, they cannot be grown: NULL, ENOMEM). */
@@ -235,3 +220,15 @@ RH_API void *rh_reallocarray(void *p, size_t count, size_t size) {
   }
   return rh_realloc(p, total);
 }
+
+/* The takeover's blocks (alloc_front.h). */
+void *heap_takeover_malloc(size_t size) { return malloc_kind(size, KIND_TAKEOVER); }
+void *heap_takeover_calloc(size_t count, size_t size) { return calloc_kind(count, size, KIND_TAKEOVER); }
+void *heap_takeover_aligned(size_t align, size_t size) {
+  if (!is_pow2(align) || align > RH_MAX_ALIGN) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return alloc_aligned(align, size, KIND_TAKEOVER);
+}
+void *heap_takeover_realloc(void *p, size_t size) { return realloc_kind(p, size, KIND_TAKEOVER); }

@@ -35,6 +35,7 @@ static void free_remote(heap_t *owner, heap_page_t *pg, heap_block_t *b) {
 void heap_free_generic(heap_segment_t *seg, void *p) {
   if (seg->kind == SEG_HUGE) {
     heap_assert(p == seg->huge_block);
+    if (seg->block_kind == KIND_TAKEOVER) heap_gadd(&heap_gstats.takeover_big_frees, 1);
     heap_huge_free(seg);
     return;
   }
@@ -46,6 +47,7 @@ void heap_free_generic(heap_segment_t *seg, void *p) {
   heap_block_t *b;
   if (pg->flags & PAGE_LARGE) {
     b = (heap_block_t *)pg->start;
+    if (pg->kind == KIND_TAKEOVER) heap_gadd(&heap_gstats.takeover_big_frees, 1);
     heap_count(me, &me->large_frees, 1);
     heap_count(me, &me->large_free_bytes, pg->block_size);
   } else {

@@ -13,7 +13,7 @@ heap_page_t heap_page_empty;
 /* The heap of every thread that has none yet (or has exited): all its
  * current pages are the empty page, so its fast path always falls through. */
 heap_t heap_static = {
-    .current = {[0 ... CLASS_COUNT - 1] = &heap_page_empty},
+    .current = {[0 ... CLASS_SLOTS - 1] = &heap_page_empty},
     .state = HEAP_STATIC,
 };
 
@@ -133,7 +133,7 @@ static heap_t *heap_meta_new(void) {
   meta_next += need;
   meta_left -= need;
   os_unlock(&meta_lock);
-  for (size_t c = 0; c < CLASS_COUNT; c++) h->current[c] = &heap_page_empty;
+  for (size_t c = 0; c < CLASS_SLOTS; c++) h->current[c] = &heap_page_empty;
   return h;
 }
 

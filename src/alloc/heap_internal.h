@@ -45,6 +45,16 @@
 /* Size classes: multiples of 16 up to 128, then 8 classes per doubling, so
  * a request above 128 bytes wastes at most 1/8 of itself. */
 #define CLASS_COUNT 80
+/* Every size class comes in two kinds: the program's blocks (malloc and
+ * its family) and the takeover's (the entries that stand in for a
+ * program's own allocator, front/takeover.c), each in pages of its own.
+ * So a block's kind is known from its page, which is how the takeover
+ * tells its blocks from those a program's own allocator carved out of
+ * malloc'ed memory, with no header in the block. Class c of kind k is
+ * slot c + k * CLASS_COUNT in a heap's per-class arrays. */
+#define KIND_PLAIN 0
+#define KIND_TAKEOVER 1
+#define CLASS_SLOTS (2 * CLASS_COUNT)
 #define CLASS_MAX_SIZE ((size_t)64 << 10)
 #define SMALL_DIRECT_MAX 1024
 /* Blocks above CLASS_MAX_SIZE and up to LARGE_MAX_SIZE take a run of slices
@@ -86,7 +96,8 @@ typedef struct heap_page_s {
   uint8_t slice_count;    /* on a page head: slices of the page */
   uint8_t slice_offset;   /* on a slice inside a page: distance to the head */
   uint8_t is_zero;        /* blocks not yet carved read as zero */
-  uint8_t pad_[3];
+  uint8_t kind;           /* KIND_PLAIN or KIND_TAKEOVER (small and large pages) */
+  uint8_t pad_[2];
   uint32_t capacity;      /* blocks carved so far (carving is lazy) */
   uint32_t reserved;      /* blocks that fit */
   _Atomic uintptr_t thread_free; /* remote frees; bit 0 is TF_NOTIFY */
@@ -100,7 +111,7 @@ enum { SEG_NORMAL = 1, SEG_HUGE = 2 };
 typedef struct heap_segment_s {
   _Atomic(struct heap_s *) heap; /* owner; NULL for huge and cached segments */
   uint32_t kind;
-  uint32_t pad_;
+  uint32_t block_kind;           /* huge only: KIND_PLAIN or KIND_TAKEOVER */
   uint64_t free_mask;            /* slices not in a page */
   uint64_t dirty_mask;           /* slices that may hold data (not purged) */
   uint64_t purge_candidates;     /* free+dirty at the last purge tick */
@@ -126,19 +137,19 @@ enum { HEAP_STATIC = 0, HEAP_ACTIVE = 1, HEAP_ABANDONED = 2, HEAP_DEAD = 3 };
 typedef _Atomic uint64_t heap_counter_t;
 
 typedef struct heap_s {
-  heap_page_t *current[CLASS_COUNT];
+  heap_page_t *current[CLASS_SLOTS];
   int64_t live_delta;            /* bytes allocated - freed since last flush */
   uint32_t state;
   uint32_t segment_count;
-  page_queue_t queue[CLASS_COUNT];
+  page_queue_t queue[CLASS_SLOTS];
   page_queue_t full;
   _Atomic uintptr_t delayed;     /* blocks of full pages freed remotely */
   heap_segment_t *segments;
   uint64_t purge_deadline;       /* 0: nothing waits for a purge */
   uint64_t collect_deadline;     /* next sweep of every page's remote frees */
   uint32_t slow_ticks;           /* slow paths taken, to read the clock rarely */
-  heap_counter_t allocs[CLASS_COUNT];
-  heap_counter_t frees[CLASS_COUNT];
+  heap_counter_t allocs[CLASS_SLOTS];
+  heap_counter_t frees[CLASS_SLOTS];
   heap_counter_t large_allocs, large_frees, large_alloc_bytes, large_free_bytes;
   struct heap_s *next_all;
   struct heap_s *next_abandoned;
@@ -158,6 +169,8 @@ typedef struct heap_global_stats_s {
   _Atomic uint64_t peak_live;
   _Atomic uint64_t huge_allocs, huge_frees, huge_alloc_bytes, huge_free_bytes;
   _Atomic uint64_t threads, heaps_reused;
+  /* the takeover's large and huge blocks (its small ones are counted by class) */
+  _Atomic uint64_t takeover_big_allocs, takeover_big_frees;
 } heap_global_stats_t;
 HEAP_HIDDEN extern heap_global_stats_t heap_gstats;
 
@@ -179,6 +192,11 @@ static inline heap_segment_t *heap_segment_of(const void *p) {
 static inline heap_page_t *heap_page_of(heap_segment_t *seg, const void *p) {
   heap_page_t *pg = &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> SLICE_SHIFT];
   return pg - pg->slice_offset;
+}
+
+/* Block size of a class slot of either kind. */
+static inline size_t heap_slot_size(size_t slot) {
+  return heap_class_size[slot >= CLASS_COUNT ? slot - CLASS_COUNT : slot];
 }
 
 static inline size_t heap_class_of(size_t size) {
@@ -246,7 +264,7 @@ HEAP_HIDDEN void heap_page_free_block(heap_t *h, heap_page_t *pg, heap_block_t *
 HEAP_HIDDEN void heap_page_now_empty(heap_t *h, heap_page_t *pg);
 HEAP_HIDDEN void heap_queue_remove(heap_t *h, page_queue_t *q, heap_page_t *pg);
 HEAP_HIDDEN void heap_pages_collect_all(heap_t *h, bool release_empty);
-HEAP_HIDDEN void *heap_large_alloc(heap_t *h, size_t size, size_t align);
+HEAP_HIDDEN void *heap_large_alloc(heap_t *h, size_t size, size_t align, unsigned kind);
 
 /* ---- heap.c ---- */
 HEAP_HIDDEN heap_t *heap_thread_init(void);
@@ -262,7 +280,7 @@ HEAP_HIDDEN void heap_stats_flush(heap_t *h);
 HEAP_HIDDEN heap_t *heap_all_first(void);
 
 /* ---- huge.c ---- */
-HEAP_HIDDEN void *heap_huge_alloc(size_t size, size_t align, bool *zeroed);
+HEAP_HIDDEN void *heap_huge_alloc(size_t size, size_t align, bool *zeroed, unsigned kind);
 HEAP_HIDDEN void heap_huge_free(heap_segment_t *seg);
 /* Unmaps cached huge mappings that waited long enough (all: every one). */
 HEAP_HIDDEN void heap_huge_cache_trim(bool all);
@@ -279,6 +297,65 @@ static inline size_t heap_block_usable(heap_segment_t *seg, const void *p) {
   heap_page_t *pg = heap_page_of(seg, p);
   if (pg->flags & PAGE_LARGE) return pg->block_size - (size_t)((const uint8_t *)p - pg->start);
   return pg->block_size;
+}
+
+/* The owner's free fast path of a small block whose segment and page
+ * are known; everything else goes the generic way. */
+static inline __attribute__((always_inline)) void heap_free_in(heap_segment_t *seg, heap_page_t *pg,
+                                                               void *p) {
+  heap_t *h = heap_tl;
+  if (likely(atomic_load_explicit(&seg->heap, memory_order_relaxed) == h && pg->flags == 0)) {
+    heap_assert(pg->slice_count > 0 && pg->used > 0);
+    heap_assert((uint8_t *)p >= pg->start && ((uint8_t *)p - pg->start) % pg->block_size == 0 &&
+                (uint8_t *)p < pg->start + (size_t)pg->capacity * pg->block_size);
+    heap_block_t *b = p;
+    b->next = pg->free;
+    pg->free = b;
+    heap_count_own(&h->frees[pg->class_idx], 1);
+    h->live_delta -= pg->block_size;
+    if (unlikely(--pg->used == 0)) heap_page_now_empty(h, pg);
+    return;
+  }
+  heap_free_generic(seg, p);
+}
+
+/* Callers have checked that p is reheap's (or trust that it is). */
+static inline __attribute__((always_inline)) void heap_free_block(void *p) {
+  heap_segment_t *seg = heap_segment_of(p);
+  if (unlikely(seg->kind == SEG_HUGE)) {
+    heap_free_generic(seg, p);
+    return;
+  }
+  heap_free_in(seg, heap_page_of(seg, p), p);
+}
+
+/* Whether p is a block of the takeover's kind. p is a pointer a program
+ * passed to one of its allocator's functions: a live block, its own or
+ * one of ours, so its page (or huge mapping) is live too. */
+static inline __attribute__((always_inline)) bool heap_is_takeover(const void *p) {
+  if (!heap_owns(p)) return false;
+  heap_segment_t *seg = heap_segment_of(p);
+  if (unlikely(seg->kind == SEG_HUGE)) return seg->block_kind == KIND_TAKEOVER && p == seg->huge_block;
+  heap_page_t *pg = heap_page_of(seg, p);
+  heap_assert(pg->kind != KIND_TAKEOVER || (pg->flags & PAGE_LARGE) != 0 ||
+              ((const uint8_t *)p - pg->start) % pg->block_size == 0);
+  return pg->kind == KIND_TAKEOVER;
+}
+
+/* Frees p if it is a block of the takeover's kind (tested as above);
+ * false, p untouched, if not. */
+static inline __attribute__((always_inline)) bool heap_takeover_try_free(void *p) {
+  if (!heap_owns(p)) return false;
+  heap_segment_t *seg = heap_segment_of(p);
+  if (unlikely(seg->kind == SEG_HUGE)) {
+    if (seg->block_kind != KIND_TAKEOVER || p != seg->huge_block) return false;
+    heap_free_generic(seg, p);
+    return true;
+  }
+  heap_page_t *pg = heap_page_of(seg, p);
+  if (pg->kind != KIND_TAKEOVER) return false;
+  heap_free_in(seg, pg, p);
+  return true;
 }
 
 #endif

@@ -146,7 +146,7 @@ static void *huge_reuse(heap_segment_t *seg, size_t off, size_t size) {
   return seg->huge_block;
 }
 
-void *heap_huge_alloc(size_t size, size_t align, bool *zeroed) {
+void *heap_huge_alloc(size_t size, size_t align, bool *zeroed, unsigned kind) {
   size_t off, total;
   heap_segment_t *seg;
   /* calloc wants zeroed pages, which a fresh mapping gives without
@@ -159,6 +159,8 @@ void *heap_huge_alloc(size_t size, size_t align, bool *zeroed) {
     seg = cache_take(round_up(off + size, SEG_SIZE));
     if (seg != NULL) {
       if (zeroed) *zeroed = false;
+      seg->block_kind = kind;
+      if (kind == KIND_TAKEOVER) heap_gadd(&heap_gstats.takeover_big_allocs, 1);
       return huge_reuse(seg, off, size);
     }
   }
@@ -177,6 +179,8 @@ void *heap_huge_alloc(size_t size, size_t align, bool *zeroed) {
   if (seg == NULL) return NULL;
   heap_owner_mark(seg, total, true);
   seg->kind = SEG_HUGE;
+  seg->block_kind = kind;
+  if (kind == KIND_TAKEOVER) heap_gadd(&heap_gstats.takeover_big_allocs, 1);
   atomic_store_explicit(&seg->heap, NULL, memory_order_relaxed);
   seg->map_size = total;
   seg->huge_block = (uint8_t *)seg + off;

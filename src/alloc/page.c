@@ -24,6 +24,7 @@ void heap_page_init(heap_page_t *pg, size_t block_size, uint8_t cls, uint32_t re
   pg->block_size = (uint32_t)block_size;
   pg->flags = 0;
   pg->class_idx = cls;
+  pg->kind = cls >= CLASS_COUNT && cls < CLASS_SLOTS ? KIND_TAKEOVER : KIND_PLAIN;
   pg->capacity = 0;
   pg->reserved = reserved;
   atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
@@ -167,7 +168,7 @@ void *heap_class_alloc_slow(heap_t *h, size_t cls) {
     queue_push_front(h, &h->full, pg);
     pg = next;
   }
-  size_t bs = heap_class_size[cls];
+  size_t bs = heap_slot_size(cls);
   size_t slices = class_slices(bs);
   pg = heap_segment_page_alloc(h, slices);
   if (pg == NULL) return NULL;
@@ -177,7 +178,7 @@ void *heap_class_alloc_slow(heap_t *h, size_t cls) {
   return page_pop(h, pg);
 }
 
-void *heap_large_alloc(heap_t *h, size_t size, size_t align) {
+void *heap_large_alloc(heap_t *h, size_t size, size_t align, unsigned kind) {
   heap_slow_tick(h);
   size_t need = size + (align > SLICE_SIZE ? align - SLICE_SIZE : 0);
   size_t slices = (need + SLICE_SIZE - 1) >> SLICE_SHIFT;
@@ -185,6 +186,8 @@ void *heap_large_alloc(heap_t *h, size_t size, size_t align) {
   if (pg == NULL) return NULL;
   heap_page_init(pg, slices << SLICE_SHIFT, CLASS_LARGE, 1);
   pg->flags = PAGE_LARGE | PAGE_IN_FULL;
+  pg->kind = (uint8_t)kind;
+  if (kind == KIND_TAKEOVER) heap_gadd(&heap_gstats.takeover_big_allocs, 1);
   pg->used = 1;
   pg->capacity = 1;
   /* One block, so the page is full from the start: a remote free must tell
@@ -218,7 +221,7 @@ void heap_pages_collect_all(heap_t *h, bool release_empty) {
     heap_page_collect(pg);
     if (pg->free != NULL) page_unfull(h, pg);
   }
-  for (size_t c = 0; c < CLASS_COUNT; c++) {
+  for (size_t c = 0; c < CLASS_SLOTS; c++) {
     for (pg = h->queue[c].first; pg != NULL; pg = next) {
       next = pg->next;
       heap_page_collect(pg);

@@ -6,10 +6,11 @@
 
 static uint64_t rd(heap_counter_t *c) { return atomic_load_explicit(c, memory_order_relaxed); }
 
+/* both kinds of a class count as one */
 static void add_heap(heap_t *h, rh_heap_stats_t *out, uint64_t *allocs, uint64_t *frees) {
-  for (size_t c = 0; c < CLASS_COUNT; c++) {
-    allocs[c] += rd(&h->allocs[c]);
-    frees[c] += rd(&h->frees[c]);
+  for (size_t c = 0; c < CLASS_SLOTS; c++) {
+    allocs[c % CLASS_COUNT] += rd(&h->allocs[c]);
+    frees[c % CLASS_COUNT] += rd(&h->frees[c]);
   }
   out->allocations += rd(&h->large_allocs);
   out->frees += rd(&h->large_frees);
@@ -55,4 +56,18 @@ void rh_heap_stats(rh_heap_stats_t *out, rh_class_stats_t *classes, size_t nclas
   out->os_purge_calls = atomic_load_explicit(&g->os_purge_calls, memory_order_relaxed);
   out->threads = atomic_load_explicit(&g->threads, memory_order_relaxed);
   out->heaps_reused = atomic_load_explicit(&g->heaps_reused, memory_order_relaxed);
+}
+
+/* Live blocks of the takeover's kind: its classes' counts summed as in
+ * rh_heap_stats (so it lags a running thread a little), and its large
+ * and huge blocks. */
+size_t heap_takeover_live(void) {
+  uint64_t made = atomic_load_explicit(&heap_gstats.takeover_big_allocs, memory_order_relaxed);
+  uint64_t gone = atomic_load_explicit(&heap_gstats.takeover_big_frees, memory_order_relaxed);
+  for (heap_t *h = &heap_static; h != NULL; h = h == &heap_static ? heap_all_first() : h->next_all)
+    for (size_t c = CLASS_COUNT; c < CLASS_SLOTS; c++) {
+      made += rd(&h->allocs[c]);
+      gone += rd(&h->frees[c]);
+    }
+  return made > gone ? (size_t)(made - gone) : 0;
 }

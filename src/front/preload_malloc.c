@@ -12,43 +12,19 @@
 
 #include "alloc/alloc_front.h"
 #include "front/foreign.h"
-#include "front/takeover.h"
 #include "reheap/alloc.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
 EXPORT void *malloc(size_t size) { return rh_malloc(size); }
 
-/* After a takeover, blocks its entries handed out (tagged, 16 bytes into
- * their allocation) may reach these through paths the profile does not
- * patch: they are taken back at their allocation's start. */
-__attribute__((noinline, cold)) static void free_after_takeover(void *p) {
-  size_t size;
-  void *base = takeover_adopt(p, &size);
-  heap_free_front(base != NULL ? base : p);
-}
-
-/* (the check apart, so that free stays one test and a tail jump) */
-EXPORT void free(void *p) {
-  if (__builtin_expect(atomic_load_explicit(&takeover_active, memory_order_relaxed), 0)) {
-    free_after_takeover(p);
-    return;
-  }
-  heap_free_front(p);
-}
+/* Blocks the takeover's entries handed out may reach these through paths
+ * a profile does not patch: they are blocks of this heap like any. */
+EXPORT void free(void *p) { heap_free_front(p); }
 
 EXPORT void *calloc(size_t count, size_t size) { return rh_calloc(count, size); }
 
-__attribute__((noinline, cold)) static void *realloc_after_takeover(void *p, size_t size) {
-  if (!takeover_tagged(p)) return heap_realloc_front(p, size);
-  return takeover_realloc_tagged(p, size);
-}
-
-EXPORT void *realloc(void *p, size_t size) {
-  if (__builtin_expect(atomic_load_explicit(&takeover_active, memory_order_relaxed), 0))
-    return realloc_after_takeover(p, size);
-  return heap_realloc_front(p, size);
-}
+EXPORT void *realloc(void *p, size_t size) { return heap_realloc_front(p, size); }
 
 EXPORT void *reallocarray(void *p, size_t count, size_t size) {
   if (p != NULL && !rh_owns(p)) {
@@ -104,9 +80,6 @@ EXPORT void *pvalloc(size_t size) {
 EXPORT size_t malloc_usable_size(void *p) {
   if (p == NULL) return 0;
   if (!rh_owns(p)) return rh_foreign_usable_size(p);
-  if (__builtin_expect(atomic_load_explicit(&takeover_active, memory_order_relaxed), 0) &&
-      takeover_tagged(p))
-    return takeover_size(p);
   return rh_usable_size(p);
 }
 

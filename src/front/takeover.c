@@ -27,6 +27,7 @@ typedef struct seat {
   void *original; /* the function as it was, through its trampoline, or
                    * the pointer a slot held */
   void *target;   /* the function's code, or the slot (*TARGET) */
+  void *entry;    /* the detour that stands in for it */
   rh_hook_t *hook; /* NULL for a slot */
   bool slot;
   /* for a realloc: the usable_size and free of the same allocator, which
@@ -56,167 +57,26 @@ static uintptr_t arg(const seat_t *s, spec_arg_t which, const uintptr_t *a) {
 /* Which blocks are ours. rh_owns() is not enough: a program's own
  * allocator usually carves its pools and heaps out of blocks it got from
  * malloc, which under `reheap run` is reheap's heap too, so its own blocks
- * lie inside reheap's memory. Every block an entry hands out therefore
- * carries a tag in the 16 bytes before it: its address scrambled with a
- * constant, and how far the block reheap allocated starts before it. */
-#define TAG_KEY 0x7265686561705447ull /* "reheapTG" */
-
-typedef struct tag {
-  uint64_t check;  /* TAG_KEY ^ the block's address; 0 once freed */
-  uint64_t offset; /* from the allocation's start to the block */
-} tag_t;
-
-static void *tag(void *base, size_t offset) {
-  if (base == NULL) return NULL;
-  unsigned char *p = (unsigned char *)base + offset;
-  tag_t *t = (tag_t *)p - 1;
-  t->check = TAG_KEY ^ (uintptr_t)p;
-  t->offset = offset;
-  return p;
-}
-
-_Static_assert(sizeof(tag_t) == TAKEOVER_TAG_SIZE, "the home heap reads whole tags");
-
-static inline bool ours(const void *p) {
-  if (p == NULL || ((uintptr_t)p & 15) != 0) return false;
-  tag_t t;
-  return home_read_tag(p, &t) && t.check == (TAG_KEY ^ (uintptr_t)p) &&
-         home_owns_base((const unsigned char *)p - t.offset);
-}
-
-static void *base_of(void *p) { return (unsigned char *)p - ((tag_t *)p - 1)->offset; }
+ * lie inside reheap's memory. The entries' blocks therefore come from
+ * pages of their own (takeover_home.h), which tell them apart by address.
+ * (The one case that cannot be told: a program that carves blocks of its
+ * own out of a block an entry handed out, and gives those to a patched
+ * free. No allocator this was tried on does.) */
+static inline bool ours(const void *p) { return p != NULL && home_owns(p); }
 
 _Atomic bool takeover_active;
 
-/* How many of the entries' blocks are live, so that the functions are put
- * back only when none can reach them any more. Counted per thread, with
- * no shared atomic on the hot path: a thread takes a tally on its first
- * block and only it writes there; a reader sums them all. Past TALLIES
- * threads, the rest share one tally with atomic adds. */
-#define TALLIES 1024
-typedef struct tally {
-  _Atomic uintptr_t made, gone;
-} tally_t;
-static tally_t tallies[TALLIES], shared_tally;
-static _Atomic size_t ntallies;
-static _Thread_local tally_t *my_tally;
+size_t takeover_live_blocks(void) { return home_live(); }
 
-static tally_t *tally(void) {
-  tally_t *t = my_tally;
-  if (__builtin_expect(t == NULL, 0)) {
-    size_t i = atomic_fetch_add_explicit(&ntallies, 1, memory_order_relaxed);
-    t = my_tally = i < TALLIES ? &tallies[i] : &shared_tally;
-  }
-  return t;
-}
+bool takeover_owns(const void *p) { return ours(p); }
 
-static void bump(_Atomic uintptr_t *c, tally_t *t) {
-  if (t == &shared_tally) atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
-  else atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
-}
+static void *ours_calloc(size_t count, size_t size) { return home_calloc(count, size); }
 
-static inline void *made(void *p) {
-  if (p != NULL) {
-    tally_t *t = tally();
-    bump(&t->made, t);
-  }
-  return p;
-}
-
-static inline void gone(void) {
-  tally_t *t = tally();
-  bump(&t->gone, t);
-}
-
-size_t takeover_live_blocks(void) {
-  uintptr_t live = atomic_load_explicit(&shared_tally.made, memory_order_relaxed) -
-                   atomic_load_explicit(&shared_tally.gone, memory_order_relaxed);
-  size_t n = atomic_load_explicit(&ntallies, memory_order_relaxed);
-  for (size_t i = 0; i < n && i < TALLIES; i++)
-    live += atomic_load_explicit(&tallies[i].made, memory_order_relaxed) -
-            atomic_load_explicit(&tallies[i].gone, memory_order_relaxed);
-  return (size_t)live; /* the differences wrap, their sum does not */
-}
-
-/* p is one of the entries' blocks: its tag is cleared and its
- * allocation's start returned, with the block's usable size */
-static void *release(void *p, size_t *size) {
-  void *base = base_of(p);
-  *size = home_usable_size(base) - ((tag_t *)p - 1)->offset;
-  ((tag_t *)p - 1)->check = 0;
-  gone();
-  return base;
-}
-
-void *takeover_adopt(void *p, size_t *size) { return ours(p) ? release(p, size) : NULL; }
-
-static void *ours_malloc(size_t size) {
-  if (size > SIZE_MAX - sizeof(tag_t)) return NULL;
-  return made(tag(home_malloc(size + sizeof(tag_t)), sizeof(tag_t)));
-}
-
-static void *ours_calloc(size_t count, size_t size) {
-  size_t total;
-  if (__builtin_mul_overflow(count, size, &total) || total > SIZE_MAX - sizeof(tag_t)) return NULL;
-  return made(tag(home_calloc(1, total + sizeof(tag_t)), sizeof(tag_t)));
-}
-
-/* the tag takes a whole alignment step in front of the block */
 static void *ours_memalign(size_t align, size_t size) {
-  if (align < sizeof(tag_t)) align = sizeof(tag_t);
-  if ((align & (align - 1)) != 0 || size > SIZE_MAX - 2 * align) return NULL;
-  size_t total = (size + align + align - 1) & ~(align - 1);
-  return made(tag(home_aligned_alloc(align, total), align));
+  return home_aligned(align < sizeof(void *) ? sizeof(void *) : align, size);
 }
 
-static void ours_free(void *p) {
-  void *base = base_of(p);
-  ((tag_t *)p - 1)->check = 0;
-  home_free(base);
-  gone();
-}
-
-static size_t ours_size(void *p) {
-  return home_usable_size(base_of(p)) - ((tag_t *)p - 1)->offset;
-}
-
-bool takeover_tagged(const void *p) { return ours(p); }
-
-void *takeover_realloc_tagged(void *p, size_t size) {
-  void *q = home_malloc(size);
-  if (q == NULL && size != 0) return NULL; /* p stays as it was */
-  size_t old;
-  void *base = release(p, &old);
-  if (q != NULL) memcpy(q, p, old < size ? old : size);
-  home_free(base);
-  return q;
-}
-
-size_t takeover_size(void *p) { return ours_size(p); }
-
-static void *ours_realloc(void *p, size_t size) {
-  if (p == NULL) return ours_malloc(size);
-  if (((tag_t *)p - 1)->offset == sizeof(tag_t)) {
-    if (size > SIZE_MAX - sizeof(tag_t)) return NULL;
-    /* the tag goes first: a block that moves must not leave one behind, in
-     * memory the program's own allocator may get next */
-    tag_t *t = (tag_t *)p - 1;
-    t->check = 0;
-    void *base = home_realloc(base_of(p), size + sizeof(tag_t));
-    if (base == NULL) {
-      t->check = TAG_KEY ^ (uintptr_t)p; /* p stays as it was */
-      return NULL;
-    }
-    return tag(base, sizeof(tag_t));
-  }
-  /* an aligned block keeps no alignment through realloc (as C's) */
-  void *q = ours_malloc(size);
-  if (q == NULL) return NULL;
-  size_t old = ours_size(p);
-  memcpy(q, p, old < size ? old : size);
-  ours_free(p);
-  return q;
-}
+void *takeover_originals[SPEC_PROFILE_MAX];
 
 static uintptr_t serve(seat_t *s, const uintptr_t *a);
 
@@ -225,13 +85,11 @@ static uintptr_t serve(seat_t *s, const uintptr_t *a);
  * rest apart. */
 uintptr_t takeover_serve(size_t k, const uintptr_t *a) {
   seat_t *s = &seats[k];
-  if (s->role == SPEC_ROLE_MALLOC) return (uintptr_t)ours_malloc((size_t)a[s->at[SPEC_ARG_SIZE]]);
+  if (s->role == SPEC_ROLE_MALLOC) return (uintptr_t)home_malloc((size_t)a[s->at[SPEC_ARG_SIZE]]);
   if (s->role == SPEC_ROLE_FREE) {
     void *p = (void *)a[s->at[SPEC_ARG_PTR]];
-    if (p == NULL) return 0;
-    if (!ours(p)) return call_original(s, a);
-    ours_free(p);
-    return 0;
+    if (p == NULL || home_free_if_ours(p)) return 0;
+    return call_original(s, a);
   }
   return serve(s, a);
 }
@@ -250,10 +108,12 @@ __attribute__((noinline)) static uintptr_t serve(seat_t *s, const uintptr_t *a) 
   case SPEC_ROLE_FREE:
     break;
   case SPEC_ROLE_USABLE_SIZE:
-    if (ours(p)) return ours_size(p);
+    if (ours(p)) return home_usable_size(p);
     return call_original(s, a);
   case SPEC_ROLE_REALLOC:
-    if (p == NULL || ours(p)) return (uintptr_t)ours_realloc(p, size);
+    /* a size of 0 keeps a block, as the allocators that ship their own
+     * (pymalloc's, Tcl's) do, rather than free it as C's may */
+    if (p == NULL || ours(p)) return (uintptr_t)home_realloc(p, size != 0 ? size : 1);
     /* a foreign block moves into reheap's heap when the profile says how
      * big it is (its usable_size) and how to give it back (its free); the
      * other arguments (a method's object) are passed on as given */
@@ -263,7 +123,7 @@ __attribute__((noinline)) static uintptr_t serve(seat_t *s, const uintptr_t *a) 
       memcpy(q, a, sizeof q);
       q[sizer->at[SPEC_ARG_PTR]] = (uintptr_t)p;
       size_t old = (size_t)call_original(sizer, q);
-      void *moved = ours_malloc(size);
+      void *moved = home_malloc(size);
       if (moved == NULL) return 0;
       memcpy(moved, p, old < size ? old : size);
       memcpy(q, a, sizeof q);
@@ -355,11 +215,13 @@ static void undo(size_t n) {
 /* A slot is switched with one store of a pointer, and back only if it
  * still holds the entry (the program may have set it since). */
 static void slot_set(seat_t *s, size_t k) {
-  atomic_store_explicit((void *_Atomic *)s->target, takeover_entry(k), memory_order_release);
+  (void)k;
+  atomic_store_explicit((void *_Atomic *)s->target, s->entry, memory_order_release);
 }
 
 static bool slot_put_back(seat_t *s, size_t k) {
-  void *want = takeover_entry(k);
+  (void)k;
+  void *want = s->entry;
   return atomic_compare_exchange_strong((void *_Atomic *)s->target, &want, s->original);
 }
 
@@ -458,6 +320,7 @@ bool takeover_install(const spec_profile_t *profile, char *err, size_t cap) {
     for (int i = 0; i < s->nargs; i++)
       if (s->args[i] != SPEC_ARG_IGNORED) seat->at[s->args[i]] = (int8_t)i;
     seat->target = target;
+    seat->entry = takeover_entry(k, s);
     seat->nbefore = os_readable_after(target) < sizeof seat->before ? os_readable_after(target)
                                                                      : sizeof seat->before;
     memcpy(seat->before, target, seat->nbefore);
@@ -466,7 +329,7 @@ bool takeover_install(const spec_profile_t *profile, char *err, size_t cap) {
       seat->original = *(void *const *)target;
     } else {
       void *original = NULL;
-      rh_status_t st = rh_hook_create(target, takeover_entry(k), &original, &seat->hook);
+      rh_status_t st = rh_hook_create(target, seat->entry, &original, &seat->hook);
       if (st != RH_OK) {
         snprintf(err, cap, "line %u, %s: cannot hook it: %s", s->line, name, rh_strerror(st));
         undo(k);
@@ -478,6 +341,7 @@ bool takeover_install(const spec_profile_t *profile, char *err, size_t cap) {
     nseats = k + 1;
   }
   pair_reallocs();
+  for (size_t k = 0; k < nseats; k++) takeover_originals[k] = seats[k].original;
   atomic_store(&takeover_active, true); /* before any entry can hand out a block */
   slots_set(true, false);
   rh_status_t st = rh_hook_enable_all(hooks, nhooks);

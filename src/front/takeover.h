@@ -18,19 +18,9 @@ __attribute__((visibility("hidden"))) bool takeover_install(const spec_profile_t
                                                             size_t cap);
 /* True once a profile was installed (it stays true: its blocks remain). */
 __attribute__((visibility("hidden"))) extern _Atomic bool takeover_active;
-/* A block one of the entries handed out, reaching the plain malloc family
- * instead (a program's allocator that passes some of its blocks on to
- * free or realloc, through a path the profile does not patch): its tag is
- * cleared and its allocation's start returned, with the block's usable
- * size in *size; NULL for any other pointer. */
-__attribute__((visibility("hidden"))) void *takeover_adopt(void *p, size_t *size);
-/* Such a block (takeover_tagged said so) reaching the plain realloc: moved
- * to a plain block of the library's heap (NULL, p left as it was, if
- * there is no room). */
-__attribute__((visibility("hidden"))) void *takeover_realloc_tagged(void *p, size_t size);
-/* Whether p is such a block, and its usable size (tag left in place). */
-__attribute__((visibility("hidden"))) bool takeover_tagged(const void *p);
-__attribute__((visibility("hidden"))) size_t takeover_size(void *p);
+/* Whether p is a block one of the entries handed out (the plain malloc
+ * family takes them like any of its own: they are blocks of the same heap). */
+__attribute__((visibility("hidden"))) bool takeover_owns(const void *p);
 /* Blocks the entries handed out that are not freed yet. */
 __attribute__((visibility("hidden"))) size_t takeover_live_blocks(void);
 /* Puts every patched function back as it was, and checks its first bytes

@@ -20,8 +20,11 @@ HIDDEN uintptr_t takeover_serve(size_t k, const uintptr_t *a);
 /* The convention and argument count of seat k, as its spec gave them. */
 HIDDEN void takeover_shape(size_t k, spec_conv_t *conv, int *nargs);
 
-/* The detour for seat k (k < SPEC_PROFILE_MAX). */
-HIDDEN void *takeover_entry(size_t k);
+/* The detour for seat k (k < SPEC_PROFILE_MAX), whose spec is s. */
+HIDDEN void *takeover_entry(size_t k, const spec_t *s);
+/* The function seat k stands in for (its trampoline, or the pointer its
+ * slot held), for blocks that are not ours. */
+HIDDEN extern void *takeover_originals[SPEC_PROFILE_MAX];
 /* Calls fn as a function of nargs integer arguments a[] in convention conv. */
 HIDDEN uintptr_t takeover_call(void *fn, spec_conv_t conv, int nargs, const uintptr_t *a);
 /* Whether this architecture can stand in for s; if not, why. */

@@ -41,7 +41,10 @@ uintptr_t takeover_serve32(frame32_t *f) {
   return takeover_serve(k, a);
 }
 
-void *takeover_entry(size_t k) { return takeover_entry32_base + 16 * k; }
+void *takeover_entry(size_t k, const spec_t *s) {
+  (void)s;
+  return takeover_entry32_base + 16 * k;
+}
 
 uintptr_t takeover_call(void *fn, spec_conv_t conv, int nargs, const uintptr_t *a) {
   int regs = in_registers(conv, nargs);

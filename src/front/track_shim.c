@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "front/next_heap.h"
-#include "front/takeover.h"
+#include "front/takeover_home.h"
 #include "front/track_signals.h"
 #include "reheap/track.h"
 #include "os/os.h"
@@ -67,7 +67,8 @@ static void track_alloc(void *p, size_t size) {
     r->key = track_key((uintptr_t)p);
     r->size = size;
     r->seq = ++my_seq;
-    r->tid = my_tid;
+    r->tid = my_tid & 0x7fffffffu;
+    r->takeover = 0;
     r->stack_id = stacks ? stack_of(size) : 0;
     if (!track_table_insert(r)) track_record_free(r);
   }
@@ -82,6 +83,7 @@ static void track_alloc(void *p, size_t size) {
 }
 
 static inline void count_free(track_counters_t *c, const track_record_t *r) {
+  if (__builtin_expect(r->takeover, 0)) home_gone();
   track_add(&c->frees, 1);
   track_add(&c->live_bytes, -(int64_t)r->size);
 }
@@ -146,30 +148,14 @@ EXPORT void *malloc(size_t size) {
   return p;
 }
 
-/* After a takeover, blocks its entries handed out (tagged, 16 bytes into
- * their allocation) may reach the plain functions through paths the
- * profile does not patch: they are taken back at their allocation's
- * start. */
-__attribute__((noinline, cold)) static void *untag(void *p) {
-  size_t size;
-  void *base = takeover_adopt(p, &size);
-  return base != NULL ? base : p;
-}
-
-static inline bool after_takeover(void) {
-  return __builtin_expect(atomic_load_explicit(&takeover_active, memory_order_relaxed), 0);
-}
-
 EXPORT void free(void *p) {
   if (p == NULL || front_is_boot(p)) return;
   if (front_next_booting()) return;
-  if (after_takeover()) p = untag(p);
   if (track_free(p)) front_next.free(p);
 }
 
 EXPORT size_t malloc_usable_size(void *p) {
   if (p == NULL || front_is_boot(p) || front_next_booting()) return 0;
-  if (after_takeover() && takeover_tagged(p)) return takeover_size(p);
   return front_next.usable(p);
 }
 
@@ -187,7 +173,6 @@ EXPORT void *calloc(size_t count, size_t size) {
 EXPORT void *realloc(void *p, size_t size) {
   if (front_next_booting()) return NULL;
   if (p != NULL && front_is_boot(p)) return front_boot_move(p, size);
-  if (p != NULL && after_takeover() && takeover_tagged(p)) return takeover_realloc_tagged(p, size);
   if (p == NULL || inside) {
     void *q = front_next.realloc(p, size);
     if (p == NULL) track_alloc(q, size);

@@ -26,7 +26,8 @@ typedef struct track_record {
     struct track_record *next; /* in a free list, while free */
   };
   uint32_t stack_id;         /* 0: no stack */
-  uint32_t tid;
+  uint32_t tid : 31;
+  uint32_t takeover : 1;     /* a block of the takeover's entries (front/takeover_home_track.c) */
 } track_record_t;
 _Static_assert(sizeof(track_record_t) == 32, "a record is a power of two: its number is a shift");
 
@@ -132,6 +133,14 @@ static inline track_record_t *track_table_remove(uintptr_t addr) {
   atomic_store_explicit(s, 0, memory_order_relaxed);
   track_record_t *r = track_record_at(n);
   /* taken by a free of the same block on another thread this moment */
+  return r->key == track_key(addr) ? r : NULL;
+}
+/* The live record of the block at addr; NULL when none. */
+static inline track_record_t *track_table_find(uintptr_t addr) {
+  track_slot_t *s = (addr & 15) == 0 ? track_slot_find(addr) : NULL;
+  uint32_t n = s != NULL ? atomic_load_explicit(s, memory_order_acquire) : 0;
+  if (n == 0) return NULL;
+  track_record_t *r = track_record_at(n);
   return r->key == track_key(addr) ? r : NULL;
 }
 /* Calls fn on every record, stripe by stripe, each stripe locked meanwhile

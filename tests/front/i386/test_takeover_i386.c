@@ -273,7 +273,7 @@ static void before_takeover(void) {
     const manager_t *g = &managers[i];
     for (int k = 0; k < NFOREIGN; k++) {
       foreign[i][k] = k == FOREIGN_DIRECT ? direct_malloc(g, 64 + 8 * (size_t)k) : g_malloc(g, 64 + 8 * (size_t)k);
-      CHECK(foreign[i][k] != NULL && !takeover_tagged(foreign[i][k]));
+      CHECK(foreign[i][k] != NULL && !takeover_owns(foreign[i][k]));
       fill(foreign[i][k], 64 + 8 * (size_t)k, (int)(i * 16) + k);
     }
   }
@@ -291,7 +291,7 @@ static void refusals(void) {
   CHECK(code_changed() == 0 && takeover_count() == 0);
   /* the managers still serve */
   void *p = direct_malloc(&managers[3], 10);
-  CHECK(p != NULL && !takeover_tagged(p) && T_mgr.allocs == NFOREIGN + 1);
+  CHECK(p != NULL && !takeover_owns(p) && T_mgr.allocs == NFOREIGN + 1);
   direct_free(&managers[3], p);
 }
 
@@ -299,20 +299,20 @@ static void served(size_t i) {
   const manager_t *g = &managers[i];
   mgr_t before = *g->m;
   void *p = g_malloc(g, 100);
-  CHECK(p != NULL && takeover_tagged(p) && rh_owns(p) && ((uintptr_t)p & 15) == 0);
+  CHECK(p != NULL && takeover_owns(p) && rh_owns(p) && ((uintptr_t)p & 15) == 0);
   fill(p, 100, 3);
   CHECK(g_size(g, p) >= 100);
   void *z = g_calloc(g, 7, 33);
-  CHECK(z != NULL && takeover_tagged(z) && zero(z, 231));
+  CHECK(z != NULL && takeover_owns(z) && zero(z, 231));
   p = g_realloc(g, p, 5000);
-  CHECK(p != NULL && takeover_tagged(p) && filled(p, 100, 3) && g_size(g, p) >= 5000);
+  CHECK(p != NULL && takeover_owns(p) && filled(p, 100, 3) && g_size(g, p) >= 5000);
   p = g_realloc(g, p, 40);
-  CHECK(p != NULL && takeover_tagged(p) && filled(p, 40, 3));
+  CHECK(p != NULL && takeover_owns(p) && filled(p, 40, 3));
   void *a = g_memalign(g, 256, 300);
-  CHECK(a != NULL && takeover_tagged(a) && ((uintptr_t)a & 255) == 0 && g_size(g, a) >= 300);
+  CHECK(a != NULL && takeover_owns(a) && ((uintptr_t)a & 255) == 0 && g_size(g, a) >= 300);
   fill(a, 300, 9);
   void *d = direct_malloc(g, 48);
-  CHECK(d != NULL && takeover_tagged(d) && direct_size(g, d) >= 48);
+  CHECK(d != NULL && takeover_owns(d) && direct_size(g, d) >= 48);
   g_free(g, p);
   g_free(g, z);
   g_free(g, a);
@@ -334,7 +334,7 @@ static void foreign_blocks(size_t i) {
   CHECK(filled(f[FOREIGN_SIZE], 64 + 8 * FOREIGN_SIZE, (int)(i * 16) + FOREIGN_SIZE));
   /* moved into reheap's heap, its bytes as the original sized them */
   void *moved = g_realloc(g, f[FOREIGN_REALLOC], 1000);
-  CHECK(moved != NULL && takeover_tagged(moved) && filled(moved, 64 + 8 * FOREIGN_REALLOC,
+  CHECK(moved != NULL && takeover_owns(moved) && filled(moved, 64 + 8 * FOREIGN_REALLOC,
                                                             (int)(i * 16) + FOREIGN_REALLOC));
   CHECKF(g->m->frees == frees + 1 && g->m->sizes == sizes + 3, "%s: frees %u sizes %u", g->prefix,
          g->m->frees - frees, g->m->sizes - sizes);
@@ -370,7 +370,7 @@ int main(void) {
   for (size_t i = 0; i < 4; i++) {
     unsigned allocs = managers[i].m->allocs;
     void *p = g_malloc(&managers[i], 32);
-    CHECK(p != NULL && !takeover_tagged(p) && managers[i].m->allocs == allocs + 1);
+    CHECK(p != NULL && !takeover_owns(p) && managers[i].m->allocs == allocs + 1);
     g_free(&managers[i], p);
   }
   printf("takeover_i386: %d functions in 4 conventions taken over, served, foreign blocks sent back, "
