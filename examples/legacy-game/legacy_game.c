@@ -30,7 +30,13 @@
 /* noipa: as if each manager were built apart from its callers (an engine's
  * allocators live in their own files): the compiler may assume nothing of
  * what a call does, so the functions can be stood in for */
+#ifdef LEGACY_LOCAL
+/* as most programs ship: the managers local to their file, in no dynamic
+ * symbol table (legacy-game-local, which the symbol tests strip) */
+#define EXPORT static __attribute__((noipa, used))
+#else
 #define EXPORT __attribute__((visibility("default"), noipa))
+#endif
 
 /* ---- the heap manager: first fit, one lock ---- */
 

@@ -85,6 +85,21 @@ size_t rh_hook_count(void);
  * exist. */
 size_t rh_hook_list(rh_hook_info_t *out, size_t max);
 
+/* Finding a function (or, with object, a variable) by name in the ELF
+ * file module, where a debugger finds it: its .dynsym and .symtab, local
+ * symbols too, then its separate debug file (by build-id under
+ * /usr/lib/debug/.build-id, or REHEAP_DEBUG_DIR/.build-id; by
+ * .gnu_debuglink beside it, in its .debug folder or under the debug
+ * directory, the CRC checked), then its MiniDebugInfo (.gnu_debugdata).
+ * Fills up to cap link-time addresses (st_value: add the module's load
+ * bias), each once, and sets *n to how many there are (more than one: an
+ * ambiguous name). RH_ERR_NOT_FOUND with why saying what was looked at.
+ * In libreheap_symbols.so (links elfutils), not libreheap_hook.a. */
+rh_status_t rh_symbol_find(const char *module, const char *name, bool object, uint64_t *values, size_t cap,
+                           size_t *n, char *why, size_t why_cap);
+typedef rh_status_t (*rh_symbol_find_fn)(const char *, const char *, bool, uint64_t *, size_t, size_t *,
+                                         char *, size_t);
+
 #ifdef __cplusplus
 }
 #endif

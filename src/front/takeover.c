@@ -158,11 +158,12 @@ static void *resolve(const spec_t *s, char *why, size_t cap) {
   switch (s->kind) {
   case SPEC_TARGET_SYMBOL:
     p = os_symbol_lookup(s->symbol);
-    if (p == NULL) snprintf(why, cap, "no loaded module defines it");
+    if (p == NULL) p = takeover_find_symbol(NULL, s->symbol, s->slot, why, cap);
     break;
   case SPEC_TARGET_MODULE_SYMBOL:
     p = os_module_symbol(s->module, s->symbol);
-    if (p == NULL) snprintf(why, cap, "module %s is not loaded or does not define it", s->module);
+    if (p == NULL && os_module_base(s->module) == 0) snprintf(why, cap, "module %s is not loaded", s->module);
+    else if (p == NULL) p = takeover_find_symbol(s->module, s->symbol, s->slot, why, cap);
     /* a library's variable that the program uses lives in the program,
      * copied there at load (a copy relocation); the library's own is
      * left unused, and the global scope finds the one in use */

@@ -29,6 +29,11 @@ __attribute__((visibility("hidden"))) size_t takeover_live_blocks(void);
  * functions would be handed blocks they did not make); false with err
  * also when the bytes differ. */
 __attribute__((visibility("hidden"))) bool takeover_uninstall(char *err, size_t cap);
+/* A function (or variable) named symbol in module (NULL: any) found from
+ * the symbol tables and debug files (takeover_symbols.c); NULL with why
+ * when none is, or more than one. */
+__attribute__((visibility("hidden"))) void *takeover_find_symbol(const char *module, const char *symbol,
+                                                                 bool object, char *why, size_t cap);
 /* Functions patched now. */
 __attribute__((visibility("hidden"))) size_t takeover_count(void);
 /* The name of patched function i, as its spec gave it; NULL past the end. */

@@ -122,6 +122,15 @@ bool os_in_program(const void *addr);
 bool os_module_code(const void *addr);
 /* Name's definition in that module itself; NULL if it has none. */
 void *os_module_symbol(const char *name, const char *symbol);
+/* Calls fn on every loaded module, the program first (by its file's path),
+ * with its path and load bias (what its ELF addresses are offset by),
+ * until fn returns false; name, when not NULL, keeps only the modules it
+ * names (as os_module_base matches them). */
+void os_module_each(const char *name, bool (*fn)(const char *path, uintptr_t bias, void *arg), void *arg);
+/* A shared library loaded by path (dlopen), and a symbol of it; NULL
+ * when it cannot be. */
+void *os_library_open(const char *path);
+void *os_library_symbol(void *library, const char *symbol);
 
 /* Stops every other thread of the process (threads started meanwhile
  * included), runs work, calls fix_ip on each one's saved instruction

@@ -110,3 +110,34 @@ bool os_in_program(const void *addr) {
   dl_iterate_phdr(visit_segments, &q);
   return q.found;
 }
+
+typedef struct each_query {
+  const char *name;
+  bool (*fn)(const char *path, uintptr_t bias, void *arg);
+  void *arg;
+  char exe[4096];
+} each_query_t;
+
+static int visit_each(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size;
+  each_query_t *q = arg;
+  const char *path = info->dlpi_name;
+  if (path == NULL || path[0] == '\0') path = q->exe;
+  if (path[0] == '\0' || (q->name != NULL && !names(path, q->name))) return 0;
+  if (strncmp(file_name(path), "linux-vdso", 10) == 0) return 0;
+  return q->fn(path, (uintptr_t)info->dlpi_addr, q->arg) ? 0 : 1;
+}
+
+void os_module_each(const char *name, bool (*fn)(const char *path, uintptr_t bias, void *arg), void *arg) {
+  static each_query_t q; /* large; callers are one at a time (takeover) */
+  q.name = name;
+  q.fn = fn;
+  q.arg = arg;
+  ssize_t n = readlink("/proc/self/exe", q.exe, sizeof q.exe - 1);
+  q.exe[n > 0 ? n : 0] = '\0';
+  dl_iterate_phdr(visit_each, &q);
+}
+
+void *os_library_open(const char *path) { return dlopen(path, RTLD_NOW | RTLD_LOCAL); }
+
+void *os_library_symbol(void *library, const char *symbol) { return dlsym(library, symbol); }

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# legacy-game as programs ship, its managers static and not exported, taken
+# over by its profile's names: from its .symtab; stripped, from a debug
+# file found by .gnu_debuglink or by build-id, or from its MiniDebugInfo;
+# refused with nothing patched when no symbols are left, or when a debug
+# file is unreadable.
+# usage: test_stripped.sh BUILD_DIR GAME PROFILE
+set -u
+bin="$1/bin/reheap"
+game="$2"
+profile="$3"
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+served_by_reheap() { # NAME PROGRAM [ENV...]
+  local name=$1 prog=$2 out
+  shift 2
+  out=$(env "$@" "$bin" run --profile "$profile" -- "$prog" 60 2>&1) || { fail "$name: $out"; return; }
+  grep -q "60 frames ok" <<<"$out" && grep -q "own allocators served: heap 0/0, pool 0/0, assets 0/0, simd 0/0" <<<"$out" ||
+    fail "$name: not taken over: $out"
+}
+
+refused() { # NAME PROGRAM PATTERN [ENV...]
+  local name=$1 prog=$2 pattern=$3 out
+  shift 3
+  out=$(env "$@" "$bin" run --profile "$profile" -- "$prog" 60 2>&1) || { fail "$name: $out"; return; }
+  grep -q "profile refused, nothing patched" <<<"$out" && grep -q -- "$pattern" <<<"$out" ||
+    fail "$name: expected a refusal saying '$pattern': $out"
+  grep -q "60 frames ok" <<<"$out" && grep -q "heap [1-9][0-9]*/" <<<"$out" || fail "$name: the game did not run on its own: $out"
+}
+
+nm -D "$game" 2>/dev/null | grep -q Heap_Alloc && fail "the managers are in the dynamic symbol table"
+served_by_reheap ".symtab" "$game"
+
+objcopy --only-keep-debug "$game" "$tmp/legacy-game.debug"
+objcopy --strip-all --add-gnu-debuglink="$tmp/legacy-game.debug" "$game" "$tmp/by-link"
+nm "$tmp/by-link" 2>&1 | grep -q "no symbols" || fail "by-link still has symbols"
+served_by_reheap ".gnu_debuglink" "$tmp/by-link"
+mkdir "$tmp/elsewhere"
+mv "$tmp/legacy-game.debug" "$tmp/elsewhere/"
+refused "debuglink, file gone" "$tmp/by-link" "Heap_Alloc: no loaded module defines it"
+mkdir "$tmp/.debug" && cp "$tmp/elsewhere/legacy-game.debug" "$tmp/.debug/"
+served_by_reheap ".debug/ beside" "$tmp/by-link"
+rm -r "$tmp/.debug"
+# a debug file of another build under the link's name: its CRC differs
+objcopy --only-keep-debug "$1/bin/legacy-game" "$tmp/legacy-game.debug"
+refused "debuglink, CRC differs" "$tmp/by-link" "no loaded module defines it"
+rm "$tmp/legacy-game.debug"
+
+id=$(readelf -n "$game" | sed -n 's/.*Build ID: *\([0-9a-f]*\).*/\1/p')
+[ -n "$id" ] || fail "the game has no build-id note"
+objcopy --strip-all "$game" "$tmp/by-id"
+mkdir -p "$tmp/debug/.build-id/${id:0:2}"
+cp "$tmp/elsewhere/legacy-game.debug" "$tmp/debug/.build-id/${id:0:2}/${id:2}.debug"
+served_by_reheap "build-id" "$tmp/by-id" REHEAP_DEBUG_DIR="$tmp/debug"
+echo "not an ELF file" >"$tmp/debug/.build-id/${id:0:2}/${id:2}.debug"
+refused "unreadable debug file" "$tmp/by-id" "cannot be read as ELF" REHEAP_DEBUG_DIR="$tmp/debug"
+refused "stripped, no debug file" "$tmp/by-id" "no loaded module defines it" REHEAP_DEBUG_DIR="$tmp/nowhere"
+
+xz -c "$tmp/elsewhere/legacy-game.debug" >"$tmp/mini.xz"
+objcopy --strip-all --add-section .gnu_debugdata="$tmp/mini.xz" "$game" "$tmp/mini"
+served_by_reheap ".gnu_debugdata" "$tmp/mini" REHEAP_DEBUG_DIR="$tmp/nowhere"
+
+if [ $fails -ne 0 ]; then
+  echo "$fails failure(s)"
+  exit 1
+fi
+echo "legacy-game stripped: all checks passed"
