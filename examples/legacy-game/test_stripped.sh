@@ -63,6 +63,37 @@ xz -c "$tmp/elsewhere/legacy-game.debug" >"$tmp/mini.xz"
 objcopy --strip-all --add-section .gnu_debugdata="$tmp/mini.xz" "$game" "$tmp/mini"
 served_by_reheap ".gnu_debugdata" "$tmp/mini" REHEAP_DEBUG_DIR="$tmp/nowhere"
 
+# stripped bare: by signature, each manager's first 24 bytes (read from
+# the unstripped build, as a modder reads them from a disassembler)
+read -r text_addr text_off < <(readelf -SW "$game" | awk '$2 == ".text" { print $4, $5 }')
+sig_of() { # FUNCTION BYTES
+  local a
+  a=$(nm "$game" | awk -v f="$1" '$3 == f { print $1 }')
+  od -An -tx1 -v -j $((0x$a - 0x$text_addr + 0x$text_off)) -N "$2" "$game" | tr -s ' \n' ' '
+}
+sig_profile() { # BYTES PREFIX OUT
+  : >"$3"
+  while read -r fn role; do
+    case $fn in '' | '#'*) continue ;; esac
+    echo "sig:bare:$2$(sig_of "$fn" "$1") ${role%%#*}" >>"$3"
+  done <"$profile"
+}
+objcopy --strip-all "$game" "$tmp/bare"
+sig_profile 24 "" "$tmp/sig.profile"
+out=$("$bin" run --profile "$tmp/sig.profile" -- "$tmp/bare" 60 2>&1) || fail "by signature: $out"
+grep -q "60 frames ok" <<<"$out" && grep -q "own allocators served: heap 0/0, pool 0/0, assets 0/0, simd 0/0" <<<"$out" ||
+  fail "by signature: not taken over: $out ($(cat "$tmp/sig.profile"))"
+# a signature too short to be one place (test %rdi, je: in many a
+# function), and signatures of no place
+{ head -1 "$tmp/sig.profile"; echo "sig:bare:48 85 ff 74 free(ptr)"; } >"$tmp/short.profile"
+out=$("$bin" run --profile "$tmp/short.profile" -- "$tmp/bare" 60 2>&1)
+grep -q "profile refused, nothing patched" <<<"$out" && grep -q "matches [0-9]* places" <<<"$out" ||
+  fail "short signatures: $out ($(cat "$tmp/short.profile"))"
+sig_profile 24 "cc cc cc cc cc " "$tmp/none.profile"
+out=$("$bin" run --profile "$tmp/none.profile" -- "$tmp/bare" 60 2>&1)
+grep -q "profile refused, nothing patched" <<<"$out" && grep -q "matches nowhere" <<<"$out" ||
+  fail "signatures of no place: $out"
+
 if [ $fails -ne 0 ]; then
   echo "$fails failure(s)"
   exit 1

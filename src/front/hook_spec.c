@@ -101,6 +101,58 @@ static bool copy_name(cursor_t *c, size_t at, char *dst, const char *src, size_t
   return true;
 }
 
+/* A byte of a pattern: two hex digits, or ?? for any. */
+static bool pattern_byte(const char *w, uint8_t *v, uint8_t *any) {
+  *any = w[0] == '?' && w[1] == '?';
+  if (!*any && (hex_value(w[0]) < 0 || hex_value(w[1]) < 0)) return false;
+  *v = *any ? 0 : (uint8_t)(hex_value(w[0]) << 4 | hex_value(w[1]));
+  return true;
+}
+
+/* sig:MODULE:BYTES: the bytes run on, a word of them at a time (55 8B EC,
+ * or 558BEC), up to the role */
+static bool parse_signature(cursor_t *c, spec_t *out, size_t at) {
+  size_t i = at + 4, m = i;
+  while (m < c->len && c->s[m] != ':' && !is_space(c->s[m])) m++;
+  if (m == i || m >= c->len || c->s[m] != ':')
+    return fail(c, i, "a module expected after sig: (write sig:MODULE:55 8B EC ?? ..., such as sig:game:55 8B EC)");
+  if (!copy_name(c, i, out->module, c->s + i, m - i, "module name")) return false;
+  out->kind = SPEC_TARGET_SIGNATURE;
+  size_t word = m + 1;
+  while (word < c->len && is_space(c->s[word])) word++; /* sig:game: 55 8B EC reads as well */
+  for (;;) {
+    size_t end = word;
+    while (end < c->len && !is_space(c->s[end])) end++;
+    size_t n = end - word;
+    bool bytes = n >= 2 && n % 2 == 0;
+    for (size_t k = 0; bytes && k < n; k += 2) {
+      uint8_t v, any;
+      bytes = pattern_byte(c->s + word + k, &v, &any);
+    }
+    if (!bytes) {
+      if (out->nsig == 0)
+        return fail(c, word, "sig: needs the function's bytes in hex after the module, such as "
+                    "sig:%s:55 8B EC ?? 51 (?? for a byte that varies)", out->module);
+      break; /* the role starts here */
+    }
+    for (size_t k = 0; k < n; k += 2) {
+      if (out->nsig == SPEC_SIG_MAX) return fail(c, word + k, "more than %d bytes in a signature", SPEC_SIG_MAX);
+      pattern_byte(c->s + word + k, &out->sig[out->nsig], &out->sig_any[out->nsig]);
+      out->nsig++;
+    }
+    c->i = end;
+    while (end < c->len && is_space(c->s[end])) end++;
+    if (end >= c->len) break;
+    word = end;
+  }
+  size_t fixed = 0;
+  for (size_t k = 0; k < out->nsig; k++) fixed += !out->sig_any[k];
+  if (fixed < 4 || out->sig_any[0])
+    return fail(c, m + 1, "a signature needs at least 4 fixed bytes and must start with one (?? may not come "
+                "first): a shorter one matches all over the code");
+  return true;
+}
+
 static bool parse_target(cursor_t *c, spec_t *out) {
   /* *TARGET: the function pointer stored there, not code */
   out->slot = !at_end(c) && c->s[c->i] == '*';
@@ -110,6 +162,10 @@ static bool parse_target(cursor_t *c, spec_t *out) {
       return fail(c, c->i, "a target expected after '*' (the place a function pointer is stored)");
   }
   size_t at = c->i;
+  if (c->len - at >= 4 && memcmp(c->s + at, "sig:", 4) == 0) {
+    if (out->slot) return fail(c, at - 1, "a signature finds code, not a pointer: leave out the '*'");
+    return parse_signature(c, out, at);
+  }
   while (!at_end(c) && !is_space(c->s[c->i])) c->i++;
   const char *t = c->s + at;
   size_t n = c->i - at;
@@ -141,7 +197,7 @@ static bool parse_target(cursor_t *c, spec_t *out) {
     return copy_name(c, at, out->module, t, k, "module name");
   }
   if (!valid_symbol(t, n))
-    return fail(c, at, "'%.*s' is not a target (a symbol, MODULE!SYMBOL, 0xADDRESS or MODULE+0xOFFSET)",
+    return fail(c, at, "'%.*s' is not a target (a symbol, MODULE!SYMBOL, 0xADDRESS, MODULE+0xOFFSET or sig:MODULE:BYTES)",
                 (int)n, t);
   out->kind = SPEC_TARGET_SYMBOL;
   return copy_name(c, at, out->symbol, t, n, "symbol name");
@@ -286,7 +342,8 @@ bool spec_parse_line(const char *text, size_t len, unsigned line, spec_arch_t ar
 
 static bool same_target(const spec_t *a, const spec_t *b) {
   return a->kind == b->kind && a->address == b->address && strcmp(a->module, b->module) == 0 &&
-         strcmp(a->symbol, b->symbol) == 0;
+         strcmp(a->symbol, b->symbol) == 0 && a->nsig == b->nsig && memcmp(a->sig, b->sig, a->nsig) == 0 &&
+         memcmp(a->sig_any, b->sig_any, a->nsig) == 0;
 }
 
 bool spec_parse_profile(const char *text, size_t len, spec_arch_t arch, spec_profile_t *out, spec_error_t *err) {

@@ -15,6 +15,7 @@
 #define SPEC_ARGS_MAX 8     /* argument positions a role may place */
 #define SPEC_EXPECT_MAX 32  /* bytes expect= may check */
 #define SPEC_PROFILE_MAX 256 /* specs in one profile */
+#define SPEC_SIG_MAX 64     /* bytes of a sig: pattern */
 
 typedef enum {
   SPEC_ROLE_MALLOC,
@@ -30,6 +31,7 @@ typedef enum {
   SPEC_TARGET_MODULE_SYMBOL, /* module!name */
   SPEC_TARGET_ADDRESS,       /* 0xADDRESS */
   SPEC_TARGET_MODULE_OFFSET, /* module+0xOFFSET */
+  SPEC_TARGET_SIGNATURE,     /* sig:module:55 8B EC ?? ..., the one place in module's code with those bytes */
 } spec_target_kind_t;
 
 typedef enum {
@@ -63,6 +65,9 @@ typedef struct spec {
   uint8_t nexpect;
   uint8_t expect[SPEC_EXPECT_MAX];
   uint8_t expect_any[SPEC_EXPECT_MAX]; /* 1: the byte was ??, anything goes */
+  uint8_t nsig;                        /* a signature's bytes, ?? as in expect= */
+  uint8_t sig[SPEC_SIG_MAX];
+  uint8_t sig_any[SPEC_SIG_MAX];
   unsigned line;                       /* in its profile */
 } spec_t;
 

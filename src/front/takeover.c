@@ -148,6 +148,14 @@ static void describe(const spec_t *s, char *buf, size_t cap) {
   case SPEC_TARGET_MODULE_OFFSET:
     snprintf(buf, cap, "%s+0x%llx", s->module, (unsigned long long)s->address);
     break;
+  case SPEC_TARGET_SIGNATURE: {
+    int at = snprintf(buf, cap, "sig:%s:", s->module);
+    for (size_t k = 0; k < s->nsig && at > 0 && (size_t)at + 4 < cap; k++)
+      at += snprintf(buf + at, cap - (size_t)at, k ? " %02X" : "%02X", s->sig[k]);
+    for (size_t k = 0, j = (size_t)strlen("sig:") + strlen(s->module) + 1; k < s->nsig; k++, j += 3)
+      if (s->sig_any[k] && j + 1 < cap) buf[j] = buf[j + 1] = '?';
+    break;
+  }
   }
 }
 
@@ -174,6 +182,9 @@ static void *resolve(const spec_t *s, char *why, size_t cap) {
     break;
   case SPEC_TARGET_ADDRESS:
     p = (void *)(uintptr_t)s->address;
+    break;
+  case SPEC_TARGET_SIGNATURE:
+    p = takeover_find_signature(s, why, cap);
     break;
   case SPEC_TARGET_MODULE_OFFSET: {
     uintptr_t base = os_module_base(s->module);

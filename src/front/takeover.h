@@ -34,6 +34,9 @@ __attribute__((visibility("hidden"))) bool takeover_uninstall(char *err, size_t 
  * when none is, or more than one. */
 __attribute__((visibility("hidden"))) void *takeover_find_symbol(const char *module, const char *symbol,
                                                                  bool object, char *why, size_t cap);
+/* The one place in the code of s's module with its signature's bytes
+ * (takeover_signature.c); NULL with why when there is none, or more. */
+__attribute__((visibility("hidden"))) void *takeover_find_signature(const spec_t *s, char *why, size_t cap);
 /* Functions patched now. */
 __attribute__((visibility("hidden"))) size_t takeover_count(void);
 /* The name of patched function i, as its spec gave it; NULL past the end. */

@@ -127,6 +127,10 @@ void *os_module_symbol(const char *name, const char *symbol);
  * until fn returns false; name, when not NULL, keeps only the modules it
  * names (as os_module_base matches them). */
 void os_module_each(const char *name, bool (*fn)(const char *path, uintptr_t bias, void *arg), void *arg);
+/* Calls fn on every executable loaded segment of the modules name names
+ * (as os_module_base matches them): [lo, hi) as mapped. */
+void os_module_code_each(const char *name, void (*fn)(const uint8_t *lo, const uint8_t *hi, void *arg),
+                         void *arg);
 /* A shared library loaded by path (dlopen), and a symbol of it; NULL
  * when it cannot be. */
 void *os_library_open(const char *path);

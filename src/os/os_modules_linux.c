@@ -141,3 +141,36 @@ void os_module_each(const char *name, bool (*fn)(const char *path, uintptr_t bia
 void *os_library_open(const char *path) { return dlopen(path, RTLD_NOW | RTLD_LOCAL); }
 
 void *os_library_symbol(void *library, const char *symbol) { return dlsym(library, symbol); }
+
+typedef struct code_query {
+  const char *name;
+  void (*fn)(const uint8_t *lo, const uint8_t *hi, void *arg);
+  void *arg;
+  char exe[4096];
+} code_query_t;
+
+static int visit_code(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size;
+  code_query_t *q = arg;
+  const char *path = info->dlpi_name;
+  if (path == NULL || path[0] == '\0') path = q->exe;
+  if (path[0] == '\0' || !names(path, q->name)) return 0;
+  for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type != PT_LOAD || (ph->p_flags & PF_X) == 0) continue;
+    const uint8_t *lo = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+    q->fn(lo, lo + ph->p_filesz, q->arg);
+  }
+  return 0;
+}
+
+void os_module_code_each(const char *name, void (*fn)(const uint8_t *lo, const uint8_t *hi, void *arg),
+                         void *arg) {
+  static code_query_t q; /* one caller at a time (takeover) */
+  q.name = name;
+  q.fn = fn;
+  q.arg = arg;
+  ssize_t n = readlink("/proc/self/exe", q.exe, sizeof q.exe - 1);
+  q.exe[n > 0 ? n : 0] = '\0';
+  dl_iterate_phdr(visit_code, &q);
+}

@@ -37,6 +37,19 @@ int main(void) {
   CHECK(s->kind == SPEC_TARGET_SYMBOL && strcmp(s->symbol, "PyObject_Malloc") == 0);
   CHECK(s->role == SPEC_ROLE_MALLOC && s->nargs == 1 && s->args[0] == SPEC_ARG_SIZE);
   CHECK(s->conv == SPEC_CONV_DEFAULT && s->nexpect == 0);
+  /* signatures: spaced bytes, run-together bytes, ?? anywhere but first */
+  s = one("sig:FalloutNV.exe:55 8B EC 83 E4 ?? 51  malloc(_,size) thiscall", SPEC_ARCH_X86);
+  CHECK(s->kind == SPEC_TARGET_SIGNATURE && strcmp(s->module, "FalloutNV.exe") == 0 && s->nsig == 7);
+  CHECK(s->sig[0] == 0x55 && s->sig[4] == 0xE4 && s->sig_any[5] && !s->sig_any[6] && s->sig[6] == 0x51);
+  CHECK(s->role == SPEC_ROLE_MALLOC && s->conv == SPEC_CONV_THISCALL);
+  s = one("sig:game:4156??41 5541 free(ptr) expect=41 56", SPEC_ARCH_X86_64);
+  CHECK(s->kind == SPEC_TARGET_SIGNATURE && s->nsig == 6 && s->sig_any[2] && s->sig[5] == 0x41 && s->nexpect == 2);
+  refused("sig:55 8B EC 83 malloc(size)", SPEC_ARCH_X86_64, 5, "a module expected after sig:");
+  refused("sig:game: malloc(size)", SPEC_ARCH_X86_64, 11, "sig: needs the function's bytes");
+  refused("sig:game:55 8B malloc(size)", SPEC_ARCH_X86_64, 10, "at least 4 fixed bytes");
+  refused("sig:game:?? 55 8B EC 83 malloc(size)", SPEC_ARCH_X86_64, 10, "at least 4 fixed bytes");
+  refused("*sig:game:55 8B EC 83 malloc(size)", SPEC_ARCH_X86_64, 1, "leave out the '*'");
+  refused("sig:game:55 8B EC 83 E", SPEC_ARCH_X86_64, 22, "is not a role");
   s = one("libfoo.so!pool_free free(ptr)", SPEC_ARCH_X86_64);
   CHECK(s->kind == SPEC_TARGET_MODULE_SYMBOL && strcmp(s->module, "libfoo.so") == 0 &&
         strcmp(s->symbol, "pool_free") == 0);
