@@ -24,12 +24,12 @@
 static const char run_usage[] =
     "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|dwarf|nostacks]] [--depth N] "
     "[--report FILE] [--format text|json|folded|folded-allocated] [--suppress FILE] "
-    "[--profile FILE | --hook SPEC ...] -- PROGRAM [ARGS...]";
+    "[--profile FILE | --hook SPEC ...] [--strict] -- PROGRAM [ARGS...]";
 
 static const char run_help[] =
     "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|dwarf|nostacks]] [--depth N]\n"
     "                  [--report FILE] [--format F] [--suppress FILE]\n"
-    "                  [--profile FILE | --hook SPEC ...] -- PROGRAM [ARGS...]\n"
+    "                  [--profile FILE | --hook SPEC ...] [--strict] -- PROGRAM [ARGS...]\n"
     "\n"
     "Runs PROGRAM on a heap and exits with its status (128+N if signal N\n"
     "ended it).\n"
@@ -61,6 +61,9 @@ static const char run_help[] =
     "               (with --track and --heap NAME, by that heap, tracked)\n"
     "  --hook SPEC  one such spec given here, such as 'pool_alloc malloc(size)'\n"
     "               (repeat for each)\n"
+    "  --strict     a profile the program refuses (a target not there, bytes\n"
+    "               that differ) ends it before its main with status 2, instead\n"
+    "               of running it on its own allocator (also REHEAP_STRICT=1)\n"
     "  --help       this text\n"
     "\n"
     "PROGRAM must be dynamically linked: the heap is swapped with LD_PRELOAD,\n"
@@ -221,6 +224,8 @@ int rh_cmd_run(int argc, char **argv) {
     }
     if (strcmp(a, "--stats") == 0) {
       stats = true;
+    } else if (strcmp(a, "--strict") == 0) {
+      setenv("REHEAP_STRICT", "1", 1);
     } else if (strcmp(a, "--track") == 0 || strcmp(a, "--track=stacks") == 0) {
       track = "1";
     } else if (strcmp(a, "--track=dwarf") == 0) {

@@ -48,7 +48,8 @@ static void show_status(long pid, status_page_t *p, bool counts) {
   if (counts) status_ask(p);
   uint32_t n = atomic_load_explicit(&p->patched, memory_order_acquire);
   printf("reheap stat %ld: active on %.*s, ", pid, (int)sizeof p->heap, p->heap);
-  if (n == 0) printf("not patched");
+  if (n == 0 && p->refused[0] != '\0') printf("refused: %.*s", (int)sizeof p->refused - 1, p->refused);
+  else if (n == 0) printf("not patched");
   else printf("patched %u function%s (", n, n == 1 ? "" : "s");
   for (uint32_t i = 0; i < n && i < STATUS_NAMES_MAX; i++)
     printf("%s%.*s", i ? ", " : "", STATUS_NAME_LEN, p->names[i]);

@@ -62,6 +62,11 @@ void rh_summary_print(const char *program, const char *heap, const char *line, i
           "reheap:   peak resident   %s\n"
           "reheap:   OS map calls    %s\n",
           program, heap, ended, seconds, allocs, frees, peak_live, rss, maps);
+  const char *refused = line != NULL ? strstr(line, " takeover_refused=") : NULL;
+  if (refused != NULL) {
+    refused += strlen(" takeover_refused=");
+    fprintf(stderr, "reheap:   takeover        refused: %.*s\n", (int)strcspn(refused, "\n"), refused);
+  }
   if (line == NULL)
     fprintf(stderr, "reheap:   (the heap's counters are missing: the program ended without "
                     "running its exit handlers, or it is statically linked)\n");

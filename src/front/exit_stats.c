@@ -7,6 +7,7 @@
 
 #include "front/foreign.h"
 #include "front/stats_line.h"
+#include "front/takeover.h"
 #include "os/os.h"
 #include "reheap/alloc.h"
 
@@ -33,6 +34,7 @@ __attribute__((destructor)) static void exit_stats_write(void) {
   rh_line_u64(&l, "os_unmap_calls", st.os_unmap_calls);
   rh_line_u64(&l, "threads", st.threads);
   rh_line_u64(&l, "foreign_frees", rh_foreign_free_count());
+  if (takeover_refusal() != NULL) rh_line_rest(&l, "takeover_refused", takeover_refusal());
   size_t n = rh_line_end(&l);
   os_write_all(stats_fd, l.buf, n);
   stats_fd = -1;

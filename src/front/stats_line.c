@@ -28,6 +28,14 @@ void rh_line_u64(rh_line_t *l, const char *key, uint64_t v) {
   while (n > 0 && l->len + 2 < sizeof l->buf) l->buf[l->len++] = digits[--n];
 }
 
+void rh_line_rest(rh_line_t *l, const char *key, const char *text) {
+  put(l, " ");
+  put(l, key);
+  put(l, "=");
+  for (; *text != '\0' && l->len + 2 < sizeof l->buf; text++)
+    l->buf[l->len++] = *text == '\n' ? ' ' : *text;
+}
+
 size_t rh_line_end(rh_line_t *l) {
   l->buf[l->len++] = '\n';
   return l->len;

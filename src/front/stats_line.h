@@ -13,6 +13,9 @@ typedef struct rh_line_s {
 
 __attribute__((visibility("hidden"))) void rh_line_start(rh_line_t *l, const char *heap);
 __attribute__((visibility("hidden"))) void rh_line_u64(rh_line_t *l, const char *key, uint64_t v);
+/* key=TEXT to the end of the line (so: the last field); newlines in text
+ * become spaces. */
+__attribute__((visibility("hidden"))) void rh_line_rest(rh_line_t *l, const char *key, const char *text);
 /* Ends the line with a newline; returns its length. */
 __attribute__((visibility("hidden"))) size_t rh_line_end(rh_line_t *l);
 

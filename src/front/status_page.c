@@ -32,6 +32,13 @@ void status_page_refresh(void) {
   atomic_store_explicit(&p->allocations, st.allocations, memory_order_relaxed);
   atomic_store_explicit(&p->frees, st.frees, memory_order_relaxed);
 #endif
+  const char *refused = takeover_refusal();
+  if (refused != NULL && p->refused[0] == '\0') {
+    size_t len = strlen(refused);
+    if (len >= sizeof p->refused) len = sizeof p->refused - 1;
+    memcpy(p->refused, refused, len);
+    p->refused[len] = '\0';
+  }
   size_t n = takeover_count();
   if (atomic_load_explicit(&p->patched, memory_order_relaxed) != n) {
     for (size_t i = 0; i < n && i < STATUS_NAMES_MAX; i++) {

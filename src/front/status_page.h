@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#define STATUS_MAGIC "reheap-status02" /* 16 bytes with its NUL, as magic[] */
+#define STATUS_MAGIC "reheap-status03" /* 16 bytes with its NUL, as magic[] */
 #define STATUS_NAMES_MAX 64
 #define STATUS_NAME_LEN 128
 
@@ -30,6 +30,7 @@ typedef struct status_page {
   _Atomic uint64_t updated_ms;     /* os_now_ms() of the last refresh */
   uint32_t request, done;          /* futex words: a refresh asked, and made */
   char names[STATUS_NAMES_MAX][STATUS_NAME_LEN]; /* the first ones' names */
+  char refused[512];               /* why the profile was refused, "" if not */
 } status_page_t;
 
 /* Writes the heap's counts and the patched functions' names now. */

@@ -37,6 +37,8 @@ __attribute__((visibility("hidden"))) void *takeover_find_symbol(const char *mod
 /* The one place in the code of s's module with its signature's bytes
  * (takeover_signature.c); NULL with why when there is none, or more. */
 __attribute__((visibility("hidden"))) void *takeover_find_signature(const spec_t *s, char *why, size_t cap);
+/* Why the profile was refused (takeover_init.c), or NULL. */
+__attribute__((visibility("hidden"))) const char *takeover_refusal(void);
 /* Functions patched now. */
 __attribute__((visibility("hidden"))) size_t takeover_count(void);
 /* The name of patched function i, as its spec gave it; NULL past the end. */

@@ -11,6 +11,7 @@
  * which one applies it ("reheap" when unset, for a plain LD_PRELOAD of
  * libreheap.so). */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #define PROFILE_TEXT_MAX (64 << 10)
 
 static spec_profile_t profile;
+static char refusal[512]; /* why the profile was refused, "" if it was not */
 static pid_t installed_in;
 static char text[PROFILE_TEXT_MAX];
 
@@ -35,6 +37,27 @@ static void say(const char *a, const char *b, const char *c) {
   os_write_all(2, "\n", 1);
 }
 
+const char *takeover_refusal(void) { return refusal[0] != '\0' ? refusal : NULL; }
+
+/* A refused profile: said, kept for the status page and the summary, and
+ * under REHEAP_STRICT=1 (reheap run --strict) the end of the program,
+ * before its main, with status 2: a script must be able to tell that
+ * nothing was taken over. Nothing was patched either way. */
+static void refuse(const char *source, const char *why) {
+  size_t n = strlen(why);
+  if (n >= sizeof refusal) n = sizeof refusal - 1;
+  memcpy(refusal, why, n);
+  refusal[n] = '\0';
+  const char *strict = getenv("REHEAP_STRICT");
+  if (strict != NULL && strcmp(strict, "1") == 0) {
+    say("profile refused, nothing patched: ", source, "");
+    say("  ", why, "; --strict: the program is not run");
+    _exit(2);
+  }
+  say("profile refused, nothing patched: ", source, "");
+  say("  ", why, "; the program runs on its own allocator");
+}
+
 /* The profile file, or the inline specs: NULL after saying why. */
 static const char *load(const char *path, const char *inline_specs, size_t *len) {
   if (inline_specs != NULL) {
@@ -43,7 +66,9 @@ static const char *load(const char *path, const char *inline_specs, size_t *len)
   }
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    say("profile refused: cannot read ", path, "; the program runs on its own allocator");
+    static char why[600];
+    snprintf(why, sizeof why, "cannot read the profile %s", path);
+    refuse(path, why);
     return NULL;
   }
   ssize_t n, have = 0;
@@ -72,13 +97,15 @@ __attribute__((constructor)) static void takeover_init(void) {
   if (specs == NULL) return;
   spec_error_t err;
   if (!spec_parse_profile(specs, len, takeover_arch(), &profile, &err)) {
-    say("profile refused: ", source, ": an error (reheap run checks profiles first: run it there)");
+    static char line[sizeof err.message + 64];
+    snprintf(line, sizeof line, "line %u, column %u: %s", err.line, err.col, err.message);
+    refuse(source, line);
+    status_page_refresh();
     return;
   }
   static char why[512];
   if (!takeover_install(&profile, why, sizeof why)) {
-    say("profile refused, nothing patched: ", source, "");
-    say("  ", why, "; the program runs on its own allocator");
+    refuse(source, why);
   } else {
     installed_in = getpid();
   }

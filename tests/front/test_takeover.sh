@@ -130,6 +130,28 @@ grep -q "line 1, no_such_fn: no loaded module defines it" "$tmp/err" || fail "mi
   fail "missing module: the program failed"
 grep -q "module libnothere.so is not loaded" "$tmp/err" || fail "missing module: $(cat "$tmp/err")"
 
+# the summary says it was refused, and why
+"$bin" run --stats --hook 'lh_alloc malloc(size)' --hook 'lh_free free(ptr) expect=00 11 22' -- "$prog" own \
+  >/dev/null 2>"$tmp/err" || fail "refused, --stats: the program failed"
+grep -q "takeover        refused: line 2, lh_free: its first bytes differ" "$tmp/err" ||
+  fail "refused, --stats: the summary does not say so: $(cat "$tmp/err")"
+# --strict (or REHEAP_STRICT=1): a refusal ends the program before its main, status 2
+for how in --strict REHEAP_STRICT=1; do
+  if [ "$how" = --strict ]; then
+    "$bin" run --strict --hook 'lh_alloc malloc(size)' --hook 'lh_free free(ptr) expect=00 11 22' -- "$prog" own \
+      >"$tmp/out" 2>"$tmp/err"
+  else
+    REHEAP_STRICT=1 "$bin" run --hook 'lh_alloc malloc(size)' --hook 'lh_free free(ptr) expect=00 11 22' -- \
+      "$prog" own >"$tmp/out" 2>"$tmp/err"
+  fi
+  rc=$?
+  [ $rc -eq 2 ] && [ ! -s "$tmp/out" ] && grep -q "line 2, lh_free: its first bytes differ.*--strict" "$tmp/err" ||
+    fail "$how: status $rc, out '$(cat "$tmp/out")', err '$(cat "$tmp/err")'"
+done
+# a profile that applies runs as ever under --strict
+out=$("$bin" run --strict --profile "$profile" -- "$prog" takeover 2>&1) && grep -q "takeover_prog: ok" <<<"$out" ||
+  fail "--strict, a good profile: $out"
+
 # mistakes in a profile stop the run before the program starts: file, line, column
 printf 'lh_alloc malloc(size)\nlh_free fre(ptr)\n' >"$tmp/bad.profile"
 "$bin" run --profile "$tmp/bad.profile" -- "$prog" own >"$tmp/out" 2>"$tmp/err"; rc=$?
