@@ -30,10 +30,12 @@ bench: build
 	$(BUILD)/bin/rh-legacy-bench
 	$(BUILD)/bin/rh-py-bench
 
-# The hook relocator under libFuzzer for ten minutes (a short run is in check).
+# The hook relocator and the hook-spec parser under libFuzzer, ten minutes
+# each (short runs are in check).
 fuzz: build
-	mkdir -p $(BUILD)/fuzz-corpus
+	mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-spec-corpus
 	$(BUILD)/bin/fuzz_reloc -max_total_time=600 $(BUILD)/fuzz-corpus
+	$(BUILD)/bin/fuzz_spec -max_total_time=600 -max_len=4096 $(BUILD)/fuzz-spec-corpus tests/front/fuzz-spec-seeds
 
 clean:
 	rm -rf $(BUILD)
