@@ -107,7 +107,7 @@ run_once() { # CONFIG REP
   [ "$(field frames "$line")" = "$frames" ] || fail "${label[$1]}: played $(field frames "$line") frames, not $frames"
   heap=$(field own_heap "$line")
   if [ "$1" = profile ]; then
-    for k in own_heap own_pool own_assets own_simd; do
+    for k in own_heap own_pool own_shared own_assets own_simd; do
       [ "$(field $k "$line")" = 0/0 ] || fail "${label[$1]}: the game's own managers still served ($k): $line"
     done
   elif [ "${heap%/*}" -eq 0 ]; then
@@ -146,7 +146,7 @@ done
 
 declare -A v
 for cf in "${configs[@]}"; do
-  for key in pool_ops_per_s heap_ops_per_s large_mb_per_s frame_p50_us frame_p99_us mem_efficiency rss_bytes \
+  for key in pool_ops_per_s shared_pool_ops_per_s heap_ops_per_s large_mb_per_s frame_p50_us frame_p99_us mem_efficiency rss_bytes \
     live_bytes main_s wall_s; do
     v[$cf,$key]=$(med "$cf" "$key")
   done
@@ -163,16 +163,18 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) pri
 
 echo "## legacy-game: its own managers, malloc swapped, taken over (median of $reps runs, $frames frames, $(nproc) cores)"
 echo
-echo "| configuration | pool Mops/s | heap manager Mops/s | large MB/s | frame p50 us | frame p99 us | memory efficiency | OS map calls/s |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| configuration | pool Mops/s | shared pool Mops/s | heap manager Mops/s | large MB/s | frame p50 us | frame p99 us | memory efficiency | OS map calls/s |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for cf in "${configs[@]}"; do
-  printf '| %s | %s | %s | %s | %s | %s | %s (%s MiB resident) | %s |\n' "${label[$cf]}" \
-    "$(mops "${v[$cf,pool_ops_per_s]}")" "$(mops "${v[$cf,heap_ops_per_s]}")" "${v[$cf,large_mb_per_s]}" \
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s (%s MiB resident) | %s |\n' "${label[$cf]}" \
+    "$(mops "${v[$cf,pool_ops_per_s]}")" "$(mops "${v[$cf,shared_pool_ops_per_s]}")" \
+    "$(mops "${v[$cf,heap_ops_per_s]}")" "${v[$cf,large_mb_per_s]}" \
     "${v[$cf,frame_p50_us]}" "${v[$cf,frame_p99_us]}" "${v[$cf,mem_efficiency]}" \
     "$(awk -v b="${v[$cf,rss_bytes]}" 'BEGIN { printf "%.1f", b / 1048576 }')" "${v[$cf,map_rate]}"
 done
-printf '| profile / alone | %s | %s | %s | %s | %s | %s | %s |\n' \
+printf '| profile / alone | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
   "$(ratio "${v[profile,pool_ops_per_s]}" "${v[alone,pool_ops_per_s]}")" \
+  "$(ratio "${v[profile,shared_pool_ops_per_s]}" "${v[alone,shared_pool_ops_per_s]}")" \
   "$(ratio "${v[profile,heap_ops_per_s]}" "${v[alone,heap_ops_per_s]}")" \
   "$(ratio "${v[profile,large_mb_per_s]}" "${v[alone,large_mb_per_s]}")" \
   "$(ratio "${v[profile,frame_p50_us]}" "${v[alone,frame_p50_us]}")" \
@@ -183,7 +185,10 @@ echo
 live=$(awk -v b="${v[alone,live_bytes]}" 'BEGIN { printf "%.1f", b / 1048576 }')
 cat <<EOF
 Each column is the median of its own over the runs. Pool: Pool_Alloc and
-Pool_Free of 96-byte entities over 2048 slots at random; heap manager:
+Pool_Free of 96-byte entities over 2048 slots at random; shared pool:
+LockedPool_Alloc and LockedPool_Free (the same pool behind one lock) of
+64-byte messages from 2 threads at once, each over 1024 slots of its own
+at random, all threads' operations per second; heap manager:
 Heap_Alloc, Heap_Free and Heap_Size over 1024 blocks of 16 B to 16 KB;
 large: Asset_Alloc and Asset_Free of 256 KB to 4 MB buffers, 4 live, every
 page written and read back, MB = 10^6 bytes asked for (Asset_Alloc is

@@ -4,6 +4,8 @@
  *  - a heap manager: first fit over one big block, one global lock, a
  *    header per block, methods taking the heap object first;
  *  - a pool for entities: fixed-size slots, a free list;
+ *  - a pool behind a lock for the things every thread makes (particles,
+ *    messages), as real engines ship theirs (a critical section each);
  *  - an asset allocator for large buffers, in two phases (the buffer is
  *    reserved when a load starts and released after the level drops it);
  *  - an aligned allocator for SIMD buffers.
@@ -120,6 +122,27 @@ EXPORT void Pool_Free(pool_t *pool, void *p) {
   pool->frees++;
 }
 
+/* ---- the shared pool: fixed slots behind one lock, for every thread ---- */
+
+typedef struct locked_pool {
+  pthread_mutex_t lock;
+  pool_t pool;
+} locked_pool_t;
+
+EXPORT void *LockedPool_Alloc(locked_pool_t *lp, size_t size) {
+  pthread_mutex_lock(&lp->lock);
+  void *p = Pool_Alloc(&lp->pool, size);
+  pthread_mutex_unlock(&lp->lock);
+  return p;
+}
+
+EXPORT void LockedPool_Free(locked_pool_t *lp, void *p) {
+  if (p == NULL) return;
+  pthread_mutex_lock(&lp->lock);
+  Pool_Free(&lp->pool, p);
+  pthread_mutex_unlock(&lp->lock);
+}
+
 /* ---- assets: large buffers, reserved at load, released after ---- */
 
 static unsigned long asset_allocs, asset_frees;
@@ -164,6 +187,7 @@ typedef struct entity {
 
 static heap_t heap;
 static pool_t pool;
+static locked_pool_t shared_pool;
 static int failed;
 
 static void check(int ok, const char *what) {
@@ -287,6 +311,52 @@ static double bench_pool(long ops) {
     slot[i] = NULL;
   }
   return (double)ops / (us / 1e6);
+}
+
+/* The shared pool from BENCH_THREADS threads at once, each spawning and
+ * freeing 64-byte messages over slots of its own at random (so every
+ * call takes the lock, and the threads contend for it as an engine's
+ * workers do). Returns operations per second, all threads together. */
+#define BENCH_THREADS 2
+#define MSG_SLOTS 1024
+typedef struct msg_work {
+  long ops;
+  unsigned seed;
+} msg_work_t;
+
+static void *msg_worker(void *arg) {
+  msg_work_t *w = arg;
+  static __thread unsigned char *slot[MSG_SLOTS];
+  for (long k = 0; k < w->ops; k++) {
+    int i = (int)next(&w->seed) % MSG_SLOTS;
+    if (slot[i] != NULL) {
+      check(slot[i][0] == (unsigned char)i && slot[i][63] == (unsigned char)(i >> 2), "shared pool message");
+      LockedPool_Free(&shared_pool, slot[i]);
+      slot[i] = NULL;
+    } else if ((slot[i] = LockedPool_Alloc(&shared_pool, 64)) != NULL) {
+      slot[i][0] = (unsigned char)i;
+      slot[i][63] = (unsigned char)(i >> 2);
+    } else {
+      check(0, "shared pool exhausted");
+    }
+  }
+  for (int i = 0; i < MSG_SLOTS; i++) {
+    LockedPool_Free(&shared_pool, slot[i]);
+    slot[i] = NULL;
+  }
+  return NULL;
+}
+
+static double bench_shared_pool(long ops) {
+  pthread_t t[BENCH_THREADS];
+  msg_work_t w[BENCH_THREADS];
+  double t0 = now_us();
+  for (int k = 0; k < BENCH_THREADS; k++) {
+    w[k] = (msg_work_t){ops / BENCH_THREADS, 31u * (unsigned)k + 7u};
+    if (pthread_create(&t[k], NULL, msg_worker, &w[k]) != 0) check(0, "thread");
+  }
+  for (int k = 0; k < BENCH_THREADS; k++) pthread_join(t[k], NULL);
+  return (double)ops / ((now_us() - t0) / 1e6);
 }
 
 /* Mostly small blocks, some buffers, a few tables: the mix that keeps a
@@ -424,15 +494,24 @@ int main(int argc, char **argv) {
   pool.slots = malloc(pool.slot * pool.count);
   for (size_t i = 0; i < pool.count; i++) Pool_Free(&pool, pool.slots + i * pool.slot);
   pool.frees = 0;
+  pthread_mutex_init(&shared_pool.lock, NULL);
+  shared_pool.pool.slot = 64;
+  shared_pool.pool.count = BENCH_THREADS * MSG_SLOTS;
+  shared_pool.pool.slots = malloc(shared_pool.pool.slot * shared_pool.pool.count);
+  if (shared_pool.pool.slots == NULL) return 1;
+  for (size_t i = 0; i < shared_pool.pool.count; i++)
+    Pool_Free(&shared_pool.pool, shared_pool.pool.slots + i * shared_pool.pool.slot);
+  shared_pool.pool.frees = 0;
   if (heap.base == NULL || pool.slots == NULL) return 1;
 
   double *ft = malloc(sizeof(double) * (size_t)frames);
   if (ft == NULL) return 1;
-  double pool_ops = 0, heap_ops = 0, large_mb = 0;
+  double pool_ops = 0, shared_ops = 0, heap_ops = 0, large_mb = 0;
   if (bench) {
     /* each phase's work grows with FRAMES, so that --bench 300 is a
      * tenth of the default --bench run */
     pool_ops = bench_pool(2000L * frames);
+    shared_ops = bench_shared_pool(1000L * frames);
     heap_ops = bench_heap(300L * frames);
     large_mb = bench_large(frames / 5 + 1);
   }
@@ -441,11 +520,12 @@ int main(int argc, char **argv) {
   teardown();
   qsort(ft, (size_t)frames, sizeof *ft, cmp_double);
   if (bench) {
-    printf("legacy-game-bench: frames=%d ok=%d pool_ops_per_s=%.0f heap_ops_per_s=%.0f large_mb_per_s=%.1f "
+    printf("legacy-game-bench: frames=%d ok=%d pool_ops_per_s=%.0f shared_pool_ops_per_s=%.0f heap_ops_per_s=%.0f large_mb_per_s=%.1f "
            "frame_p50_us=%.1f frame_p99_us=%.1f live_bytes=%zu rss_bytes=%zu mem_efficiency=%.3f "
-           "own_heap=%lu/%lu own_pool=%lu/%lu own_assets=%lu/%lu own_simd=%lu/%lu main_s=%.6f\n",
-           frames, failed == 0, pool_ops, heap_ops, large_mb, ft[frames / 2], ft[frames * 99 / 100], live, rss,
+           "own_heap=%lu/%lu own_pool=%lu/%lu own_shared=%lu/%lu own_assets=%lu/%lu own_simd=%lu/%lu main_s=%.6f\n",
+           frames, failed == 0, pool_ops, shared_ops, heap_ops, large_mb, ft[frames / 2], ft[frames * 99 / 100], live, rss,
            rss > 0 ? (double)live / (double)rss : 0.0, heap.allocs, heap.frees, pool.allocs, pool.frees,
+           shared_pool.pool.allocs, shared_pool.pool.frees,
            asset_allocs, asset_frees, simd_allocs, simd_frees, (now_us() - start) / 1e6);
     free(ft);
     return failed != 0;
