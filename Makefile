@@ -29,6 +29,7 @@ bench: build
 	$(BUILD)/bin/rh-track-compare
 	$(BUILD)/bin/rh-legacy-bench
 	$(BUILD)/bin/rh-py-bench
+	$(BUILD)/bin/rh-tcl-bench
 
 # The hook relocator and the hook-spec parser under libFuzzer, ten minutes
 # each (short runs are in check).

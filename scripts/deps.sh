@@ -19,6 +19,7 @@ pkgs=(
   libjansson-dev              # `reheap report FILE` reads saved JSON reports
   heaptrack valgrind          # the tracker's benchmark compares against them
   strace                      # rh-legacy-bench counts OS map calls with it
+  tcl8.6 time                 # a second real program taken over (profiles/tcl8.6), its bench
 )
 
 missing=()

@@ -221,14 +221,22 @@ static bool parse_role(cursor_t *c, spec_t *out) {
               (int)(word - at), c->s + at);
 }
 
-static bool parse_args(cursor_t *c, spec_t *out) {
+static bool parse_args(cursor_t *c, spec_t *out, spec_arch_t arch) {
   size_t open = c->i++; /* '(' */
   unsigned seen = 0;
   for (;;) {
     skip_space(c);
     size_t at = c->i;
-    while (!at_end(c) && (is_alpha(c->s[c->i]) || c->s[c->i] == '_')) c->i++;
+    while (!at_end(c) && (is_alpha(c->s[c->i]) || c->s[c->i] == '_' || is_digit(c->s[c->i]))) c->i++;
     size_t n = c->i - at;
+    /* size32: a size of 32 bits (C's unsigned int) in a 64-bit register,
+     * whose upper half the caller need not have cleared */
+    if (n == 6 && memcmp(c->s + at, "size32", 6) == 0) {
+      if (arch != SPEC_ARCH_X86_64)
+        return fail(c, at, "size32 is for 64-bit programs, whose registers are wider than a 32-bit size (write size)");
+      out->size32 = true;
+      n = 4;
+    }
     if (n == 0) {
       if (!at_end(c) && c->s[c->i] == ')' && out->nargs == 0)
         return fail(c, at, "no arguments (write %s)", role_forms[out->role]);
@@ -237,7 +245,7 @@ static bool parse_args(cursor_t *c, spec_t *out) {
     int which = -1;
     for (size_t a = 0; a < sizeof arg_names / sizeof arg_names[0]; a++)
       if (strlen(arg_names[a]) == n && memcmp(arg_names[a], c->s + at, n) == 0) which = (int)a;
-    if (which < 0) return fail(c, at, "'%.*s' is not an argument (size, count, ptr, align, or _ for one to ignore)",
+    if (which < 0) return fail(c, at, "'%.*s' is not an argument (size, size32, count, ptr, align, or _ for one to ignore)",
                                (int)n, c->s + at);
     if (out->nargs == SPEC_ARGS_MAX) return fail(c, at, "more than %d arguments", SPEC_ARGS_MAX);
     if (which != SPEC_ARG_IGNORED) {
@@ -335,7 +343,7 @@ bool spec_parse_line(const char *text, size_t len, unsigned line, spec_arch_t ar
   if (!parse_target(&c, out)) return false;
   if (at_end(&c)) return fail(&c, c.i, "a role expected after the target, such as malloc(size)");
   skip_space(&c);
-  if (!parse_role(&c, out) || !parse_args(&c, out) || !parse_options(&c, out, arch)) return false;
+  if (!parse_role(&c, out) || !parse_args(&c, out, arch) || !parse_options(&c, out, arch)) return false;
   *is_spec = true;
   return true;
 }

@@ -61,6 +61,7 @@ typedef struct spec {
   spec_role_t role;
   uint8_t nargs;
   spec_arg_t args[SPEC_ARGS_MAX]; /* by position, first argument first */
+  bool size32;                    /* the size was written size32: its low 32 bits count */
   spec_conv_t conv;
   uint8_t nexpect;
   uint8_t expect[SPEC_EXPECT_MAX];

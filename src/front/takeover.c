@@ -24,6 +24,7 @@ typedef struct seat {
   int8_t at[5];         /* position of each spec_arg_t (size, count, ptr, align), or -1 */
   spec_conv_t conv;
   int nargs;
+  uintptr_t size_mask; /* all ones, or the low 32 bits for a size32 */
   void *original; /* the function as it was, through its trampoline, or
                    * the pointer a slot held */
   void *target;   /* the function's code, or the slot (*TARGET) */
@@ -85,7 +86,7 @@ static uintptr_t serve(seat_t *s, const uintptr_t *a);
  * rest apart. */
 uintptr_t takeover_serve(size_t k, const uintptr_t *a) {
   seat_t *s = &seats[k];
-  if (s->role == SPEC_ROLE_MALLOC) return (uintptr_t)home_malloc((size_t)a[s->at[SPEC_ARG_SIZE]]);
+  if (s->role == SPEC_ROLE_MALLOC) return (uintptr_t)home_malloc((size_t)(a[s->at[SPEC_ARG_SIZE]] & s->size_mask));
   if (s->role == SPEC_ROLE_FREE) {
     void *p = (void *)a[s->at[SPEC_ARG_PTR]];
     if (p == NULL || home_free_if_ours(p)) return 0;
@@ -96,7 +97,7 @@ uintptr_t takeover_serve(size_t k, const uintptr_t *a) {
 
 /* (every role places its own arguments: the parser sees to it) */
 __attribute__((noinline)) static uintptr_t serve(seat_t *s, const uintptr_t *a) {
-  size_t size = (size_t)arg(s, SPEC_ARG_SIZE, a);
+  size_t size = (size_t)(arg(s, SPEC_ARG_SIZE, a) & s->size_mask);
   void *p = (void *)arg(s, SPEC_ARG_PTR, a);
   switch (s->role) {
   case SPEC_ROLE_CALLOC:
@@ -328,6 +329,7 @@ bool takeover_install(const spec_profile_t *profile, char *err, size_t cap) {
     seat->role = s->role;
     seat->conv = s->conv;
     seat->nargs = s->nargs;
+    seat->size_mask = s->size32 ? (uintptr_t)UINT32_MAX : UINTPTR_MAX;
     memset(seat->at, -1, sizeof seat->at);
     for (int i = 0; i < s->nargs; i++)
       if (s->args[i] != SPEC_ARG_IGNORED) seat->at[s->args[i]] = (int8_t)i;

@@ -91,6 +91,18 @@ MALLOC_AT(4)
 MALLOC_AT(5)
 static const entry_fn mallocs[REG_ARGS] = {malloc_at0, malloc_at1, malloc_at2,
                                            malloc_at3, malloc_at4, malloc_at5};
+/* and one whose size is 32 bits (size32): the register's upper half is
+ * whatever the caller left there */
+#define MALLOC32_AT(i) \
+  static uintptr_t malloc32_at##i(PARAMS) { return (uintptr_t)home_malloc((uint32_t)a##i); }
+MALLOC32_AT(0)
+MALLOC32_AT(1)
+MALLOC32_AT(2)
+MALLOC32_AT(3)
+MALLOC32_AT(4)
+MALLOC32_AT(5)
+static const entry_fn mallocs32[REG_ARGS] = {malloc32_at0, malloc32_at1, malloc32_at2,
+                                             malloc32_at3, malloc32_at4, malloc32_at5};
 
 static int place_of(const spec_t *s, spec_arg_t which) {
   for (int i = 0; i < s->nargs; i++)
@@ -102,7 +114,7 @@ void *takeover_entry(size_t k, const spec_t *s) {
   const seat_entries_t *e = &entries[k];
   int ptr = place_of(s, SPEC_ARG_PTR);
   switch (s->role) {
-  case SPEC_ROLE_MALLOC: return (void *)mallocs[place_of(s, SPEC_ARG_SIZE)];
+  case SPEC_ROLE_MALLOC: return (void *)(s->size32 ? mallocs32 : mallocs)[place_of(s, SPEC_ARG_SIZE)];
   case SPEC_ROLE_FREE:
     if (ptr == 0 || ptr == 1) return (void *)(ptr == 0 ? e->free0 : e->free1);
     break;

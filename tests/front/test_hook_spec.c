@@ -44,6 +44,11 @@ int main(void) {
   CHECK(s->role == SPEC_ROLE_MALLOC && s->conv == SPEC_CONV_THISCALL);
   s = one("sig:game:4156??41 5541 free(ptr) expect=41 56", SPEC_ARCH_X86_64);
   CHECK(s->kind == SPEC_TARGET_SIGNATURE && s->nsig == 6 && s->sig_any[2] && s->sig[5] == 0x41 && s->nexpect == 2);
+  s = one("libtcl8.6.so!TclpRealloc realloc(ptr,size32)", SPEC_ARCH_X86_64);
+  CHECK(s->size32 && s->args[1] == SPEC_ARG_SIZE && s->nargs == 2);
+  CHECK(!one("f malloc(size)", SPEC_ARCH_X86_64)->size32);
+  refused("f malloc(size32)", SPEC_ARCH_X86, 10, "size32 is for 64-bit programs");
+  refused("f malloc(size64)", SPEC_ARCH_X86_64, 10, "'size64' is not an argument");
   refused("sig:55 8B EC 83 malloc(size)", SPEC_ARCH_X86_64, 5, "a module expected after sig:");
   refused("sig:game: malloc(size)", SPEC_ARCH_X86_64, 11, "sig: needs the function's bytes");
   refused("sig:game:55 8B malloc(size)", SPEC_ARCH_X86_64, 10, "at least 4 fixed bytes");
