@@ -2,8 +2,8 @@
 # legacy-game as programs ship, its managers static and not exported, taken
 # over by its profile's names: from its .symtab; stripped, from a debug
 # file found by .gnu_debuglink or by build-id, or from its MiniDebugInfo;
-# refused with nothing patched when no symbols are left, or when a debug
-# file is unreadable.
+# refused with nothing patched when no symbols are left, when a debug
+# file is unreadable, or when a name is ambiguous.
 # usage: test_stripped.sh BUILD_DIR GAME PROFILE
 set -u
 bin="$1/bin/reheap"
@@ -58,6 +58,16 @@ served_by_reheap "build-id" "$tmp/by-id" REHEAP_DEBUG_DIR="$tmp/debug"
 echo "not an ELF file" >"$tmp/debug/.build-id/${id:0:2}/${id:2}.debug"
 refused "unreadable debug file" "$tmp/by-id" "cannot be read as ELF" REHEAP_DEBUG_DIR="$tmp/debug"
 refused "stripped, no debug file" "$tmp/by-id" "no loaded module defines it" REHEAP_DEBUG_DIR="$tmp/nowhere"
+
+# two local functions of one name (as two files' statics are): refused
+# with both places listed; named by one of them, taken over
+objcopy --add-symbol Pool_Free=.text:0x10,local,function "$game" "$tmp/twice"
+refused "ambiguous name" "$tmp/twice" "2 functions are called Pool_Free: twice+0x[0-9a-f]*, twice+0x[0-9a-f]*"
+real=$(nm "$game" | awk '$3 == "Pool_Free" { sub(/^0*/, "", $1); print $1 }')
+sed "s/^Pool_Free /twice+0x$real /" "$profile" >"$tmp/twice.profile"
+out=$("$bin" run --profile "$tmp/twice.profile" -- "$tmp/twice" 60 2>&1) || fail "by MODULE+0xOFFSET: $out"
+grep -q "own allocators served: heap 0/0, pool 0/0, assets 0/0, simd 0/0" <<<"$out" ||
+  fail "by MODULE+0xOFFSET: not taken over: $out"
 
 xz -c "$tmp/elsewhere/legacy-game.debug" >"$tmp/mini.xz"
 objcopy --strip-all --add-section .gnu_debugdata="$tmp/mini.xz" "$game" "$tmp/mini"

@@ -2,6 +2,7 @@
  * started writes its heap's counters to the descriptor the command gave it.
  * Only that process writes (REHEAP_STATS_PID): its children inherit the
  * environment and the descriptor, but not the right to answer. Nothing here allocates: it runs while the process is torn down. */
+#include <stdbool.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -13,13 +14,22 @@
 
 static int stats_fd = -1;
 static pid_t stats_pid;
+static bool claimed;
 
-__attribute__((constructor)) static void exit_stats_init(void) {
+static void claim(void) {
+  if (claimed) return;
   stats_fd = rh_stats_fd_claim();
   stats_pid = getpid();
+  claimed = true;
 }
 
-__attribute__((destructor)) static void exit_stats_write(void) {
+__attribute__((constructor)) static void exit_stats_init(void) { claim(); }
+
+/* Also called by a refusal under --strict, which ends the process with
+ * _exit before any destructor runs, and may come before this file's
+ * constructor: the summary must still say why nothing was taken over. */
+void rh_exit_stats_write_now(void) {
+  claim();
   if (stats_fd < 0 || getpid() != stats_pid) return;
   rh_heap_stats_t st;
   rh_heap_stats(&st, NULL, 0);
@@ -39,3 +49,5 @@ __attribute__((destructor)) static void exit_stats_write(void) {
   os_write_all(stats_fd, l.buf, n);
   stats_fd = -1;
 }
+
+__attribute__((destructor)) static void exit_stats_write(void) { rh_exit_stats_write_now(); }

@@ -24,5 +24,7 @@ __attribute__((visibility("hidden"))) size_t rh_line_end(rh_line_t *l);
  * descriptor stays open across exec: a wrapper script that execs the real
  * program keeps the pid, and the program it becomes is the one to answer. */
 __attribute__((visibility("hidden"))) int rh_stats_fd_claim(void);
+/* Writes the heap's counters line now, once (exit_stats.c). */
+__attribute__((visibility("hidden"))) void rh_exit_stats_write_now(void);
 
 #endif

@@ -43,6 +43,9 @@ const char *takeover_refusal(void) { return refusal[0] != '\0' ? refusal : NULL;
  * under REHEAP_STRICT=1 (reheap run --strict) the end of the program,
  * before its main, with status 2: a script must be able to tell that
  * nothing was taken over. Nothing was patched either way. */
+/* exit_stats.c's, in libreheap.so; libreheap_track.so writes no counters line */
+__attribute__((weak, visibility("hidden"))) void rh_exit_stats_write_now(void);
+
 static void refuse(const char *source, const char *why) {
   size_t n = strlen(why);
   if (n >= sizeof refusal) n = sizeof refusal - 1;
@@ -52,6 +55,7 @@ static void refuse(const char *source, const char *why) {
   if (strict != NULL && strcmp(strict, "1") == 0) {
     say("profile refused, nothing patched: ", source, "");
     say("  ", why, "; --strict: the program is not run");
+    if (rh_exit_stats_write_now != NULL) rh_exit_stats_write_now();
     _exit(2);
   }
   say("profile refused, nothing patched: ", source, "");

@@ -85,6 +85,17 @@ out=$("$bin" stat "$pid" 2>&1)
 grep -q "^reheap stat $pid: active on reheap's heap, not patched" <<<"$out" || fail "stat, not patched: $out"
 wait $runner || fail "lingering own run failed"
 
+# a refused profile: reheap stat says so, and why
+"$bin" run --hook 'lh_alloc malloc(size)' --hook 'lh_free free(ptr) expect=00 11 22' -- "$prog" own "$tmp/ready4" \
+  >/dev/null 2>&1 &
+runner=$!
+for i in $(seq 100); do [ -e "$tmp/ready4" ] && break; sleep 0.05; done
+pid=$(pgrep -n -f "$prog own $tmp/ready4" || true)
+out=$("$bin" stat "$pid" 2>&1)
+grep -q "^reheap stat $pid: active on reheap's heap, refused: line 2, lh_free: its first bytes differ" <<<"$out" ||
+  fail "stat, refused: $out"
+wait $runner || fail "lingering refused run failed"
+
 # tracked, on the system heap: the tracker's status page says so, and
 # which functions are patched, before its counters
 "$bin" run --heap=system --track --report /dev/null --profile "$profile" -- "$prog" takeover "$tmp/ready3" >/dev/null &
@@ -148,6 +159,11 @@ for how in --strict REHEAP_STRICT=1; do
   [ $rc -eq 2 ] && [ ! -s "$tmp/out" ] && grep -q "line 2, lh_free: its first bytes differ.*--strict" "$tmp/err" ||
     fail "$how: status $rc, out '$(cat "$tmp/out")', err '$(cat "$tmp/err")'"
 done
+# and --stats still says why, though the process ended before any destructor
+"$bin" run --strict --stats --hook 'lh_alloc malloc(size)' --hook 'lh_free free(ptr) expect=00 11 22' -- \
+  "$prog" own >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "takeover        refused: line 2, lh_free: its first bytes differ" "$tmp/err" ||
+  fail "--strict --stats: status $rc, $(cat "$tmp/err")"
 # a profile that applies runs as ever under --strict
 out=$("$bin" run --strict --profile "$profile" -- "$prog" takeover 2>&1) && grep -q "takeover_prog: ok" <<<"$out" ||
   fail "--strict, a good profile: $out"
