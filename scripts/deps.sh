@@ -20,6 +20,9 @@ pkgs=(
   heaptrack valgrind          # the tracker's benchmark compares against them
   strace                      # rh-legacy-bench counts OS map calls with it
   tcl8.6 time                 # a second real program taken over (profiles/tcl8.6), its bench
+  gcc-mingw-w64-x86-64 gcc-mingw-w64-i686   # the Windows builds (tests/windows, the NVSE plugin)
+  binutils-mingw-w64-x86-64 binutils-mingw-w64-i686
+  wine64                      # runs the x86-64 Windows tests
 )
 
 missing=()

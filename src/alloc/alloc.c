@@ -19,7 +19,7 @@ static inline void count_alloc(heap_t *h, size_t cls, size_t bs) {
  * above 16 that alloc_aligned could not serve from a size class: then the
  * block comes from a page run (64 KiB aligned) or a huge mapping. */
 static void *alloc_generic(size_t size, size_t align, bool *zeroed, unsigned kind) {
-  heap_t *h = heap_tl;
+  heap_t *h = heap_tl_get();
   if (unlikely(h->state != HEAP_ACTIVE)) {
     h = heap_thread_init();
     if (h == NULL) goto oom;
@@ -53,7 +53,7 @@ oom:
 
 static inline void *malloc_kind(size_t size, unsigned kind) {
   if (likely(size <= SMALL_DIRECT_MAX)) {
-    heap_t *h = heap_tl;
+    heap_t *h = heap_tl_get();
     size_t cls = heap_small_class[(size + 15) >> 4];
     heap_page_t *pg = h->current[cls + kind * CLASS_COUNT];
     heap_block_t *b = pg->free;
@@ -184,7 +184,7 @@ static inline void *realloc_kind(void *p, size_t size, unsigned kind) {
     /* A large block growing: into the free slices after it if its owner
      * is the caller, else to a new run with room for the next steps, so
      * that a buffer grown a little at a time is not copied every time. */
-    heap_t *h = heap_tl;
+    heap_t *h = heap_tl_get();
     heap_page_t *pg = heap_page_of(seg, p);
     if (atomic_load_explicit(&seg->heap, memory_order_relaxed) == h &&
         heap_large_grow(h, pg, p, size))

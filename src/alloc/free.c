@@ -40,7 +40,7 @@ void heap_free_generic(heap_segment_t *seg, void *p) {
     return;
   }
   heap_assert(seg->kind == SEG_NORMAL);
-  heap_t *me = heap_tl;
+  heap_t *me = heap_tl_get();
   if (unlikely(me->state != HEAP_ACTIVE)) me = heap_for_free();
   heap_page_t *pg = heap_page_of(seg, p);
   heap_assert(pg->slice_count > 0 && pg->used > 0);

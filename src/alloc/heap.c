@@ -17,15 +17,12 @@ heap_t heap_static = {
     .state = HEAP_STATIC,
 };
 
-__thread heap_t *heap_tl = &heap_static;
-
 heap_global_stats_t heap_gstats;
 
 static os_lock_t init_lock = OS_LOCK_INIT;
 static _Atomic int process_ready;
-static __thread int in_process_init;
-/* Set once this thread's heap has been handed back at thread exit. */
-static __thread bool thread_exited;
+/* The thread running process_init, which may allocate on the way. */
+static _Atomic uintptr_t init_owner;
 
 /* All heaps ever made (never freed), and the ones waiting for a thread. */
 static os_lock_t list_lock = OS_LOCK_INIT;
@@ -74,7 +71,7 @@ static void fork_child(void) {
   os_lock_reset(&meta_lock);
   os_lock_reset(&list_lock);
   for (heap_t *h = heap_all_first(); h != NULL; h = h->next_all)
-    if (h != heap_tl && h->state == HEAP_ACTIVE) h->state = HEAP_DEAD;
+    if (h != heap_tl_get() && h->state == HEAP_ACTIVE) h->state = HEAP_DEAD;
 }
 
 #if RH_HEAP_CHECKS
@@ -95,11 +92,11 @@ static bool process_init(void) {
   if (atomic_load_explicit(&process_ready, memory_order_acquire)) return true;
   /* pthread_atfork below may allocate: that allocation comes back here on
    * this thread and must not wait for itself. */
-  if (in_process_init) return true;
+  if (atomic_load_explicit(&init_owner, memory_order_relaxed) == os_thread_self()) return true;
   bool ok = true;
   os_lock(&init_lock);
   if (!atomic_load_explicit(&process_ready, memory_order_relaxed)) {
-    in_process_init = 1;
+    atomic_store_explicit(&init_owner, os_thread_self(), memory_order_relaxed);
 #if RH_HEAP_CHECKS
     check_class_tables();
 #endif
@@ -108,7 +105,7 @@ static bool process_init(void) {
       os_atfork(fork_prepare, fork_parent, fork_child);
       atomic_store_explicit(&process_ready, 1, memory_order_release);
     }
-    in_process_init = 0;
+    atomic_store_explicit(&init_owner, 0, memory_order_relaxed);
   }
   os_unlock(&init_lock);
   return ok;
@@ -142,8 +139,9 @@ static heap_t *heap_meta_new(void) {
  * hammering the same shared counters; but not while it is exiting, when
  * the heap would never be handed back. */
 heap_t *heap_for_free(void) {
-  heap_t *h = heap_tl;
-  if (h->state == HEAP_STATIC && !thread_exited) {
+  heap_t *h = heap_tl_get();
+  /* the word is &heap_static (not NULL) once the thread has exited */
+  if (h->state == HEAP_STATIC && os_heap_word_get() == NULL) {
     heap_t *n = heap_thread_init();
     if (n != NULL) h = n;
   }
@@ -151,7 +149,7 @@ heap_t *heap_for_free(void) {
 }
 
 heap_t *heap_thread_init(void) {
-  heap_t *h = heap_tl;
+  heap_t *h = heap_tl_get();
   if (h->state != HEAP_STATIC) return h;
   if (!process_init()) return NULL;
   os_lock(&list_lock);
@@ -176,7 +174,7 @@ heap_t *heap_thread_init(void) {
   }
   /* Set before registering: registering may allocate, and that allocation
    * must find this heap rather than make another. */
-  heap_tl = h;
+  os_heap_word_set(h);
   os_thread_exit_set(h);
   return h;
 }
@@ -259,10 +257,9 @@ void heap_slow_tick(heap_t *h) {
 
 static void heap_thread_exit(void *arg) {
   heap_t *h = arg;
-  if (h == NULL || h != heap_tl || h->state != HEAP_ACTIVE) return;
+  if (h == NULL || h != heap_tl_get() || h->state != HEAP_ACTIVE) return;
   heap_give_back_idle(h);
-  heap_tl = &heap_static;
-  thread_exited = true;
+  os_heap_word_set(&heap_static);
   os_lock(&list_lock);
   h->state = HEAP_ABANDONED;
   h->next_abandoned = abandoned;
@@ -271,7 +268,7 @@ static void heap_thread_exit(void *arg) {
 }
 
 void rh_heap_collect(void) {
-  heap_t *h = heap_tl;
+  heap_t *h = heap_tl_get();
   if (h->state == HEAP_ACTIVE) heap_give_back_idle(h);
   heap_abandoned_tidy();
   heap_huge_cache_trim(true);

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "reheap/alloc.h"
+#include "os/os_heap_word.h"
 
 #define HEAP_HIDDEN __attribute__((visibility("hidden")))
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -156,8 +157,13 @@ typedef struct heap_s {
 } heap_t;
 
 /* ---- globals (heap.c, stats.c) ---- */
-HEAP_HIDDEN extern __thread heap_t *heap_tl;
 HEAP_HIDDEN extern heap_t heap_static;
+/* The calling thread's heap: heap_static until its first allocation, and
+ * again after it exited (the OS's word is NULL, then &heap_static). */
+static inline __attribute__((always_inline)) heap_t *heap_tl_get(void) {
+  heap_t *h = os_heap_word_get();
+  return h != NULL ? h : &heap_static;
+}
 HEAP_HIDDEN extern heap_page_t heap_page_empty;
 HEAP_HIDDEN extern const uint32_t heap_class_size[CLASS_COUNT];
 HEAP_HIDDEN extern const uint8_t heap_small_class[SMALL_DIRECT_MAX / 16 + 1];
@@ -303,7 +309,7 @@ static inline size_t heap_block_usable(heap_segment_t *seg, const void *p) {
  * are known; everything else goes the generic way. */
 static inline __attribute__((always_inline)) void heap_free_in(heap_segment_t *seg, heap_page_t *pg,
                                                                void *p) {
-  heap_t *h = heap_tl;
+  heap_t *h = heap_tl_get();
   if (likely(atomic_load_explicit(&seg->heap, memory_order_relaxed) == h && pg->flags == 0)) {
     heap_assert(pg->slice_count > 0 && pg->used > 0);
     heap_assert((uint8_t *)p >= pg->start && ((uint8_t *)p - pg->start) % pg->block_size == 0 &&

@@ -19,7 +19,7 @@ static void add_heap(heap_t *h, rh_heap_stats_t *out, uint64_t *allocs, uint64_t
 
 void rh_heap_stats(rh_heap_stats_t *out, rh_class_stats_t *classes, size_t nclasses) {
   if (out == NULL) return;
-  heap_t *me = heap_tl;
+  heap_t *me = heap_tl_get();
   if (me->state == HEAP_ACTIVE) heap_stats_flush(me);
   uint64_t allocs[CLASS_COUNT] = {0}, frees[CLASS_COUNT] = {0};
   memset(out, 0, sizeof *out);

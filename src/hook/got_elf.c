@@ -38,12 +38,6 @@ static bool module_matches(const hook_got_t *g, const char *path) {
   return strcmp(base, g->module) == 0 || strcmp(path, g->module) == 0;
 }
 
-static bool slot_known(const hook_got_t *g, void **slot) {
-  for (size_t i = 0; i < g->nslots; i++)
-    if (g->slots[i] == slot) return true;
-  return false;
-}
-
 static uintptr_t dyn_ptr(uintptr_t v, uintptr_t base) { return v < base ? v + base : v; }
 
 /* Each slot of this module that imports g->symbol: remembered with what it
@@ -85,24 +79,15 @@ static void scan_module(struct dl_phdr_info *info, scan_t *sc) {
       const ElfW(Sym) *sym = &symtab[REL_SYM(r->r_info)];
       if (strcmp(strtab + sym->st_name, g->symbol) != 0) continue;
       void **slot = (void **)(base + r->r_offset);
-      if (slot_known(g, slot)) continue;
+      if (hook_got_known(g, slot)) continue;
       if (g->nslots == HOOK_GOT_SLOTS) {
         sc->status = RH_ERR_NO_MEMORY;
         return;
       }
       sc->found++;
       if (sc->detour == NULL) continue; /* counting only */
-      int prot = os_prot_of(slot);
-      if (prot < 0 || (!(prot & OS_PROT_WRITE) &&
-                       !os_protect(slot, sizeof *slot, prot | OS_PROT_WRITE))) {
-        sc->status = RH_ERR_PROTECT;
-        return;
-      }
-      g->slots[g->nslots] = slot;
-      g->saved[g->nslots] = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-      g->nslots++;
-      __atomic_store_n(slot, sc->detour, __ATOMIC_RELEASE);
-      if (!(prot & OS_PROT_WRITE)) os_protect(slot, sizeof *slot, prot); /* RELRO back */
+      sc->status = hook_got_take(g, slot, sc->detour);
+      if (sc->status != RH_OK) return;
     }
   }
 }
@@ -127,33 +112,13 @@ rh_status_t hook_got_prepare(hook_got_t *g, const char *symbol, const char *modu
   return sc.found != 0 ? RH_OK : RH_ERR_NOT_FOUND;
 }
 
-static rh_status_t restore_from(hook_got_t *g, size_t from, void *detour);
-
 rh_status_t hook_got_apply(hook_got_t *g, void *detour) {
   size_t before = g->nslots;
   scan_t sc = {g, detour, RH_OK, 0};
   dl_iterate_phdr(visit, &sc);
   if (sc.status != RH_OK) {
-    (void)restore_from(g, before, detour); /* only what this call took */
+    (void)hook_got_restore(g, before, detour); /* only what this call took */
     return sc.status;
   }
   return g->nslots != 0 ? RH_OK : RH_ERR_NOT_FOUND;
-}
-
-rh_status_t hook_got_remove(hook_got_t *g, void *detour) { return restore_from(g, 0, detour); }
-
-static rh_status_t restore_from(hook_got_t *g, size_t from, void *detour) {
-  /* refuse before writing anything if a slot was changed by someone else */
-  for (size_t i = from; i < g->nslots; i++)
-    if (__atomic_load_n(g->slots[i], __ATOMIC_ACQUIRE) != detour) return RH_ERR_MODIFIED;
-  for (size_t i = from; i < g->nslots; i++) {
-    void **slot = g->slots[i];
-    int prot = os_prot_of(slot);
-    bool ro = prot >= 0 && !(prot & OS_PROT_WRITE);
-    if (ro && !os_protect(slot, sizeof *slot, prot | OS_PROT_WRITE)) return RH_ERR_PROTECT;
-    __atomic_store_n(slot, g->saved[i], __ATOMIC_RELEASE);
-    if (ro) os_protect(slot, sizeof *slot, prot);
-  }
-  g->nslots = from;
-  return RH_OK;
 }

@@ -86,7 +86,7 @@ HOOK_HIDDEN hook_slot_t *hook_slot_alloc(const void *near, rh_status_t *why);
 HOOK_HIDDEN extern bool hook_test_no_near_memory;
 HOOK_HIDDEN void hook_slot_free(hook_slot_t *slot);
 
-/* ---- got_elf.c: GOT slots ---- */
+/* ---- got_elf.c (ELF GOT) and got_pe.c (PE IAT): import slots ---- */
 #define HOOK_GOT_SLOTS 64
 typedef struct hook_got {
   char symbol[128];
@@ -104,6 +104,11 @@ HOOK_HIDDEN rh_status_t hook_got_apply(hook_got_t *g, void *detour);
 /* Gives every taken slot back what it held; refuses, writing nothing, if
  * one no longer holds detour. */
 HOOK_HIDDEN rh_status_t hook_got_remove(hook_got_t *g, void *detour);
+/* got_slots.c, shared by the formats: slots from index from on given back
+ * (all or none), one slot taken, whether a slot is taken already. */
+HOOK_HIDDEN rh_status_t hook_got_restore(hook_got_t *g, size_t from, void *detour);
+HOOK_HIDDEN rh_status_t hook_got_take(hook_got_t *g, void **slot, void *detour);
+HOOK_HIDDEN bool hook_got_known(const hook_got_t *g, void **slot);
 
 /* ---- patch.c: writing code ---- */
 /* Copies len bytes to code at dst, making its pages writable for the

@@ -14,7 +14,9 @@ size_t os_page_size(void);
 /* Maps size bytes of zeroed read-write memory at an address p such that
  * p + offset is a multiple of align (a power of two >= the page size; offset
  * a multiple of the page size below align). Returns NULL when the OS refuses.
- * No separate commit is needed on Linux: pages are backed on first touch. */
+ * No separate commit is needed: pages are backed on first touch. On Windows
+ * offset must also be a multiple of the allocation granularity (64 KiB):
+ * a reservation starts on one. */
 void *os_map_aligned(size_t size, size_t align, size_t offset);
 /* Gives a mapping (or a page-aligned part of one) back to the OS. */
 void os_unmap(void *p, size_t size);
@@ -39,6 +41,12 @@ void os_lock(os_lock_t *l);
 void os_unlock(os_lock_t *l);
 /* Makes the lock free again, whoever held it (fork child only). */
 void os_lock_reset(os_lock_t *l);
+
+/* The heap's word per thread (os_heap_word.h): os_heap_word_get() and
+ * os_heap_word_set(v). */
+#include "os/os_heap_word.h"
+/* An identity of the calling thread, distinct among live threads; cheap. */
+uintptr_t os_thread_self(void);
 
 /* Thread-exit hook: calls fn(value) when a thread whose value was set with
  * os_thread_exit_set() ends. os_thread_exit_init() must succeed first. */

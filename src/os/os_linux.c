@@ -96,6 +96,10 @@ void os_lock_reset(os_lock_t *l) {
   atomic_store_explicit((_Atomic int *)&l->state, 0, memory_order_relaxed);
 }
 
+__thread void *os_heap_word __attribute__((tls_model("initial-exec")));
+
+uintptr_t os_thread_self(void) { return (uintptr_t)pthread_self(); }
+
 static pthread_key_t exit_key;
 
 bool os_thread_exit_init(void (*fn)(void *)) {

@@ -2,8 +2,14 @@
  * returns a long in rax, so one C harness drives them all. */
         .text
 
+#if defined(_WIN32)
+/* PE/COFF: no ELF symbol types or sizes (the engine scans for the end) */
+#define FN(name) .globl name; .def name; .scl 2; .type 32; .endef; .p2align 4; name:
+#define END(name)
+#else
 #define FN(name) .globl name; .type name,@function; .p2align 4; name:
 #define END(name) .size name, .-name
+#endif
 
 /* padding before the entry, as compilers leave it */
         .p2align 4
@@ -112,4 +118,6 @@ END(fx_jmp_target)
 fx_nosize_ptr: .quad fx_nosize_loop
 fx_value:  .quad 40
 fx_stored: .quad 0
+#if !defined(_WIN32)
         .section .note.GNU-stack,"",@progbits
+#endif

@@ -8,36 +8,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "reheap/hook.h"
+#include "fixtures.h"
 #include "hook_check.h"
+#include "reheap/hook.h"
 
 #define CALLERS 3
 #ifndef SWITCHES
 #define SWITCHES 500 /* each an enable and a disable: 1000 switches */
 #endif
 
-typedef long (*fn_t)(long);
-extern long fx_rip_load(long), fx_jmp_inside(long);
+extern FX_ABI fx_t fx_rip_load(fx_t), fx_jmp_inside(fx_t);
 
 static fn_t orig;
-static _Atomic long detour_calls;
+static _Atomic long long detour_calls;
 static _Atomic int stop;
-static long base;
+static fx_t base;
 
-static long detour(long x) {
+static FX_ABI fx_t detour(fx_t x) {
   atomic_fetch_add_explicit(&detour_calls, 1, memory_order_relaxed);
   return orig(x) + 1000000;
 }
 
 typedef struct counts {
-  long plain, hooked, wrong;
+  long long plain, hooked, wrong;
 } counts_t;
 
 static void *caller(void *arg) {
   counts_t *c = arg;
   fn_t volatile f = fx_jmp_inside; /* three instructions under the patch */
   while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-    long r = f(1);
+    fx_t r = f(1);
     if (r == base) c->plain++;
     else if (r == base + 1000000) c->hooked++;
     else c->wrong++;
@@ -45,14 +45,14 @@ static void *caller(void *arg) {
   return NULL;
 }
 
-static _Atomic long short_lived_calls, short_lived_wrong, spawned;
+static _Atomic long long short_lived_calls, short_lived_wrong, spawned;
 
 #ifndef RACE_NO_SPAWNER
 static void *short_lived(void *arg) {
   (void)arg;
   fn_t volatile f = fx_jmp_inside;
   for (int i = 0; i < 2000; i++) {
-    long r = f(1);
+    fx_t r = f(1);
     if (r != base && r != base + 1000000) atomic_fetch_add(&short_lived_wrong, 1);
     if (r == base + 1000000) atomic_fetch_add(&short_lived_calls, 1);
   }
@@ -94,7 +94,7 @@ int main(void) {
   (void)sp;
   atomic_store(&spawned, 1); /* under qemu-i386 new threads are too slow to start */
 #endif
-  long plain = 0, hooked = 0, wrong = 0;
+  long long plain = 0, hooked = 0, wrong = 0;
   for (int i = 0; i < CALLERS; i++) {
     CHECK(pthread_join(t[i], NULL) == 0);
     plain += c[i].plain;
@@ -102,7 +102,7 @@ int main(void) {
     wrong += c[i].wrong;
   }
   CHECK(rh_hook_destroy(h) == RH_OK);
-  printf("race: %d switches, %ld calls (%ld hooked), %ld wrong; %ld threads born meanwhile\n",
+  printf("race: %d switches, %lld calls (%lld hooked), %lld wrong; %lld threads born meanwhile\n",
          2 * SWITCHES, plain + hooked, hooked, wrong, atomic_load(&spawned));
   CHECK(wrong == 0 && atomic_load(&short_lived_wrong) == 0);
   CHECK(hooked + atomic_load(&short_lived_calls) == atomic_load(&detour_calls));

@@ -1,0 +1,74 @@
+/* IAT hooks (PE): the import address table slots through which a module
+ * calls a function it imports by name, found from its import directory
+ * (each descriptor's name table beside its address table), pointed at the
+ * detour and later given back exactly what they held. The GOT hook API's
+ * Windows form: one aligned pointer per slot, as on ELF, so nothing needs
+ * stopping. Delay-loaded imports are not seen. */
+#include <string.h>
+#include <windows.h>
+
+#include "hook/hook_internal.h"
+#include "os/os.h"
+
+typedef struct scan {
+  hook_got_t *g;
+  void *detour; /* when writing: what to put in new slots */
+  rh_status_t status;
+  size_t found;
+} scan_t;
+
+static bool scan_module(const char *path, uintptr_t base, void *arg) {
+  (void)path;
+  scan_t *sc = arg;
+  const uint8_t *b = (const uint8_t *)base;
+  const IMAGE_DOS_HEADER *dos = (const IMAGE_DOS_HEADER *)b;
+  if (dos->e_magic != IMAGE_DOS_SIGNATURE) return true;
+  const IMAGE_NT_HEADERS *nt = (const IMAGE_NT_HEADERS *)(b + dos->e_lfanew);
+  if (nt->Signature != IMAGE_NT_SIGNATURE) return true;
+  const IMAGE_DATA_DIRECTORY *d = &nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_IMPORT];
+  if (d->VirtualAddress == 0) return true;
+  for (const IMAGE_IMPORT_DESCRIPTOR *imp = (const IMAGE_IMPORT_DESCRIPTOR *)(b + d->VirtualAddress);
+       imp->Name != 0; imp++) {
+    /* without a name table (bound old-style images) the names are gone */
+    if (imp->OriginalFirstThunk == 0) continue;
+    const IMAGE_THUNK_DATA *names = (const IMAGE_THUNK_DATA *)(b + imp->OriginalFirstThunk);
+    IMAGE_THUNK_DATA *slots = (IMAGE_THUNK_DATA *)(b + imp->FirstThunk);
+    for (size_t i = 0; names[i].u1.AddressOfData != 0; i++) {
+      if (IMAGE_SNAP_BY_ORDINAL(names[i].u1.Ordinal)) continue;
+      const IMAGE_IMPORT_BY_NAME *n = (const IMAGE_IMPORT_BY_NAME *)(b + names[i].u1.AddressOfData);
+      if (strcmp((const char *)n->Name, sc->g->symbol) != 0) continue;
+      void **slot = (void **)&slots[i].u1.Function;
+      if (hook_got_known(sc->g, slot)) continue;
+      sc->found++;
+      if (sc->detour == NULL) continue; /* counting only */
+      sc->status = hook_got_take(sc->g, slot, sc->detour);
+      if (sc->status != RH_OK) return false;
+    }
+  }
+  return true;
+}
+
+static void scan(scan_t *sc) { os_module_each(sc->g->module[0] ? sc->g->module : NULL, scan_module, sc); }
+
+rh_status_t hook_got_prepare(hook_got_t *g, const char *symbol, const char *module) {
+  size_t sl = strlen(symbol), ml = module ? strlen(module) : 0;
+  if (sl == 0 || sl >= sizeof g->symbol || ml >= sizeof g->module) return RH_ERR_ARGS;
+  memset(g, 0, sizeof *g);
+  memcpy(g->symbol, symbol, sl + 1);
+  if (module != NULL) memcpy(g->module, module, ml + 1);
+  scan_t sc = {g, NULL, RH_OK, 0};
+  scan(&sc);
+  if (sc.status != RH_OK) return sc.status;
+  return sc.found != 0 ? RH_OK : RH_ERR_NOT_FOUND;
+}
+
+rh_status_t hook_got_apply(hook_got_t *g, void *detour) {
+  size_t before = g->nslots;
+  scan_t sc = {g, detour, RH_OK, 0};
+  scan(&sc);
+  if (sc.status != RH_OK) {
+    (void)hook_got_restore(g, before, detour); /* only what this call took */
+    return sc.status;
+  }
+  return g->nslots != 0 ? RH_OK : RH_ERR_NOT_FOUND;
+}
