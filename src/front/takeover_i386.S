@@ -7,13 +7,24 @@
  *
  * The frame takeover_serve32 sees (takeover_i386.c's frame32_t):
  *   ECX, EDX, saved EBP, seat (then: bytes to pop), return address, stack arguments... */
+#if defined(_WIN32)
+/* PE/COFF: C names carry a leading underscore; no ELF types, sizes or
+ * visibility */
+#define C(name) _##name
+#define FUNC(name) .globl C(name); .def C(name); .scl 2; .type 32; .endef
+#define LOCAL(name)
+#define SIZE(name)
+#else
+#define C(name) name
+#define FUNC(name) .globl name; .hidden name; .type name, @function
+#define LOCAL(name) .type name, @function
+#define SIZE(name) .size name, . - name
+#endif
         .text
 
-        .globl  takeover_entry32_base
-        .hidden takeover_entry32_base
-        .type   takeover_entry32_base, @function
+        FUNC(takeover_entry32_base)
         .p2align 4
-takeover_entry32_base:          /* entry k is at takeover_entry32_base + 16 * k */
+C(takeover_entry32_base):          /* entry k is at takeover_entry32_base + 16 * k */
         .set    seat, 0
         .rept   256
         pushl   $seat
@@ -21,9 +32,9 @@ takeover_entry32_base:          /* entry k is at takeover_entry32_base + 16 * k 
         .p2align 4
         .set    seat, seat + 1
         .endr
-        .size   takeover_entry32_base, . - takeover_entry32_base
+        SIZE(C(takeover_entry32_base))
 
-        .type   common, @function
+        LOCAL(common)
 common:
         pushl   %ebp
         movl    %esp, %ebp      /* 0: EBP, 4: seat, 8: return address, 12: arguments */
@@ -33,7 +44,7 @@ common:
         andl    $-16, %esp      /* the caller may have kept only 4-byte alignment */
         subl    $12, %esp
         pushl   %eax
-        call    takeover_serve32
+        call    C(takeover_serve32)
         movl    4(%ebp), %ecx   /* bytes of arguments to take off */
         movl    8(%ebp), %edx
         movl    %edx, 8(%ebp,%ecx) /* the return address, moved up over them */
@@ -41,17 +52,15 @@ common:
         movl    (%ebp), %ebp
         movl    %ecx, %esp
         ret
-        .size   common, . - common
+        SIZE(common)
 
 /* uintptr_t takeover_call32(void *fn, uintptr_t ecx, uintptr_t edx,
  *                           const uintptr_t *stack, size_t n):
  * calls fn with ECX and EDX set and n stack arguments; ESP is restored
  * from EBP afterwards, so it does not matter whether the callee took the
  * arguments off (stdcall, fastcall, thiscall) or left them (cdecl). */
-        .globl  takeover_call32
-        .hidden takeover_call32
-        .type   takeover_call32, @function
-takeover_call32:
+        FUNC(takeover_call32)
+C(takeover_call32):
         pushl   %ebp
         movl    %esp, %ebp      /* 8: fn, 12: ecx, 16: edx, 20: stack, 24: n */
         pushl   %esi
@@ -72,6 +81,8 @@ takeover_call32:
         popl    %esi
         popl    %ebp
         ret
-        .size   takeover_call32, . - takeover_call32
+        SIZE(C(takeover_call32))
 
+#if !defined(_WIN32)
         .section .note.GNU-stack, "", @progbits
+#endif

@@ -17,14 +17,31 @@
 
 #include <stdio.h>
 
+/* Windows x64 passes four integer arguments in registers (RCX, RDX, R8,
+ * R9), System V six; an entry takes those and no more, in the
+ * platform's own convention (the compiler's default). */
+#if defined(_WIN64)
+#define REG_ARGS 4
+typedef uintptr_t (*entry_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t);
+#define U __attribute__((unused)) uintptr_t
+#define PARAMS U a0, U a1, U a2, U a3
+#define PASS a0, a1, a2, a3
+#define PASS_ARRAY(a) a[0], a[1], a[2], a[3]
+#define PAD 0, 0, 0, 0
+#define ABI_NAME "Windows x64"
+#else
 #define REG_ARGS 6
-
-_Static_assert(SPEC_ARGS_MAX >= REG_ARGS, "a[] holds every register argument");
-
 typedef uintptr_t (*entry_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t);
 #define U __attribute__((unused)) uintptr_t
 #define PARAMS U a0, U a1, U a2, U a3, U a4, U a5
 #define PASS a0, a1, a2, a3, a4, a5
+#define PASS_ARRAY(a) a[0], a[1], a[2], a[3], a[4], a[5]
+#define PAD 0, 0
+#define ABI_NAME "x86-64"
+#endif
+
+_Static_assert(SPEC_ARGS_MAX >= REG_ARGS, "a[] holds every register argument");
+_Static_assert(SPEC_ARGS_MAX == 8, "PAD fills a[] up");
 
 /* A seat fixed at build time per entry: the hook engine calls a detour
  * with the program's own arguments and nothing else. Seat
@@ -34,7 +51,7 @@ typedef uintptr_t (*entry_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintpt
 /* the general entry */
 #define GENERAL(a, b, c, d)                                                    \
   static uintptr_t general_##a##b##c##d(PARAMS) {                              \
-    uintptr_t arr[SPEC_ARGS_MAX] = {PASS, 0, 0};                               \
+    uintptr_t arr[SPEC_ARGS_MAX] = {PASS, PAD};                                \
     return takeover_serve(SEAT(a, b, c, d), arr);                              \
   }
 
@@ -44,7 +61,11 @@ typedef uintptr_t (*entry_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintpt
  * every path ends in a jump: nothing is saved, nothing waits on the way
  * back. (A free's
  * detour returns nothing: the caller reads no result of it.) */
+#if defined(_WIN64)
+typedef void (*void_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t);
+#else
 typedef void (*void_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t);
+#endif
 #define FAST(w, x, y, z, i)                                                    \
   static void free##i##_##w##x##y##z(PARAMS) {                                 \
     if ((void *)a##i == NULL) return;                                          \
@@ -87,10 +108,15 @@ MALLOC_AT(0)
 MALLOC_AT(1)
 MALLOC_AT(2)
 MALLOC_AT(3)
+#if REG_ARGS > 4
 MALLOC_AT(4)
 MALLOC_AT(5)
-static const entry_fn mallocs[REG_ARGS] = {malloc_at0, malloc_at1, malloc_at2,
-                                           malloc_at3, malloc_at4, malloc_at5};
+#endif
+static const entry_fn mallocs[REG_ARGS] = {malloc_at0, malloc_at1, malloc_at2, malloc_at3,
+#if REG_ARGS > 4
+                                           malloc_at4, malloc_at5
+#endif
+};
 /* and one whose size is 32 bits (size32): the register's upper half is
  * whatever the caller left there */
 #define MALLOC32_AT(i) \
@@ -99,10 +125,15 @@ MALLOC32_AT(0)
 MALLOC32_AT(1)
 MALLOC32_AT(2)
 MALLOC32_AT(3)
+#if REG_ARGS > 4
 MALLOC32_AT(4)
 MALLOC32_AT(5)
-static const entry_fn mallocs32[REG_ARGS] = {malloc32_at0, malloc32_at1, malloc32_at2,
-                                             malloc32_at3, malloc32_at4, malloc32_at5};
+#endif
+static const entry_fn mallocs32[REG_ARGS] = {malloc32_at0, malloc32_at1, malloc32_at2, malloc32_at3,
+#if REG_ARGS > 4
+                                             malloc32_at4, malloc32_at5
+#endif
+};
 
 static int place_of(const spec_t *s, spec_arg_t which) {
   for (int i = 0; i < s->nargs; i++)
@@ -129,12 +160,12 @@ void *takeover_entry(size_t k, const spec_t *s) {
 uintptr_t takeover_call(void *fn, spec_conv_t conv, int nargs, const uintptr_t *a) {
   (void)conv;
   (void)nargs;
-  return ((entry_fn)fn)(a[0], a[1], a[2], a[3], a[4], a[5]);
+  return ((entry_fn)fn)(PASS_ARRAY(a));
 }
 
 bool takeover_fits(const spec_t *s, char *why, size_t cap) {
   if (s->nargs > REG_ARGS) {
-    snprintf(why, cap, "more than %d arguments: on x86-64 reheap stands in for functions whose "
+    snprintf(why, cap, "more than %d arguments: on " ABI_NAME " reheap stands in for functions whose "
              "arguments all travel in registers", REG_ARGS);
     return false;
   }
