@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 
-.PHONY: all deps build demo check bench fuzz clean
+.PHONY: all deps build demo check bench fuzz nvse clean
 
 all: build
 
@@ -37,6 +37,16 @@ fuzz: build
 	mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-spec-corpus
 	$(BUILD)/bin/fuzz_reloc -max_total_time=600 $(BUILD)/fuzz-corpus
 	$(BUILD)/bin/fuzz_spec -max_total_time=600 -max_len=4096 $(BUILD)/fuzz-spec-corpus tests/front/fuzz-spec-seeds
+
+# The Fallout New Vegas plugin: reheap_nvse.dll (32-bit, mingw-w64) and its
+# INI, into $(BUILD)/nvse-release, for Data\NVSE\Plugins.
+nvse: deps
+	@bash tests/windows/build.sh $(CURDIR) $(CURDIR)/$(BUILD)/windows i686
+	@bash tests/windows/check_dll.sh $(BUILD)/windows/i686/nvse/reheap_nvse.dll
+	@mkdir -p $(BUILD)/nvse-release
+	@i686-w64-mingw32-strip -o $(BUILD)/nvse-release/reheap_nvse.dll $(BUILD)/windows/i686/nvse/reheap_nvse.dll
+	@cp plugins/nvse/reheap_nvse.ini $(BUILD)/nvse-release/
+	@echo "nvse: $(BUILD)/nvse-release/reheap_nvse.dll and reheap_nvse.ini: copy both to Data\NVSE\Plugins"
 
 clean:
 	rm -rf $(BUILD)

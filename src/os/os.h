@@ -76,6 +76,10 @@ int os_open_private_read(const char *path, size_t *size);
 /* The same, for reading and writing (a region another process shares). */
 int os_open_private_rw(const char *path, size_t *size);
 void os_close(int fd);
+/* Reads a whole small file (settings) into buf, at most cap bytes; its
+ * length, or -1 when it cannot be read or is larger. Not a symbolic link,
+ * nor anything but a regular file. */
+long os_read_small_file(const char *path, char *buf, size_t cap);
 bool os_is_dir(const char *path);
 void os_remove(const char *path);
 

@@ -176,6 +176,20 @@ int os_open_private_read(const char *path, size_t *size) { return open_private(p
 int os_open_private_rw(const char *path, size_t *size) { return open_private(path, O_RDWR, size); }
 
 void os_close(int fd) { close(fd); }
+
+long os_read_small_file(const char *path, char *buf, size_t cap) {
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat st;
+  long have = 0;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > cap) have = -1;
+  for (ssize_t n; have >= 0 && (size_t)have < cap && (n = read(fd, buf + have, cap - (size_t)have)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    have = n < 0 ? -1 : have + n;
+  }
+  close(fd);
+  return have;
+}
 void os_remove(const char *path) { unlink(path); }
 
 bool os_is_dir(const char *path) {

@@ -140,6 +140,24 @@ int main(void) {
          err.col, err.message);
   CHECK(profile.n == 4 && strcmp(profile.specs[0].symbol, "PyObject_Malloc") == 0 &&
         profile.specs[3].role == SPEC_ROLE_FREE);
+  /* the game's: 32-bit only, every target an address with its entry
+   * bytes; GameHeap's five are member functions */
+  f = fopen(RH_SOURCE_DIR "/profiles/falloutnv-1.4.0.525", "r");
+  CHECK(f != NULL);
+  n = fread(text, 1, sizeof text, f);
+  fclose(f);
+  CHECK(!spec_parse_profile(text, n, SPEC_ARCH_X86_64, &profile, &err) && strstr(err.message, "32-bit"));
+  CHECKF(spec_parse_profile(text, n, SPEC_ARCH_X86, &profile, &err), "falloutnv:%u:%u: %s", err.line, err.col,
+         err.message);
+  CHECK(profile.n == 13);
+  for (size_t i = 0; i < profile.n; i++) {
+    const spec_t *sp = &profile.specs[i];
+    CHECK(sp->kind == SPEC_TARGET_ADDRESS && sp->nexpect >= 5);
+    CHECKF(i < 5 ? sp->conv == SPEC_CONV_THISCALL : sp->conv != SPEC_CONV_THISCALL && sp->conv != SPEC_CONV_STDCALL && sp->conv != SPEC_CONV_FASTCALL, "spec %zu: %s", i, spec_conv_name(sp->conv)); /* cdecl, the default */
+  }
+  CHECK(profile.specs[0].address == 0x00AA3E40 && profile.specs[0].role == SPEC_ROLE_MALLOC &&
+        profile.specs[0].expect[5] == 0x3C);
+  CHECK(profile.specs[12].address == 0x00ECD291 && profile.specs[12].role == SPEC_ROLE_FREE);
   printf("hook specs: every form parsed, every mistake placed\n");
   return 0;
 }
