@@ -30,6 +30,7 @@ bench: build
 	$(BUILD)/bin/rh-legacy-bench
 	$(BUILD)/bin/rh-py-bench
 	$(BUILD)/bin/rh-tcl-bench
+	bash bench/windows/legacy_bench.sh $(CURDIR) $(CURDIR)/$(BUILD)/windows
 
 # The hook relocator and the hook-spec parser under libFuzzer, ten minutes
 # each (short runs are in check).

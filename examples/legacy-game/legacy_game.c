@@ -26,8 +26,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <time.h>
+#if defined(_WIN32)
+#include <windows.h>
+/* after windows.h */
+#include <psapi.h>
+#else
+#include <sys/prctl.h>
+#endif
 
 /* noipa: as if each manager were built apart from its callers (an engine's
  * allocators live in their own files): the compiler may assume nothing of
@@ -36,6 +42,9 @@
 /* as most programs ship: the managers local to their file, in no dynamic
  * symbol table (legacy-game-local, which the symbol tests strip) */
 #define EXPORT static __attribute__((noipa, used))
+#elif defined(_WIN32)
+/* the Windows build (bench/windows): exported, as a DLL's functions are */
+#define EXPORT __declspec(dllexport) __attribute__((noipa))
 #else
 #define EXPORT __attribute__((visibility("default"), noipa))
 #endif
@@ -165,13 +174,22 @@ static unsigned long simd_allocs, simd_frees;
 EXPORT void *Simd_Alloc(size_t align, size_t size) {
   void *p = NULL;
   simd_allocs++;
+#if defined(_WIN32)
+  (void)p;
+  return _aligned_malloc(size, align); /* Windows' C runtime has no posix_memalign */
+#else
   return posix_memalign(&p, align, size) == 0 ? p : NULL;
+#endif
 }
 
 EXPORT void Simd_Free(void *p) {
   if (p == NULL) return;
   simd_frees++;
+#if defined(_WIN32)
+  _aligned_free(p);
+#else
   free(p);
+#endif
 }
 
 /* ---- the game ---- */
@@ -446,6 +464,10 @@ static double bench_large(long rounds) {
 }
 
 static size_t rss_bytes(void) {
+#if defined(_WIN32)
+  PROCESS_MEMORY_COUNTERS pmc;
+  return K32GetProcessMemoryInfo(GetCurrentProcess(), &pmc, sizeof pmc) ? pmc.WorkingSetSize : 0;
+#endif
   FILE *f = fopen("/proc/self/status", "r");
   char line[256];
   size_t kb = 0;
@@ -485,7 +507,9 @@ int main(int argc, char **argv) {
   /* the name it has already, so nothing changes: one system call that
    * strace shows, where the game's own work starts, after the loader's
    * and (under reheap run) reheap's start-up */
+#if !defined(_WIN32)
   if (bench) prctl(PR_SET_NAME, "legacy-game", 0, 0, 0);
+#endif
   heap.cap = 64u << 20;
   heap.base = malloc(heap.cap); /* the engine grabs its arena once, at start */
   pthread_mutex_init(&heap.lock, NULL);

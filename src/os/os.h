@@ -99,6 +99,11 @@ void os_thread_helpers_forget(void);
 /* Writes the whole buffer to fd, retrying on EINTR; no allocation. */
 void os_write_all(int fd, const char *buf, size_t len);
 
+/* Windows only (os_process_windows.c): runs command_line with library
+ * loaded into it before its first instruction, and waits for it; its exit
+ * status, or -1 with why when it could not be started that way. */
+int os_run_with_library(const char *command_line, const char *library, char *why, size_t cap);
+
 /* ---- code (os_code_*.c): what the hook engine needs ---- */
 #define OS_PROT_READ 1
 #define OS_PROT_WRITE 2

@@ -95,8 +95,10 @@ int main(int argc, char **argv) {
   /* the plugin in a folder of its own, as Data\NVSE\Plugins is */
   char tmp[MAX_PATH];
   CHECK(GetTempPathA(sizeof tmp, tmp) > 0);
-  snprintf(dir, sizeof dir, "%sreheap_nvse_host_%lu_%s", tmp, (unsigned long)GetCurrentProcessId(), mode);
-  CHECK(CreateDirectoryA(dir, NULL));
+  /* wine hands out the same process ids run after run: the clock too */
+  snprintf(dir, sizeof dir, "%sreheap_nvse_host_%lu_%llu_%s", tmp, (unsigned long)GetCurrentProcessId(),
+           (unsigned long long)GetTickCount64(), mode);
+  CHECK(CreateDirectoryA(dir, NULL) || GetLastError() == ERROR_ALREADY_EXISTS);
   char dll[MAX_PATH + 64];
   snprintf(dll, sizeof dll, "%s\\reheap_nvse.dll", dir);
   CHECKF(CopyFileA(argv[1], dll, FALSE), "copy %s", argv[1]);
