@@ -10,12 +10,7 @@
 #include "hook/hook_internal.h"
 #include "os/os.h"
 
-typedef struct scan {
-  hook_got_t *g;
-  void *detour; /* when writing: what to put in new slots */
-  rh_status_t status;
-  size_t found;
-} scan_t;
+typedef hook_got_scan_t scan_t;
 
 static bool scan_module(const char *path, uintptr_t base, void *arg) {
   (void)path;
@@ -48,27 +43,6 @@ static bool scan_module(const char *path, uintptr_t base, void *arg) {
   return true;
 }
 
-static void scan(scan_t *sc) { os_module_each(sc->g->module[0] ? sc->g->module : NULL, scan_module, sc); }
-
-rh_status_t hook_got_prepare(hook_got_t *g, const char *symbol, const char *module) {
-  size_t sl = strlen(symbol), ml = module ? strlen(module) : 0;
-  if (sl == 0 || sl >= sizeof g->symbol || ml >= sizeof g->module) return RH_ERR_ARGS;
-  memset(g, 0, sizeof *g);
-  memcpy(g->symbol, symbol, sl + 1);
-  if (module != NULL) memcpy(g->module, module, ml + 1);
-  scan_t sc = {g, NULL, RH_OK, 0};
-  scan(&sc);
-  if (sc.status != RH_OK) return sc.status;
-  return sc.found != 0 ? RH_OK : RH_ERR_NOT_FOUND;
-}
-
-rh_status_t hook_got_apply(hook_got_t *g, void *detour) {
-  size_t before = g->nslots;
-  scan_t sc = {g, detour, RH_OK, 0};
-  scan(&sc);
-  if (sc.status != RH_OK) {
-    (void)hook_got_restore(g, before, detour); /* only what this call took */
-    return sc.status;
-  }
-  return g->nslots != 0 ? RH_OK : RH_ERR_NOT_FOUND;
+void hook_got_scan(hook_got_scan_t *sc) {
+  os_module_each(sc->g->module[0] ? sc->g->module : NULL, scan_module, sc);
 }

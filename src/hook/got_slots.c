@@ -1,5 +1,9 @@
-/* What GOT hooks (got_elf.c) and IAT hooks (got_pe.c) share: a taken
- * slot is one aligned pointer, given back exactly what it held. */
+/* What GOT hooks (got_elf.c) and IAT hooks (got_pe.c) share: preparing
+ * and applying over the format's scan of its modules' import slots, and
+ * the slots themselves, each one aligned pointer, given back exactly what
+ * it held. */
+#include <string.h>
+
 #include "hook/hook_internal.h"
 #include "os/os.h"
 
@@ -40,4 +44,27 @@ bool hook_got_known(const hook_got_t *g, void **slot) {
   for (size_t i = 0; i < g->nslots; i++)
     if (g->slots[i] == slot) return true;
   return false;
+}
+
+rh_status_t hook_got_prepare(hook_got_t *g, const char *symbol, const char *module) {
+  size_t sl = strlen(symbol), ml = module ? strlen(module) : 0;
+  if (sl == 0 || sl >= sizeof g->symbol || ml >= sizeof g->module) return RH_ERR_ARGS;
+  memset(g, 0, sizeof *g);
+  memcpy(g->symbol, symbol, sl + 1);
+  if (module != NULL) memcpy(g->module, module, ml + 1);
+  hook_got_scan_t sc = {g, NULL, RH_OK, 0};
+  hook_got_scan(&sc);
+  if (sc.status != RH_OK) return sc.status;
+  return sc.found != 0 ? RH_OK : RH_ERR_NOT_FOUND;
+}
+
+rh_status_t hook_got_apply(hook_got_t *g, void *detour) {
+  size_t before = g->nslots;
+  hook_got_scan_t sc = {g, detour, RH_OK, 0};
+  hook_got_scan(&sc);
+  if (sc.status != RH_OK) {
+    (void)hook_got_restore(g, before, detour); /* only what this call took */
+    return sc.status;
+  }
+  return g->nslots != 0 ? RH_OK : RH_ERR_NOT_FOUND;
 }

@@ -109,6 +109,16 @@ HOOK_HIDDEN rh_status_t hook_got_remove(hook_got_t *g, void *detour);
 HOOK_HIDDEN rh_status_t hook_got_restore(hook_got_t *g, size_t from, void *detour);
 HOOK_HIDDEN rh_status_t hook_got_take(hook_got_t *g, void **slot, void *detour);
 HOOK_HIDDEN bool hook_got_known(const hook_got_t *g, void **slot);
+/* The format's part (got_elf.c, got_pe.c): visits every matching module's
+ * slots importing g->symbol; counts them in found, and when detour is set
+ * takes each one not taken yet (hook_got_take); stops at a failed status. */
+typedef struct hook_got_scan {
+  hook_got_t *g;
+  void *detour;
+  rh_status_t status;
+  size_t found;
+} hook_got_scan_t;
+HOOK_HIDDEN void hook_got_scan(hook_got_scan_t *sc);
 
 /* ---- patch.c: writing code ---- */
 /* Copies len bytes to code at dst, making its pages writable for the

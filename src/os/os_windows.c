@@ -8,25 +8,14 @@
 #include <stdatomic.h>
 #include <windows.h>
 
-size_t os_page_size(void) {
-  static size_t cached;
-  if (cached == 0) {
-    SYSTEM_INFO si;
-    GetSystemInfo(&si);
-    cached = si.dwPageSize;
-  }
-  return cached;
+static const SYSTEM_INFO *system_info(void) {
+  static SYSTEM_INFO si;
+  if (si.dwPageSize == 0) GetSystemInfo(&si);
+  return &si;
 }
 
-static size_t granularity(void) {
-  static size_t cached;
-  if (cached == 0) {
-    SYSTEM_INFO si;
-    GetSystemInfo(&si);
-    cached = si.dwAllocationGranularity;
-  }
-  return cached;
-}
+size_t os_page_size(void) { return system_info()->dwPageSize; }
+static size_t granularity(void) { return system_info()->dwAllocationGranularity; }
 
 static void *reserve_commit(void *at, size_t size) {
   return VirtualAlloc(at, size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
