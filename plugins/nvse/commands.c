@@ -35,9 +35,12 @@ static void say_number(const char *what, double v) {
   (void)params, (void)script_data, (void)this_obj, (void)containing_obj, (void)script, (void)event_list, \
       (void)opcode_offset
 
+/* The game's frees count the blocks the quarantine holds: it freed them,
+ * the heap has not had them back yet. */
 static rh_heap_stats_t stats(void) {
   rh_heap_stats_t st;
   rh_heap_stats(&st, NULL, 0);
+  st.frees += takeover_quarantine_held();
   return st;
 }
 
@@ -86,7 +89,7 @@ static nvse_command_info_t commands[] = {
      NULL, 0},
     {"GetPatchedFunctionCount", "", 0, "how many functions reheap patched", 0, 0, NULL, cmd_count, NULL, NULL, 0},
     {"GetMemoryPoolAllocations", "", 0, "blocks reheap's heap handed out", 0, 0, NULL, cmd_allocs, NULL, NULL, 0},
-    {"GetMemoryPoolFrees", "", 0, "blocks given back to reheap's heap", 0, 0, NULL, cmd_frees, NULL, NULL, 0},
+    {"GetMemoryPoolFrees", "", 0, "blocks of reheap's the game freed", 0, 0, NULL, cmd_frees, NULL, NULL, 0},
     {"ReheapStats", "", 0, "prints reheap's summary line; returns its live bytes", 0, 0, NULL, cmd_summary, NULL,
      NULL, 0},
 };

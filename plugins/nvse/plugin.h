@@ -19,6 +19,7 @@ typedef struct settings {
   bool crt;      /* its [crt] section */
   bool early;    /* at NVSE's Preload, before the exe's CRT and game heap */
   bool stats;    /* a summary line in the log when the game exits */
+  unsigned quarantine; /* KB of freed blocks held back from reuse (0: none) */
   char profile[260]; /* a profile file to use instead of the built-in one */
 } settings_t;
 

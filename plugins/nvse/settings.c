@@ -5,9 +5,11 @@
  *   crt = 1          ; the exe's C runtime malloc family
  *   early = 1        ; at NVSE's Preload (xNVSE 6.3.6 and later), else at Load
  *   stats = 1        ; a summary line in the log at exit
+ *   quarantine = 0   ; KB of freed blocks held back before reuse
  *   profile =        ; a profile file instead of the built-in one
  * Unknown keys and bad values are logged and ignored. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "os/os.h"
@@ -28,6 +30,19 @@ const char *plugin_dir(void) {
     memcpy(dir, path, strlen(path) + 1);
   }
   return dir;
+}
+
+/* A whole number of KB, at most 1 GiB: more would hold back more than the
+ * 32-bit game can spare. */
+static bool kbytes(const char *key, const char *v, unsigned line, unsigned *out) {
+  char *end;
+  unsigned long n = strtoul(v, &end, 10);
+  if (*v < '0' || *v > '9' || *end != '\0' || n > (1ul << 20)) {
+    log_line("settings: line %u: %s wants KB from 0 to 1048576, not '%s'; kept %u", line, key, v, *out);
+    return false;
+  }
+  *out = (unsigned)n;
+  return true;
 }
 
 static char *trim(char *s) {
@@ -79,11 +94,12 @@ void settings_load(settings_t *s) {
     else if (strcmp(k, "crt") == 0) flag(k, v, line, &s->crt);
     else if (strcmp(k, "early") == 0) flag(k, v, line, &s->early);
     else if (strcmp(k, "stats") == 0) flag(k, v, line, &s->stats);
+    else if (strcmp(k, "quarantine") == 0) kbytes(k, v, line, &s->quarantine);
     else if (strcmp(k, "profile") == 0) {
       if (strlen(v) >= sizeof s->profile) log_line("settings: line %u: the profile path is too long; ignored", line);
       else memcpy(s->profile, v, strlen(v) + 1);
     } else log_line("settings: line %u: unknown key '%s'; ignored", line, k);
   }
-  log_line("settings: enabled=%d gameheap=%d crt=%d early=%d stats=%d profile=%s", s->enabled, s->gameheap,
-           s->crt, s->early, s->stats, s->profile[0] ? s->profile : "(built in)");
+  log_line("settings: enabled=%d gameheap=%d crt=%d early=%d stats=%d quarantine=%u KB profile=%s", s->enabled,
+           s->gameheap, s->crt, s->early, s->stats, s->quarantine, s->profile[0] ? s->profile : "(built in)");
 }

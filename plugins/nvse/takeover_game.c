@@ -73,6 +73,8 @@ bool game_takeover(const settings_t *s, const char *when) {
     log_line("%s: every section of %s is turned off; nothing patched", when, source);
     return false;
   }
+  /* set before the patch: the first free already goes to the quarantine */
+  takeover_set_quarantine((size_t)s->quarantine << 10);
   char why[512];
   if (!takeover_install(&profile, why, sizeof why)) {
     log_line("%s: %s refused, nothing patched: %s", when, source, why);
@@ -82,6 +84,8 @@ bool game_takeover(const settings_t *s, const char *when) {
   }
   installed = true;
   log_line("%s: %s installed: %zu functions patched", when, source, takeover_count());
+  if (s->quarantine != 0)
+    log_line("  freed blocks held back from reuse until %u KB of later frees push them out", s->quarantine);
   for (size_t i = 0; i < takeover_count(); i++)
     log_line("  %s (%s)", takeover_name(i), spec_role_name(profile.specs[i].role));
   return true;
@@ -106,13 +110,14 @@ void game_roles(char *buf, size_t cap) {
 void game_summary(char *buf, size_t cap) {
   rh_heap_stats_t st;
   rh_heap_stats(&st, NULL, 0);
+  size_t held = takeover_quarantine_held();
   char roles[160];
   game_roles(roles, sizeof roles);
   snprintf(buf, cap,
            "reheap: %s, %zu patched (%s); live %llu KB, peak %llu KB, committed %llu KB (peak %llu KB); "
-           "%llu allocations, %llu frees",
+           "%llu allocations, %llu frees (%zu of them held back)",
            installed ? "active" : "not active", takeover_count(), roles,
            (unsigned long long)(st.live_bytes >> 10), (unsigned long long)(st.peak_live_bytes >> 10),
            (unsigned long long)(st.committed_bytes >> 10), (unsigned long long)(st.peak_committed_bytes >> 10),
-           (unsigned long long)st.allocations, (unsigned long long)st.frees);
+           (unsigned long long)st.allocations, (unsigned long long)(st.frees + held), held);
 }

@@ -10,6 +10,7 @@
 #include "front/takeover.h"
 #include "front/takeover_arch.h"
 #include "front/takeover_home.h"
+#include "front/takeover_quarantine.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -67,6 +68,18 @@ static inline bool ours(const void *p) { return p != NULL && home_owns(p); }
 
 _Atomic bool takeover_active;
 
+/* Freed blocks held back from reuse (takeover_quarantine.c), off unless set. */
+_Atomic bool takeover_quarantining;
+
+void takeover_set_quarantine(size_t bytes) {
+  atomic_store_explicit(&takeover_quarantining, bytes != 0, memory_order_relaxed);
+  quarantine_set(bytes);
+}
+
+size_t takeover_quarantine_held(void) { return quarantine_held(); }
+
+static bool quarantined(void) { return atomic_load_explicit(&takeover_quarantining, memory_order_relaxed); }
+
 size_t takeover_live_blocks(void) { return home_live(); }
 
 bool takeover_owns(const void *p) { return ours(p); }
@@ -81,6 +94,17 @@ void *takeover_originals[SPEC_PROFILE_MAX];
 
 static uintptr_t serve(seat_t *s, const uintptr_t *a);
 
+/* A block that moves leaves its old place to the quarantine, as a free would. */
+static void *realloc_quarantined(void *p, size_t size) {
+  size_t old = home_usable_size(p);
+  if (size <= old && size >= old / 2) return p;
+  void *q = home_malloc(size);
+  if (q == NULL) return NULL;
+  memcpy(q, p, old < size ? old : size);
+  quarantine_put(p);
+  return q;
+}
+
 /* The calls a program makes most, malloc and free of reheap's own blocks,
  * first, in a function small enough to need no saved registers; the
  * rest apart. */
@@ -89,6 +113,14 @@ uintptr_t takeover_serve(size_t k, const uintptr_t *a) {
   if (s->role == SPEC_ROLE_MALLOC) return (uintptr_t)home_malloc((size_t)(a[s->at[SPEC_ARG_SIZE]] & s->size_mask));
   if (s->role == SPEC_ROLE_FREE) {
     void *p = (void *)a[s->at[SPEC_ARG_PTR]];
+    if (__builtin_expect(quarantined(), 0)) {
+      if (p == NULL) return 0;
+      if (ours(p)) {
+        quarantine_put(p);
+        return 0;
+      }
+      return call_original(s, a);
+    }
     if (p == NULL || home_free_if_ours(p)) return 0;
     return call_original(s, a);
   }
@@ -114,6 +146,7 @@ __attribute__((noinline)) static uintptr_t serve(seat_t *s, const uintptr_t *a) 
   case SPEC_ROLE_REALLOC:
     /* a size of 0 keeps a block, as the allocators that ship their own
      * (pymalloc's, Tcl's) do, rather than free it as C's may */
+    if (p != NULL && ours(p) && quarantined()) return (uintptr_t)realloc_quarantined(p, size != 0 ? size : 1);
     if (p == NULL || ours(p)) return (uintptr_t)home_realloc(p, size != 0 ? size : 1);
     /* a foreign block moves into reheap's heap when the profile says how
      * big it is (its usable_size) and how to give it back (its free); the
@@ -373,6 +406,7 @@ bool takeover_install(const spec_profile_t *profile, char *err, size_t cap) {
 bool takeover_uninstall(char *err, size_t cap) {
   size_t n = nseats;
   if (n == 0) return true;
+  quarantine_flush(); /* held blocks are freed ones: they keep nothing patched */
   size_t live = takeover_live_blocks();
   if (live != 0) {
     snprintf(err, cap, "%zu blocks of reheap's are live and could still reach the patched functions; "

@@ -23,6 +23,13 @@ __attribute__((visibility("hidden"))) extern _Atomic bool takeover_active;
 __attribute__((visibility("hidden"))) bool takeover_owns(const void *p);
 /* Blocks the entries handed out that are not freed yet. */
 __attribute__((visibility("hidden"))) size_t takeover_live_blocks(void);
+/* Holds the blocks the program frees back from reuse until about bytes of
+ * later frees have pushed them out (0, the default: reused at once), for
+ * programs that read a block after freeing it. */
+__attribute__((visibility("hidden"))) void takeover_set_quarantine(size_t bytes);
+/* Freed blocks the quarantine holds now: the program freed them, the heap
+ * has not had them back yet. */
+__attribute__((visibility("hidden"))) size_t takeover_quarantine_held(void);
 /* Puts every patched function back as it was, and checks its first bytes
  * against those saved before it was patched. Refused, with everything
  * left as it is, while blocks of the entries are live (the original

@@ -7,6 +7,7 @@
 #ifndef REHEAP_FRONT_TAKEOVER_ARCH_H
 #define REHEAP_FRONT_TAKEOVER_ARCH_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,9 @@ HIDDEN uintptr_t takeover_serve(size_t k, const uintptr_t *a);
 /* The convention and argument count of seat k, as its spec gave them. */
 HIDDEN void takeover_shape(size_t k, spec_conv_t *conv, int *nargs);
 
+/* Whether frees go to the quarantine (takeover.c): an entry that frees
+ * without takeover_serve must look first. */
+HIDDEN extern _Atomic bool takeover_quarantining;
 /* The detour for seat k (k < SPEC_PROFILE_MAX), whose spec is s. */
 HIDDEN void *takeover_entry(size_t k, const spec_t *s);
 /* The function seat k stands in for (its trampoline, or the pointer its

@@ -60,7 +60,8 @@ _Static_assert(SPEC_ARGS_MAX == 8, "PAD fills a[] up");
  * foreign block's original gets the program's registers untouched and
  * every path ends in a jump: nothing is saved, nothing waits on the way
  * back. (A free's
- * detour returns nothing: the caller reads no result of it.) */
+ * detour returns nothing: the caller reads no result of it.) With the
+ * quarantine on, a free takes the general entry, a jump too. */
 #if defined(_WIN64)
 typedef void (*void_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t);
 #else
@@ -69,6 +70,11 @@ typedef void (*void_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t, u
 #define FAST(w, x, y, z, i)                                                    \
   static void free##i##_##w##x##y##z(PARAMS) {                                 \
     if ((void *)a##i == NULL) return;                                          \
+    if (__builtin_expect(atomic_load_explicit(&takeover_quarantining,          \
+                                              memory_order_relaxed), 0)) {     \
+      general_##w##x##y##z(PASS);                                              \
+      return;                                                                  \
+    }                                                                          \
     if (__builtin_expect(home_free_if_ours((void *)a##i), 1)) return;          \
     ((void_fn)takeover_originals[SEAT(w, x, y, z)])(PASS);                     \
   }                                                                            \

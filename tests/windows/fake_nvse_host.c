@@ -108,9 +108,11 @@ int main(int argc, char **argv) {
                                "fake_nvse_host.exe!Host_Alloc  malloc(size)\r\n"
                                "fake_nvse_host.exe!Host_Free   free(ptr)\r\n"
                                "Host_Size                      usable_size(ptr)\r\n");
-    snprintf(ini, sizeof ini, "[reheap]\r\nenabled = 1 ; on\r\nprofile = %s\\host.profile\r\n", dir);
+    snprintf(ini, sizeof ini, "[reheap]\r\nenabled = 1 ; on\r\nquarantine = 64\r\nprofile = %s\\host.profile\r\n",
+             dir);
   } else if (strcmp(mode, "off") == 0) {
-    snprintf(ini, sizeof ini, "[reheap]\r\nenabled = 0\r\ncrt = maybe\r\nfrobnicate = 1\r\njunk line\r\n");
+    snprintf(ini, sizeof ini, "[reheap]\r\nenabled = 0\r\ncrt = maybe\r\nfrobnicate = 1\r\njunk line\r\n"
+                          "quarantine = lots\r\n");
   } else {
     snprintf(ini, sizeof ini, "[reheap]\r\ngameheap = 1\r\n");
   }
@@ -144,7 +146,9 @@ int main(int argc, char **argv) {
              strstr(log, "query: the editor (GECK) is not supported") != NULL && strstr(log, "6 console commands") != NULL,
          "log:\n%s", log);
   if (strcmp(mode, "own") == 0) {
-    CHECKF(strstr(log, "preload: ") != NULL && strstr(log, "installed: 3 functions patched") != NULL, "log:\n%s", log);
+    CHECKF(strstr(log, "preload: ") != NULL && strstr(log, "installed: 3 functions patched") != NULL &&
+               strstr(log, "quarantine=64 KB") != NULL && strstr(log, "held back from reuse until 64 KB") != NULL,
+           "log:\n%s", log);
     CHECK(run("IsMemoryPoolActive") == 1 && run("IsMemoryPoolPatched") == 1 && run("GetPatchedFunctionCount") == 3);
     double a0 = run("GetMemoryPoolAllocations"), f0 = run("GetMemoryPoolFrees");
     unsigned own = host_allocs;
@@ -152,13 +156,22 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 100; i++) CHECK((p[i] = call_alloc(24 + (size_t)i)) != NULL && Host_Size(p[i]) >= 24);
     for (int i = 0; i < 100; i++) call_free(p[i]);
     CHECK(host_allocs == own); /* reheap served them */
-    CHECK(run("GetMemoryPoolAllocations") - a0 == 100 && run("GetMemoryPoolFrees") - f0 == 100);
+    /* the quarantine holds a freed block: its bytes stay, and it is not
+     * handed straight back out */
+    unsigned char *q = call_alloc(40);
+    memset(q, 0x5A, 40);
+    call_free(q);
+    unsigned char *r = call_alloc(40);
+    CHECK(r != q && q[0] == 0x5A && q[8] == 0x5A && q[39] == 0x5A);
+    call_free(r);
+    CHECK(run("GetMemoryPoolAllocations") - a0 == 102 && run("GetMemoryPoolFrees") - f0 == 102);
     unsigned frees = host_frees;
     call_free(before); /* the host's own block goes back to the host */
     CHECK(host_frees == frees + 1);
     console_out[0] = '\0';
     CHECK(run("ReheapStats") >= 0);
-    CHECKF(strstr(console_out, "print \"reheap: active, 3 patched (malloc 1, free 1, usable_size 1); live ") != NULL,
+    CHECKF(strstr(console_out, "print \"reheap: active, 3 patched (malloc 1, free 1, usable_size 1); live ") != NULL &&
+               strstr(console_out, " of them held back)") != NULL,
            "%s", console_out);
     console_out[0] = '\0';
     run("GetPatchedFunctionCount");
@@ -168,6 +181,7 @@ int main(int argc, char **argv) {
       CHECKF(strstr(log, "line 3: crt wants 0 or 1, not 'maybe'") != NULL &&
                  strstr(log, "line 4: unknown key 'frobnicate'") != NULL &&
                  strstr(log, "line 5: 'junk line' is not key = value") != NULL &&
+                 strstr(log, "line 6: quarantine wants KB from 0 to 1048576, not 'lots'") != NULL &&
                  strstr(log, "disabled in reheap_nvse.ini") != NULL,
              "log:\n%s", log);
     else

@@ -346,6 +346,41 @@ static void foreign_blocks(size_t i) {
   CHECK(g->m->frees == frees + 4);
 }
 
+/* With a quarantine, a freed block keeps its bytes and its place until
+ * about the budget's worth of later frees pushed it out; a realloc that
+ * moves leaves the old place the same way. */
+static void quarantine(void) {
+  const manager_t *g = &managers[3]; /* thiscall, as the game's heap */
+  takeover_set_quarantine(4096);
+  void *p = g_malloc(g, 200);
+  CHECK(p != NULL && takeover_owns(p));
+  fill(p, 200, 7);
+  g_free(g, p);
+  CHECK(filled(p, 200, 7) && takeover_live_blocks() == 1);
+  void *q[8];
+  for (int k = 0; k < 8; k++) {
+    q[k] = g_malloc(g, 200);
+    CHECKF(q[k] != p, "a quarantined block was reused after %d allocations", k);
+  }
+  CHECK(filled(p, 200, 7));
+  fill(q[0], 200, 5);
+  void *r = g_realloc(g, q[0], 3000); /* moves: q[0] held, its bytes kept */
+  CHECK(r != NULL && r != q[0] && filled(r, 200, 5) && filled(q[0], 200, 5));
+  q[0] = r;
+  /* 10 blocks freed, over 4 KiB of them: the oldest left the quarantine
+   * and were freed for real, the newest are held */
+  for (int k = 0; k < 8; k++) g_free(g, q[k]);
+  size_t held = takeover_live_blocks();
+  CHECKF(held > 0 && held < 10, "%zu blocks live after 10 frees through a 4 KiB quarantine", held);
+  /* turned off: every held block is let go */
+  takeover_set_quarantine(0);
+  CHECKF(takeover_live_blocks() == 0, "%zu blocks live after the quarantine was let go", takeover_live_blocks());
+  void *s2 = g_malloc(g, 200);
+  g_free(g, s2);
+  CHECK(g_malloc(g, 200) == s2); /* reused at once again */
+  g_free(g, s2);
+}
+
 int main(void) {
   save_code();
   before_takeover();
@@ -356,6 +391,7 @@ int main(void) {
   CHECK(takeover_count() == NFN && code_changed() == NFN);
   for (size_t i = 0; i < 4; i++) served(i);
   for (size_t i = 0; i < 4; i++) foreign_blocks(i);
+  quarantine();
 
   /* not put back while one of its blocks lives */
   void *keep = g_malloc(&managers[1], 24);
@@ -374,6 +410,6 @@ int main(void) {
     g_free(&managers[i], p);
   }
   printf("takeover_i386: %d functions in 4 conventions taken over, served, foreign blocks sent back, "
-         "refusals and uninstall checked\n", NFN);
+         "quarantine, refusals and uninstall checked\n", NFN);
   return 0;
 }
