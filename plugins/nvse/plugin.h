@@ -16,6 +16,7 @@
 typedef struct settings {
   bool enabled;  /* [reheap] enabled: take over anything at all */
   bool gameheap; /* the profile's [gameheap] section */
+  bool scrap;    /* its [scrap] section */
   bool crt;      /* its [crt] section */
   bool early;    /* at NVSE's Preload, before the exe's CRT and game heap */
   bool stats;    /* a summary line in the log when the game exits */

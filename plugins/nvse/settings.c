@@ -3,6 +3,7 @@
  *   enabled = 1      ; 0: the plugin patches nothing
  *   gameheap = 1     ; the engine's heap (GameHeap)
  *   crt = 1          ; the exe's C runtime malloc family
+ *   scrap = 1        ; the engine's per-thread scrap heaps
  *   early = 1        ; at NVSE's Preload (xNVSE 6.3.6 and later), else at Load
  *   stats = 1        ; a summary line in the log at exit
  *   quarantine = 0   ; KB of freed blocks held back before reuse
@@ -63,7 +64,7 @@ static bool flag(const char *key, const char *v, unsigned line, bool *out) {
 }
 
 void settings_load(settings_t *s) {
-  *s = (settings_t){.enabled = true, .gameheap = true, .crt = true, .early = true, .stats = true};
+  *s = (settings_t){.enabled = true, .gameheap = true, .crt = true, .scrap = true, .early = true, .stats = true};
   char path[600];
   snprintf(path, sizeof path, "%sreheap_nvse.ini", plugin_dir());
   static char text[16 << 10];
@@ -92,6 +93,7 @@ void settings_load(settings_t *s) {
     if (strcmp(k, "enabled") == 0) flag(k, v, line, &s->enabled);
     else if (strcmp(k, "gameheap") == 0) flag(k, v, line, &s->gameheap);
     else if (strcmp(k, "crt") == 0) flag(k, v, line, &s->crt);
+    else if (strcmp(k, "scrap") == 0) flag(k, v, line, &s->scrap);
     else if (strcmp(k, "early") == 0) flag(k, v, line, &s->early);
     else if (strcmp(k, "stats") == 0) flag(k, v, line, &s->stats);
     else if (strcmp(k, "quarantine") == 0) kbytes(k, v, line, &s->quarantine);
@@ -100,6 +102,6 @@ void settings_load(settings_t *s) {
       else memcpy(s->profile, v, strlen(v) + 1);
     } else log_line("settings: line %u: unknown key '%s'; ignored", line, k);
   }
-  log_line("settings: enabled=%d gameheap=%d crt=%d early=%d stats=%d quarantine=%u KB profile=%s", s->enabled,
-           s->gameheap, s->crt, s->early, s->stats, s->quarantine, s->profile[0] ? s->profile : "(built in)");
+  log_line("settings: enabled=%d gameheap=%d crt=%d scrap=%d early=%d stats=%d quarantine=%u KB profile=%s", s->enabled,
+           s->gameheap, s->crt, s->scrap, s->early, s->stats, s->quarantine, s->profile[0] ? s->profile : "(built in)");
 }

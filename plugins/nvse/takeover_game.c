@@ -32,6 +32,7 @@ static size_t keep_sections(const char *in, size_t len, const settings_t *s, cha
     if (l >= 3 && line[0] == '#' && line[1] == ' ' && line[2] == '[') {
       if (strncmp(line, "# [gameheap]", 12) == 0) on = s->gameheap;
       else if (strncmp(line, "# [crt]", 7) == 0) on = s->crt;
+      else if (strncmp(line, "# [scrap]", 9) == 0) on = s->scrap;
       else on = true;
     }
     if (!on || n + l >= cap) continue;
@@ -92,8 +93,10 @@ bool game_takeover(const settings_t *s, const char *when) {
 }
 
 void game_roles(char *buf, size_t cap) {
-  static const spec_role_t roles[] = {SPEC_ROLE_MALLOC, SPEC_ROLE_CALLOC, SPEC_ROLE_REALLOC,
-                                      SPEC_ROLE_FREE, SPEC_ROLE_USABLE_SIZE, SPEC_ROLE_MEMALIGN};
+  static const spec_role_t roles[] = {SPEC_ROLE_MALLOC,      SPEC_ROLE_CALLOC,     SPEC_ROLE_REALLOC,
+                                      SPEC_ROLE_FREE,        SPEC_ROLE_USABLE_SIZE, SPEC_ROLE_MEMALIGN,
+                                      SPEC_ROLE_SCRAP_INIT,  SPEC_ROLE_SCRAP_ALLOC, SPEC_ROLE_SCRAP_FREE,
+                                      SPEC_ROLE_SCRAP_PURGE};
   size_t n = 0;
   buf[0] = '\0';
   for (size_t r = 0; r < sizeof roles / sizeof *roles; r++) {

@@ -15,9 +15,11 @@ typedef struct cursor {
   spec_error_t *err;
 } cursor_t;
 
-static const char *const role_names[] = {"malloc", "calloc", "realloc", "free", "usable_size", "memalign"};
+static const char *const role_names[] = {"malloc",     "calloc",      "realloc",    "free",
+                                         "usable_size", "memalign",   "scrap_init", "scrap_alloc",
+                                         "scrap_free",  "scrap_purge"};
 static const char *const conv_names[] = {"default", "cdecl", "stdcall", "fastcall", "thiscall"};
-static const char *const arg_names[] = {"_", "size", "count", "ptr", "align"};
+static const char *const arg_names[] = {"_", "size", "count", "ptr", "align", "heap"};
 
 /* The named arguments each role takes, each exactly once (in any place). */
 static const unsigned role_needs[] = {
@@ -27,11 +29,25 @@ static const unsigned role_needs[] = {
     [SPEC_ROLE_FREE] = 1u << SPEC_ARG_PTR,
     [SPEC_ROLE_USABLE_SIZE] = 1u << SPEC_ARG_PTR,
     [SPEC_ROLE_MEMALIGN] = 1u << SPEC_ARG_ALIGN | 1u << SPEC_ARG_SIZE,
+    [SPEC_ROLE_SCRAP_INIT] = 1u << SPEC_ARG_HEAP,
+    [SPEC_ROLE_SCRAP_ALLOC] = 1u << SPEC_ARG_HEAP | 1u << SPEC_ARG_SIZE,
+    [SPEC_ROLE_SCRAP_FREE] = 1u << SPEC_ARG_HEAP | 1u << SPEC_ARG_PTR,
+    [SPEC_ROLE_SCRAP_PURGE] = 1u << SPEC_ARG_HEAP,
+};
+/* and those it may take as well: a scrap heap's initial size (a hint) and
+ * a scrap block's alignment */
+static const unsigned role_may[SPEC_ROLE_SCRAP_PURGE + 1] = {
+    [SPEC_ROLE_SCRAP_INIT] = 1u << SPEC_ARG_SIZE,
+    [SPEC_ROLE_SCRAP_ALLOC] = 1u << SPEC_ARG_ALIGN,
 };
 static const char *const role_forms[] = {
     "malloc(size)",    "calloc(count,size)",   "realloc(ptr,size)",
     "free(ptr)",       "usable_size(ptr)",     "memalign(align,size)",
+    "scrap_init(heap) or scrap_init(heap,size)", "scrap_alloc(heap,size) or scrap_alloc(heap,size,align)",
+    "scrap_free(heap,ptr)", "scrap_purge(heap)",
 };
+_Static_assert(sizeof role_names / sizeof *role_names == SPEC_ROLE_SCRAP_PURGE + 1, "a name for every role");
+_Static_assert(sizeof role_forms / sizeof *role_forms == SPEC_ROLE_SCRAP_PURGE + 1, "a form for every role");
 
 const char *spec_role_name(spec_role_t role) { return role_names[role]; }
 const char *spec_conv_name(spec_conv_t conv) { return conv_names[conv]; }
@@ -217,7 +233,8 @@ static bool parse_role(cursor_t *c, spec_t *out) {
   }
   size_t word = at;
   while (word < c->len && !is_space(c->s[word]) && c->s[word] != '(') word++;
-  return fail(c, at, "'%.*s' is not a role (roles: malloc, calloc, realloc, free, usable_size, memalign)",
+  return fail(c, at, "'%.*s' is not a role (roles: malloc, calloc, realloc, free, usable_size, memalign, "
+              "scrap_init, scrap_alloc, scrap_free, scrap_purge)",
               (int)(word - at), c->s + at);
 }
 
@@ -240,16 +257,16 @@ static bool parse_args(cursor_t *c, spec_t *out, spec_arch_t arch) {
     if (n == 0) {
       if (!at_end(c) && c->s[c->i] == ')' && out->nargs == 0)
         return fail(c, at, "no arguments (write %s)", role_forms[out->role]);
-      return fail(c, at, "an argument expected: size, count, ptr, align or _");
+      return fail(c, at, "an argument expected: size, count, ptr, align, heap or _");
     }
     int which = -1;
     for (size_t a = 0; a < sizeof arg_names / sizeof arg_names[0]; a++)
       if (strlen(arg_names[a]) == n && memcmp(arg_names[a], c->s + at, n) == 0) which = (int)a;
-    if (which < 0) return fail(c, at, "'%.*s' is not an argument (size, size32, count, ptr, align, or _ for one to ignore)",
+    if (which < 0) return fail(c, at, "'%.*s' is not an argument (size, size32, count, ptr, align, heap, or _ for one to ignore)",
                                (int)n, c->s + at);
     if (out->nargs == SPEC_ARGS_MAX) return fail(c, at, "more than %d arguments", SPEC_ARGS_MAX);
     if (which != SPEC_ARG_IGNORED) {
-      if (!(role_needs[out->role] >> which & 1))
+      if (!((role_needs[out->role] | role_may[out->role]) >> which & 1))
         return fail(c, at, "%s takes no '%s' (write %s, with _ for the arguments it ignores)",
                     role_names[out->role], arg_names[which], role_forms[out->role]);
       if (seen >> which & 1) return fail(c, at, "'%s' is placed twice", arg_names[which]);
@@ -266,7 +283,7 @@ static bool parse_args(cursor_t *c, spec_t *out, spec_arch_t arch) {
   /* a zeroing allocator of one size (an engine's calloc(1, n) wrapper) is
    * calloc(size): a count of 1 */
   bool zeroing_one = out->role == SPEC_ROLE_CALLOC && seen == 1u << SPEC_ARG_SIZE;
-  if (seen != role_needs[out->role] && !zeroing_one)
+  if ((seen & ~role_may[out->role]) != role_needs[out->role] && !zeroing_one)
     return fail(c, open, "%s needs each of its arguments placed once (write %s, with _ for the ones it ignores)",
                 role_names[out->role], role_forms[out->role]);
   return true;

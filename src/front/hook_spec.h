@@ -24,6 +24,13 @@ typedef enum {
   SPEC_ROLE_FREE,
   SPEC_ROLE_USABLE_SIZE,
   SPEC_ROLE_MEMALIGN,
+  /* a scratch heap of stack discipline (a game's per-thread scrap heap),
+   * a method of its object, the heap: the object's storage becomes
+   * reheap's record of it (takeover_scrap.c) */
+  SPEC_ROLE_SCRAP_INIT,
+  SPEC_ROLE_SCRAP_ALLOC,
+  SPEC_ROLE_SCRAP_FREE,
+  SPEC_ROLE_SCRAP_PURGE,
 } spec_role_t;
 
 typedef enum {
@@ -48,6 +55,7 @@ typedef enum {
   SPEC_ARG_COUNT,
   SPEC_ARG_PTR,
   SPEC_ARG_ALIGN,
+  SPEC_ARG_HEAP, /* a scrap heap's object */
 } spec_arg_t;
 
 typedef enum { SPEC_ARCH_X86_64, SPEC_ARCH_X86 } spec_arch_t;

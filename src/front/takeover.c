@@ -11,6 +11,7 @@
 #include "front/takeover_arch.h"
 #include "front/takeover_home.h"
 #include "front/takeover_quarantine.h"
+#include "front/takeover_scrap.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@
 /* what each call reads comes first, in the seat's first cache line */
 typedef struct seat {
   spec_role_t role;
-  int8_t at[5];         /* position of each spec_arg_t (size, count, ptr, align), or -1 */
+  int8_t at[6];         /* position of each spec_arg_t (size, count, ptr, align, heap), or -1 */
   spec_conv_t conv;
   int nargs;
   uintptr_t size_mask; /* all ones, or the low 32 bits for a size32 */
@@ -127,6 +128,28 @@ uintptr_t takeover_serve(size_t k, const uintptr_t *a) {
   return serve(s, a);
 }
 
+/* A scrap heap's method: reheap's once the program initialized it through
+ * the profile's scrap_init, the original's before (one the program set up
+ * before the takeover keeps its own memory to the end). */
+static uintptr_t scrap(seat_t *s, const uintptr_t *a, size_t size, void *p) {
+  void *heap = (void *)arg(s, SPEC_ARG_HEAP, a);
+  if (s->role == SPEC_ROLE_SCRAP_INIT) {
+    if (heap == NULL) return call_original(s, a);
+    scrap_init(heap);
+    return (uintptr_t)heap;
+  }
+  if (!scrap_ours(heap)) return call_original(s, a);
+  switch (s->role) {
+  case SPEC_ROLE_SCRAP_ALLOC: return (uintptr_t)scrap_alloc(heap, size, (size_t)arg(s, SPEC_ARG_ALIGN, a));
+  case SPEC_ROLE_SCRAP_FREE:
+    /* one that is no block of the heap's is left alone: the original
+     * could not take it either, the heap's memory being reheap's */
+    if (p != NULL) scrap_free(heap, p);
+    return 0;
+  default: scrap_purge(heap); return 0;
+  }
+}
+
 /* (every role places its own arguments: the parser sees to it) */
 __attribute__((noinline)) static uintptr_t serve(seat_t *s, const uintptr_t *a) {
   size_t size = (size_t)(arg(s, SPEC_ARG_SIZE, a) & s->size_mask);
@@ -166,6 +189,11 @@ __attribute__((noinline)) static uintptr_t serve(seat_t *s, const uintptr_t *a) 
       return (uintptr_t)moved;
     }
     return call_original(s, a);
+  case SPEC_ROLE_SCRAP_INIT:
+  case SPEC_ROLE_SCRAP_ALLOC:
+  case SPEC_ROLE_SCRAP_FREE:
+  case SPEC_ROLE_SCRAP_PURGE:
+    return scrap(s, a, size, p);
   }
   return 0;
 }
@@ -274,7 +302,9 @@ static bool slot_put_back(seat_t *s, size_t k) {
 /* Slots switch one at a time: those that take blocks back first, those
  * that hand them out last, so that no block of reheap's reaches a free
  * not yet switched. (Inline hooks all switch at once, between the two.) */
-static bool takes_back(spec_role_t r) { return r == SPEC_ROLE_FREE || r == SPEC_ROLE_USABLE_SIZE; }
+static bool takes_back(spec_role_t r) {
+  return r == SPEC_ROLE_FREE || r == SPEC_ROLE_USABLE_SIZE || r == SPEC_ROLE_SCRAP_FREE || r == SPEC_ROLE_SCRAP_PURGE;
+}
 
 static void slots_set(bool taking_back, bool handing_out) {
   for (size_t k = 0; k < nseats; k++)
@@ -333,6 +363,22 @@ bool takeover_install(const spec_profile_t *profile, char *err, size_t cap) {
   if (allocates != frees) {
     snprintf(err, cap, "the profile %s but has no %s: blocks would reach a heap that did not make them",
              allocates ? "allocates" : "frees", allocates ? "free" : "allocating role");
+    return false;
+  }
+  /* a scrap heap is reheap's whole or not at all: an object made reheap's
+   * by one role would reach the original through a role left out */
+  unsigned scrap_roles = 0;
+  for (size_t k = 0; k < profile->n; k++) {
+    spec_role_t r = profile->specs[k].role;
+    if (r >= SPEC_ROLE_SCRAP_INIT && r <= SPEC_ROLE_SCRAP_PURGE) scrap_roles |= 1u << (r - SPEC_ROLE_SCRAP_INIT);
+  }
+  if (scrap_roles != 0 && scrap_roles != 15) {
+    static const spec_role_t all[] = {SPEC_ROLE_SCRAP_INIT, SPEC_ROLE_SCRAP_ALLOC, SPEC_ROLE_SCRAP_FREE,
+                                      SPEC_ROLE_SCRAP_PURGE};
+    size_t m = 0;
+    while (scrap_roles >> m & 1) m++;
+    snprintf(err, cap, "the profile has scrap-heap roles but no %s: a scrap heap needs scrap_init, scrap_alloc, "
+             "scrap_free and scrap_purge together", spec_role_name(all[m]));
     return false;
   }
   for (size_t k = 0; k < profile->n; k++) {

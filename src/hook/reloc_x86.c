@@ -6,7 +6,10 @@
  * - relative jmp, jcc and call get a rel32 form (short ones widened) or, out
  *   of reach, an absolute form. A far call becomes `call [rip+2]; jmp +8;
  *   <address>`, so its return address lands on the jmp, never on data;
- * - branches between covered instructions are re-aimed at their copies.
+ * - branches between covered instructions are re-aimed at their copies;
+ * - on 32-bit x86, a call of a PC thunk (`mov reg, [esp]; ret`, how
+ *   position-independent code finds itself) becomes `mov reg, <the address
+ *   after the call>`: the thunk would hand back the trampoline's address.
  * Refused: a function that ends before the patch does, a branch elsewhere in
  * the function back into the covered bytes, and instructions that cannot run
  * from elsewhere (loop/jrcxz, a branch into the middle of an instruction). */
@@ -25,6 +28,21 @@ static const uint8_t endbr[4] = {0xF3, 0x0F, 0x1E, 0xFA}; /* endbr64 */
 #define STACK_WIDTH ZYDIS_STACK_WIDTH_32
 static const uint8_t endbr[4] = {0xF3, 0x0F, 0x1E, 0xFB}; /* endbr32 */
 #endif
+
+/* The register a PC thunk at `to` loads (mov reg, [esp]; ret: 8B /r 24 C3
+ * with mod 00 and rm 100), or -1: on x86-64 code finds itself by RIP. */
+static int pc_thunk_reg(uintptr_t to) {
+#if defined(__x86_64__)
+  (void)to;
+  return -1;
+#else
+  if (os_readable_after((const void *)to) < 4) return -1;
+  const uint8_t *t = (const uint8_t *)to;
+  int reg = (t[1] >> 3) & 7;
+  if (t[0] != 0x8B || (t[1] & 0xC7) != 0x04 || t[2] != 0x24 || t[3] != 0xC3 || reg == 4) return -1;
+  return reg;
+#endif
+}
 
 static bool fits_rel32(uintptr_t from_next, uintptr_t to) {
 #if defined(__x86_64__)
@@ -206,7 +224,12 @@ rh_status_t hook_relocate(const uint8_t *target, size_t func_len, uintptr_t code
           pos += 16;
         }
       } else if (in.mnemonic == ZYDIS_MNEMONIC_CALL && !inside) {
-        if (fits_rel32(new_addr + 5, to)) {
+        int thunk_reg = pc_thunk_reg(to);
+        if (thunk_reg >= 0) {
+          dst[0] = (uint8_t)(0xB8 + thunk_reg);
+          put32(dst + 1, (int32_t)(old_addr + in.length));
+          pos += 5;
+        } else if (fits_rel32(new_addr + 5, to)) {
           dst[0] = 0xE8;
           put32(dst + 1, (int32_t)(to - (new_addr + 5)));
           pos += 5;

@@ -35,8 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         require(s->kind != SPEC_TARGET_SIGNATURE || (s->nsig >= 4 && !s->sig_any[0] && s->module[0] != '\0'));
         int placed[8] = {0};
         for (int i = 0; i < s->nargs; i++) placed[s->args[i]]++;
-        for (int a = 1; a < 5; a++) require(placed[a] <= 1);
+        for (int a = 1; a <= SPEC_ARG_HEAP; a++) require(placed[a] <= 1);
         require(s->role != SPEC_ROLE_FREE || placed[SPEC_ARG_PTR] == 1);
+        bool scrap = s->role >= SPEC_ROLE_SCRAP_INIT && s->role <= SPEC_ROLE_SCRAP_PURGE;
+        require(scrap == (placed[SPEC_ARG_HEAP] == 1));
         require(s->role != SPEC_ROLE_MALLOC || placed[SPEC_ARG_SIZE] == 1);
         require(s->line >= 1);
       }

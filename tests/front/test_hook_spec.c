@@ -116,6 +116,17 @@ int main(void) {
   refused("f", SPEC_ARCH_X86, 2, "a role expected");
   refused("f free", SPEC_ARCH_X86, 7, "'(' expected");
   refused("f free(ptr)x", SPEC_ARCH_X86, 12, "a space expected");
+  /* a scrap heap's roles: the heap always, a size or an alignment where
+   * the role takes one, nothing else */
+  refused("f scrap_alloc(size)", SPEC_ARCH_X86, 14, "scrap_alloc needs each of its arguments");
+  refused("f scrap_free(heap,size)", SPEC_ARCH_X86, 19, "scrap_free takes no 'size'");
+  refused("f scrap_purge(heap,heap)", SPEC_ARCH_X86, 20, "'heap' is placed twice");
+  refused("f malloc(heap,size)", SPEC_ARCH_X86, 10, "malloc takes no 'heap'");
+  spec_t sc;
+  CHECK(spec_parse_line("S_Init scrap_init(heap,size) thiscall", 37, 1, SPEC_ARCH_X86, &sc, &is_spec, &err) &&
+        is_spec && sc.role == SPEC_ROLE_SCRAP_INIT && sc.args[0] == SPEC_ARG_HEAP && sc.args[1] == SPEC_ARG_SIZE);
+  CHECK(spec_parse_line("S_Alloc scrap_alloc(heap,_,size)", 32, 1, SPEC_ARCH_X86, &sc, &is_spec, &err) &&
+        sc.role == SPEC_ROLE_SCRAP_ALLOC && sc.nargs == 3 && sc.args[2] == SPEC_ARG_SIZE);
 
   /* a profile: specs in order with their lines; any error refuses it whole */
   const char good[] = "# CPython\n\nPyObject_Malloc malloc(size)\r\nPyObject_Free free(ptr)\n";
@@ -149,15 +160,21 @@ int main(void) {
   CHECK(!spec_parse_profile(text, n, SPEC_ARCH_X86_64, &profile, &err) && strstr(err.message, "32-bit"));
   CHECKF(spec_parse_profile(text, n, SPEC_ARCH_X86, &profile, &err), "falloutnv:%u:%u: %s", err.line, err.col,
          err.message);
-  CHECK(profile.n == 13);
+  CHECK(profile.n == 18);
   for (size_t i = 0; i < profile.n; i++) {
     const spec_t *sp = &profile.specs[i];
     CHECK(sp->kind == SPEC_TARGET_ADDRESS && sp->nexpect >= 5);
-    CHECKF(i < 5 ? sp->conv == SPEC_CONV_THISCALL : sp->conv != SPEC_CONV_THISCALL && sp->conv != SPEC_CONV_STDCALL && sp->conv != SPEC_CONV_FASTCALL, "spec %zu: %s", i, spec_conv_name(sp->conv)); /* cdecl, the default */
+    CHECKF(i < 5 || i >= 13 ? sp->conv == SPEC_CONV_THISCALL : sp->conv != SPEC_CONV_THISCALL && sp->conv != SPEC_CONV_STDCALL && sp->conv != SPEC_CONV_FASTCALL, "spec %zu: %s", i, spec_conv_name(sp->conv)); /* cdecl, the default */
   }
   CHECK(profile.specs[0].address == 0x00AA3E40 && profile.specs[0].role == SPEC_ROLE_MALLOC &&
         profile.specs[0].expect[5] == 0x3C);
   CHECK(profile.specs[12].address == 0x00ECD291 && profile.specs[12].role == SPEC_ROLE_FREE);
+  /* the scrap heap's five, the object first (ECX) */
+  CHECK(profile.specs[13].role == SPEC_ROLE_SCRAP_INIT && profile.specs[13].nargs == 1 &&
+        profile.specs[14].role == SPEC_ROLE_SCRAP_INIT && profile.specs[14].args[1] == SPEC_ARG_SIZE &&
+        profile.specs[15].role == SPEC_ROLE_SCRAP_ALLOC && profile.specs[15].args[0] == SPEC_ARG_HEAP &&
+        profile.specs[15].args[2] == SPEC_ARG_ALIGN && profile.specs[16].role == SPEC_ROLE_SCRAP_FREE &&
+        profile.specs[17].role == SPEC_ROLE_SCRAP_PURGE && profile.specs[17].address == 0x00AA5460);
   printf("hook specs: every form parsed, every mistake placed\n");
   return 0;
 }

@@ -31,6 +31,36 @@ typedef void *(*alloc_t)(size_t);
 typedef void (*free_t)(void *);
 static volatile alloc_t call_alloc = Host_Alloc;
 static volatile free_t call_free = Host_Free;
+/* and its scrap heap: the host's own answers none of the calls the
+ * profile sends to reheap */
+typedef struct scrap_obj {
+  void *words[4];
+} scrap_obj_t;
+static unsigned host_scrap_calls;
+__declspec(dllexport) __attribute__((noipa)) void Host_ScrapInit(scrap_obj_t *h) {
+  memset(h, 0, sizeof *h);
+  host_scrap_calls++;
+}
+__declspec(dllexport) __attribute__((noipa)) void *Host_ScrapAlloc(scrap_obj_t *h, size_t size, size_t align) {
+  (void)h, (void)size, (void)align;
+  host_scrap_calls++;
+  return NULL;
+}
+__declspec(dllexport) __attribute__((noipa)) void Host_ScrapFree(scrap_obj_t *h, void *p) {
+  (void)h, (void)p;
+  host_scrap_calls++;
+}
+__declspec(dllexport) __attribute__((noipa)) void Host_ScrapPurge(scrap_obj_t *h) {
+  (void)h;
+  host_scrap_calls++;
+}
+typedef void (*scrap_init_t)(scrap_obj_t *);
+typedef void *(*scrap_alloc_t)(scrap_obj_t *, size_t, size_t);
+typedef void (*scrap_free_t)(scrap_obj_t *, void *);
+static volatile scrap_init_t call_scrap_init = Host_ScrapInit;
+static volatile scrap_alloc_t call_scrap_alloc = Host_ScrapAlloc;
+static volatile scrap_free_t call_scrap_free = Host_ScrapFree;
+static volatile scrap_init_t call_scrap_purge = Host_ScrapPurge;
 
 /* ---- NVSE's side ---- */
 static nvse_command_info_t registered[16];
@@ -107,7 +137,12 @@ int main(int argc, char **argv) {
     write_file("host.profile", "# the host's heap manager\r\n"
                                "fake_nvse_host.exe!Host_Alloc  malloc(size)\r\n"
                                "fake_nvse_host.exe!Host_Free   free(ptr)\r\n"
-                               "Host_Size                      usable_size(ptr)\r\n");
+                               "Host_Size                      usable_size(ptr)\r\n"
+                               "# [scrap]\r\n"
+                               "Host_ScrapInit   scrap_init(heap)\r\n"
+                               "Host_ScrapAlloc  scrap_alloc(heap,size,align)\r\n"
+                               "Host_ScrapFree   scrap_free(heap,ptr)\r\n"
+                               "Host_ScrapPurge  scrap_purge(heap)\r\n");
     snprintf(ini, sizeof ini, "[reheap]\r\nenabled = 1 ; on\r\nquarantine = 64\r\nprofile = %s\\host.profile\r\n",
              dir);
   } else if (strcmp(mode, "off") == 0) {
@@ -146,10 +181,10 @@ int main(int argc, char **argv) {
              strstr(log, "query: the editor (GECK) is not supported") != NULL && strstr(log, "6 console commands") != NULL,
          "log:\n%s", log);
   if (strcmp(mode, "own") == 0) {
-    CHECKF(strstr(log, "preload: ") != NULL && strstr(log, "installed: 3 functions patched") != NULL &&
+    CHECKF(strstr(log, "preload: ") != NULL && strstr(log, "installed: 7 functions patched") != NULL &&
                strstr(log, "quarantine=64 KB") != NULL && strstr(log, "held back from reuse until 64 KB") != NULL,
            "log:\n%s", log);
-    CHECK(run("IsMemoryPoolActive") == 1 && run("IsMemoryPoolPatched") == 1 && run("GetPatchedFunctionCount") == 3);
+    CHECK(run("IsMemoryPoolActive") == 1 && run("IsMemoryPoolPatched") == 1 && run("GetPatchedFunctionCount") == 7);
     double a0 = run("GetMemoryPoolAllocations"), f0 = run("GetMemoryPoolFrees");
     unsigned own = host_allocs;
     void *p[100];
@@ -165,17 +200,32 @@ int main(int argc, char **argv) {
     CHECK(r != q && q[0] == 0x5A && q[8] == 0x5A && q[39] == 0x5A);
     call_free(r);
     CHECK(run("GetMemoryPoolAllocations") - a0 == 102 && run("GetMemoryPoolFrees") - f0 == 102);
+    /* a scrap heap: reheap's stack, the host's functions never called */
+    scrap_obj_t sh;
+    call_scrap_init(&sh);
+    unsigned char *s1 = call_scrap_alloc(&sh, 100, 16), *s2 = call_scrap_alloc(&sh, 5000, 64);
+    CHECK(s1 != NULL && s2 > s1 && ((uintptr_t)s2 & 63) == 0);
+    memset(s1, 1, 100);
+    memset(s2, 2, 5000);
+    call_scrap_free(&sh, s2);
+    unsigned char *s3 = call_scrap_alloc(&sh, 8, 8);
+    CHECK(s3 > s1 && s3 <= s2 && s1[99] == 1); /* s2's place, taken again */
+    call_scrap_free(&sh, s3);
+    call_scrap_free(&sh, s1);
+    call_scrap_purge(&sh);
+    CHECK(host_scrap_calls == 0);
     unsigned frees = host_frees;
     call_free(before); /* the host's own block goes back to the host */
     CHECK(host_frees == frees + 1);
     console_out[0] = '\0';
     CHECK(run("ReheapStats") >= 0);
-    CHECKF(strstr(console_out, "print \"reheap: active, 3 patched (malloc 1, free 1, usable_size 1); live ") != NULL &&
+    CHECKF(strstr(console_out, "print \"reheap: active, 7 patched (malloc 1, free 1, usable_size 1, scrap_init 1, scrap_alloc 1, "
+                              "scrap_free 1, scrap_purge 1); live ") != NULL &&
                strstr(console_out, " of them held back)") != NULL,
            "%s", console_out);
     console_out[0] = '\0';
     run("GetPatchedFunctionCount");
-    CHECKF(strcmp(console_out, "print \"GetPatchedFunctionCount >> 3\"\n") == 0, "%s", console_out);
+    CHECKF(strcmp(console_out, "print \"GetPatchedFunctionCount >> 7\"\n") == 0, "%s", console_out);
   } else {
     if (strcmp(mode, "off") == 0)
       CHECKF(strstr(log, "line 3: crt wants 0 or 1, not 'maybe'") != NULL &&

@@ -111,6 +111,46 @@ EXPORT STDCALL void *S_Malloc(mgr_t *m, size_t size, int flags) {
 EXPORT FASTCALL void *F_Malloc(mgr_t *m, size_t size) { return mgr_alloc(m, 16, size); }
 EXPORT THISCALL void *T_Malloc(mgr_t *m, size_t size) { return mgr_alloc(m, 16, size); }
 
+/* ---- a scrap heap (the game's kind): a stack in a buffer of its own,
+ * its object of four words; reheap's record takes three of them ---- */
+
+typedef struct vscrap {
+  unsigned char *buf;
+  uint32_t used, size, magic;
+} vscrap_t;
+#define VMAGIC 0x56534352u
+static unsigned char vbufs[4][1 << 16] __attribute__((aligned(16)));
+static unsigned nvbufs, vcalls;
+
+static void *vinit(vscrap_t *h, uint32_t size) {
+  CHECK(nvbufs < 4);
+  h->buf = vbufs[nvbufs++];
+  h->used = 0;
+  h->size = size < sizeof vbufs[0] ? size : sizeof vbufs[0];
+  h->magic = VMAGIC;
+  vcalls++;
+  return h;
+}
+static vscrap_t *vheap(vscrap_t *h) {
+  CHECKF(h->magic == VMAGIC, "scrap heap %p reached the original but is not the original's", (void *)h);
+  vcalls++;
+  return h;
+}
+EXPORT THISCALL void *T_ScrapInit(vscrap_t *h) { return vinit(h, 1 << 16); }
+EXPORT THISCALL void *T_ScrapInitSized(vscrap_t *h, uint32_t size) { return vinit(h, size); }
+EXPORT THISCALL void *T_ScrapAlloc(vscrap_t *h, uint32_t size, uint32_t align) {
+  vheap(h);
+  if (align < 4) align = 4;
+  uint32_t at = (h->used + align - 1) & ~(align - 1);
+  if (at + size > h->size) return NULL;
+  h->used = at + size;
+  return h->buf + at;
+}
+EXPORT THISCALL void T_ScrapFree(vscrap_t *h, void *p) {
+  CHECK((unsigned char *)vheap(h)->buf <= (unsigned char *)p);
+}
+EXPORT THISCALL void T_ScrapPurge(vscrap_t *h) { vheap(h)->used = 0; }
+
 /* ---- calling them ---- */
 
 typedef struct manager {
@@ -198,6 +238,10 @@ static size_t direct_size(const manager_t *g, void *p) {
 
 static const char *roles[] = {"Malloc", "Calloc", "Realloc", "Free", "Size", "Memalign"};
 #define NFN (4 * 6)
+static const char *scrap_fns[] = {"ScrapInit", "ScrapInitSized", "ScrapAlloc", "ScrapFree", "ScrapPurge"};
+static const char *scrap_shapes[] = {"scrap_init(heap)", "scrap_init(heap,size)", "scrap_alloc(heap,size,align)",
+                                     "scrap_free(heap,ptr)", "scrap_purge(heap)"};
+#define NSCRAP 5
 
 static size_t profile_text(char *buf, size_t cap, const char *bad_expect_for, const char *extra) {
   size_t n = 0;
@@ -219,20 +263,25 @@ static size_t profile_text(char *buf, size_t cap, const char *bad_expect_for, co
       n += (size_t)snprintf(buf + n, cap - n, "\n");
     }
   }
+  for (size_t r = 0; r < NSCRAP; r++)
+    n += (size_t)snprintf(buf + n, cap - n, "T_%-10s %-28s thiscall\n", scrap_fns[r], scrap_shapes[r]);
   if (extra != NULL) n += (size_t)snprintf(buf + n, cap - n, "%s\n", extra);
   return n;
 }
 
-static uint8_t code_before[NFN][16];
+static uint8_t code_before[NFN + NSCRAP][16];
+
+static const uint8_t *code_of(size_t i) {
+  return i < NFN ? fn(&managers[i / 6], roles[i % 6]) : fn(&managers[3], scrap_fns[i - NFN]);
+}
 
 static void save_code(void) {
-  for (size_t i = 0; i < NFN; i++) memcpy(code_before[i], fn(&managers[i / 6], roles[i % 6]), 16);
+  for (size_t i = 0; i < NFN + NSCRAP; i++) memcpy(code_before[i], code_of(i), 16);
 }
 
 static size_t code_changed(void) {
   size_t changed = 0;
-  for (size_t i = 0; i < NFN; i++)
-    changed += memcmp(code_before[i], fn(&managers[i / 6], roles[i % 6]), 16) != 0;
+  for (size_t i = 0; i < NFN + NSCRAP; i++) changed += memcmp(code_before[i], code_of(i), 16) != 0;
   return changed;
 }
 
@@ -244,7 +293,7 @@ static bool install(const char *bad_expect_for, const char *extra, char *err, si
   spec_error_t perr;
   CHECKF(spec_parse_profile(text, len, SPEC_ARCH_X86, &profile, &perr), "line %u col %u: %s", perr.line,
          perr.col, perr.message);
-  CHECK(profile.n == NFN + (extra != NULL));
+  CHECK(profile.n == NFN + NSCRAP + (extra != NULL));
   return takeover_install(&profile, err, cap);
 }
 
@@ -381,23 +430,97 @@ static void quarantine(void) {
   g_free(g, s2);
 }
 
+/* Scrap heaps: one set up before the takeover stays the original's; one
+ * set up after is reheap's, a stack over chunks of its heap, whatever its
+ * object's words held before. */
+static void *s_alloc(vscrap_t *h, size_t size, size_t align) {
+  return (void *)call(&managers[3], "ScrapAlloc", 3, (uint32_t)(uintptr_t)h, (uint32_t)size, (uint32_t)align);
+}
+static void s_free(vscrap_t *h, void *p) {
+  call(&managers[3], "ScrapFree", 2, (uint32_t)(uintptr_t)h, (uint32_t)(uintptr_t)p, 0);
+}
+static void s_purge(vscrap_t *h) { call(&managers[3], "ScrapPurge", 1, (uint32_t)(uintptr_t)h, 0, 0); }
+
+static void scrap(vscrap_t *old) {
+  const manager_t *t = &managers[3];
+  unsigned calls = vcalls;
+  unsigned char *o = s_alloc(old, 40, 8);
+  CHECK(o == vbufs[0] + 16 && vcalls == calls + 1); /* the original served it */
+  s_free(old, o);
+  s_purge(old);
+  CHECK(vcalls == calls + 3 && old->used == 0);
+
+  size_t live = takeover_live_blocks();
+  vscrap_t h;
+  memset(&h, 0xAB, sizeof h);
+  CHECK(call(t, "ScrapInitSized", 2, (uint32_t)(uintptr_t)&h, 4096, 0) == (uint32_t)(uintptr_t)&h);
+  CHECK(vcalls == calls + 3 && nvbufs == 1); /* reheap's: the original made no buffer */
+  unsigned char *a = s_alloc(&h, 100, 4), *b = s_alloc(&h, 200, 16), *c = s_alloc(&h, 300, 64);
+  CHECK(a != NULL && b > a && c > b && ((uintptr_t)b & 15) == 0 && ((uintptr_t)c & 63) == 0 && vcalls == calls + 3);
+  fill(a, 100, 1);
+  fill(b, 200, 2);
+  fill(c, 300, 3);
+  s_free(&h, b); /* under the top: held until c goes */
+  CHECK(filled(a, 100, 1) && filled(c, 300, 3));
+  unsigned char *d = s_alloc(&h, 16, 8);
+  CHECK(d > c);
+  s_free(&h, d);
+  s_free(&h, c); /* c, and b under it: the stack is back to a */
+  unsigned char *e = s_alloc(&h, 16, 8);
+  CHECK(e > a && e < c && filled(a, 100, 1));
+  s_free(&h, e);
+  /* a block bigger than a chunk, and a run over many chunks */
+  unsigned char *big = s_alloc(&h, 1 << 20, 16);
+  CHECK(big != NULL && filled(a, 100, 1));
+  memset(big, 0x77, 1 << 20);
+  s_free(&h, big);
+  static unsigned char *run[3000];
+  for (int k = 0; k < 3000; k++) {
+    run[k] = s_alloc(&h, 1000, 8);
+    CHECK(run[k] != NULL);
+    fill(run[k], 1000, k);
+  }
+  for (int k = 0; k < 3000; k++) CHECKF(filled(run[k], 1000, k), "scrap block %d overwritten", k);
+  size_t grown = takeover_live_blocks();
+  CHECK(grown > live + 10); /* 3 MB in chunks */
+  for (int k = 2999; k >= 0; k--) s_free(&h, run[k]);
+  CHECKF(takeover_live_blocks() <= live + 2, "%zu chunks kept after the stack shrank", takeover_live_blocks() - live);
+  /* what is no block of the heap's is left alone */
+  s_free(&h, (unsigned char *)&h + 16);
+  s_free(&h, a + 1);
+  CHECK(filled(a, 100, 1));
+  /* purged: every chunk goes; the heap stays reheap's and serves again */
+  s_purge(&h);
+  CHECK(takeover_live_blocks() == live);
+  CHECK(s_alloc(&h, 64, 8) != NULL && takeover_live_blocks() == live + 1);
+  /* initialized again without a purge (thiscall, no stack argument): its
+   * chunks go */
+  CHECK(call(t, "ScrapInit", 1, (uint32_t)(uintptr_t)&h, 0, 0) == (uint32_t)(uintptr_t)&h);
+  CHECK(takeover_live_blocks() == live && vcalls == calls + 3);
+  s_purge(&h);
+}
+
 int main(void) {
   save_code();
   before_takeover();
+  static vscrap_t old_scrap; /* the game's own, set up before the takeover */
+  T_ScrapInit(&old_scrap);
+  CHECK(T_ScrapAlloc(&old_scrap, 16, 4) == vbufs[0]);
   refusals();
 
   char err[512] = "";
   CHECKF(install(NULL, NULL, err, sizeof err), "%s", err);
-  CHECK(takeover_count() == NFN && code_changed() == NFN);
+  CHECK(takeover_count() == NFN + NSCRAP && code_changed() == NFN + NSCRAP);
   for (size_t i = 0; i < 4; i++) served(i);
   for (size_t i = 0; i < 4; i++) foreign_blocks(i);
   quarantine();
+  scrap(&old_scrap);
 
   /* not put back while one of its blocks lives */
   void *keep = g_malloc(&managers[1], 24);
   CHECK(takeover_live_blocks() == 1);
   CHECK(!takeover_uninstall(err, sizeof err) && strstr(err, "1 blocks") != NULL);
-  CHECK(takeover_count() == NFN && code_changed() == NFN);
+  CHECK(takeover_count() == NFN + NSCRAP && code_changed() == NFN + NSCRAP);
   g_free(&managers[1], keep);
   CHECK(takeover_live_blocks() == 0);
   CHECKF(takeover_uninstall(err, sizeof err), "%s", err);
@@ -410,6 +533,6 @@ int main(void) {
     g_free(&managers[i], p);
   }
   printf("takeover_i386: %d functions in 4 conventions taken over, served, foreign blocks sent back, "
-         "quarantine, refusals and uninstall checked\n", NFN);
+         "quarantine, scrap heaps, refusals and uninstall checked\n", NFN + NSCRAP);
   return 0;
 }

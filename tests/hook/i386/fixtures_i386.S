@@ -35,6 +35,19 @@ FN(fx32_thiscall)               /* this in ecx (a = this->value), b on the stack
         ret     $4
 END(fx32_thiscall)
 
+FN(fx32_get_pc_ax)              /* as the compiler's __x86.get_pc_thunk.ax */
+        mov     (%esp), %eax
+        ret
+END(fx32_get_pc_ax)
+
+FN(fx32_pc_thunk)               /* position-independent code finding itself: a + its PC after
+                                   the first call (fx32_pc_here) */
+        call    fx32_get_pc_ax
+        .globl  fx32_pc_here
+fx32_pc_here:
+        add     4(%esp), %eax
+        ret
+END(fx32_pc_thunk)
 FN(fx32_call_rel)               /* call rel32 first: 100 + a */
         call    fx32_helper
         add     4(%esp), %eax

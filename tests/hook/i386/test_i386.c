@@ -20,7 +20,8 @@ extern int STDCALL fx32_stdcall(int, int);
 extern int FASTCALL fx32_fastcall(int, int);
 extern int THISCALL fx32_thiscall(obj_t *, int);
 extern int fx32_call_rel(int), fx32_jcc_out(int), fx32_jmp_inside(int), fx32_endbr(int),
-    fx32_too_short(int), fx32_jmp_rel(int), fx32_branch_in(int);
+    fx32_too_short(int), fx32_jmp_rel(int), fx32_branch_in(int), fx32_pc_thunk(int);
+extern char fx32_pc_here[];
 
 static int calls;
 static int (*o_cdecl)(int, int);
@@ -88,6 +89,9 @@ int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   conventions();
   relocation("call_rel", fx32_call_rel, 5, 105);
+  /* the thunk, called from the trampoline, would answer the trampoline's
+   * address: the copy loads the original's */
+  relocation("pc_thunk", fx32_pc_thunk, 3, 3 + (int)(uintptr_t)fx32_pc_here);
   relocation("jmp_rel", fx32_jmp_rel, 4, 11);
   relocation("jcc_out", fx32_jcc_out, 0, 2);
   relocation("jmp_inside", fx32_jmp_inside, 4, 9);
