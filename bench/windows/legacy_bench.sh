@@ -21,9 +21,9 @@ declare -A vals
 for ((r = 0; r < runs; r++)); do
   for cfg in own reheap; do
     if [ $cfg = own ]; then
-      line=$(cd "$bin" && "$wine" ./legacy-game.exe --bench $frames)
+      line=$(cd "$bin" && bash "$src/tests/windows/wine_run.sh" "$wine" ./legacy-game.exe --bench $frames)
     else
-      line=$(cd "$bin" && "$wine" ./rh-win-run.exe "$profile" reheap_takeover.dll legacy-game.exe --bench $frames)
+      line=$(cd "$bin" && bash "$src/tests/windows/wine_run.sh" "$wine" ./rh-win-run.exe "$profile" reheap_takeover.dll legacy-game.exe --bench $frames)
     fi
     grep -q " ok=1 " <<<"$line" || { echo "legacy_bench (windows): $cfg: $line" >&2; exit 1; }
     if [ $cfg = reheap ] && ! grep -q "own_heap=0/0 own_pool=0/0 own_shared=0/0 own_assets=0/0 own_simd=0/0" <<<"$line"; then
