@@ -6,7 +6,10 @@
 #include <fcntl.h>
 #include <io.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <windows.h>
+#include <sddl.h>
 
 static const SYSTEM_INFO *system_info(void) {
   static SYSTEM_INFO si;
@@ -173,18 +176,55 @@ void os_write_all(int fd, const char *buf, size_t len) {
   }
 }
 
+/* A security descriptor whose DACL, protected from the folder's, lets this
+ * process's user alone at the file (the user's SID, not the owner's: a
+ * game run elevated makes Administrators the owner, which the same user's
+ * Notepad, not elevated, does not act as). NULL if it cannot be made. */
+static PSECURITY_DESCRIPTOR user_only(void) {
+  HANDLE token;
+  if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token)) return NULL;
+  union {
+    TOKEN_USER user;
+    char bytes[256];
+  } info;
+  DWORD got = 0;
+  BOOL ok = GetTokenInformation(token, TokenUser, &info, sizeof info, &got);
+  CloseHandle(token);
+  char *sid = NULL;
+  if (!ok || !ConvertSidToStringSidA(info.user.User.Sid, &sid)) return NULL;
+  char sddl[200];
+  int n = snprintf(sddl, sizeof sddl, "D:P(A;;FA;;;%s)", sid);
+  LocalFree(sid);
+  PSECURITY_DESCRIPTOR sd = NULL;
+  if (n < 0 || (size_t)n >= sizeof sddl ||
+      !ConvertStringSecurityDescriptorToSecurityDescriptorA(sddl, SDDL_REVISION_1, &sd, NULL))
+    return NULL;
+  return sd;
+}
+
 /* A file reheap writes (the plugin's log): never through a planted link
  * (FILE_FLAG_OPEN_REPARSE_POINT opens a link itself, which is then
- * refused), replaced whole; a C runtime descriptor for os_write_all. Its
- * rights are those its folder gives, as for every file a game writes
- * there. */
+ * refused), replaced whole, readable and writable by this user alone (a
+ * file there before gets the same rights, or is not written); a C runtime
+ * descriptor for os_write_all. */
 int os_create_private_file(const char *path) {
-  HANDLE h = CreateFileA(path, GENERIC_WRITE, FILE_SHARE_READ, NULL, OPEN_ALWAYS,
+  PSECURITY_DESCRIPTOR sd = user_only();
+  if (sd == NULL) return -1;
+  SECURITY_ATTRIBUTES sa = {sizeof sa, sd, FALSE};
+  HANDLE h = CreateFileA(path, GENERIC_WRITE | WRITE_DAC, FILE_SHARE_READ, &sa, OPEN_ALWAYS,
                          FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
-  if (h == INVALID_HANDLE_VALUE) return -1;
+  bool existed = GetLastError() == ERROR_ALREADY_EXISTS;
+  if (h == INVALID_HANDLE_VALUE) {
+    LocalFree(sd);
+    return -1;
+  }
   BY_HANDLE_FILE_INFORMATION info;
-  if (!GetFileInformationByHandle(h, &info) || (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) ||
-      (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) || !SetEndOfFile(h)) {
+  bool ok = GetFileInformationByHandle(h, &info) && !(info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) &&
+            !(info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) &&
+            (!existed || SetKernelObjectSecurity(h, DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION, sd)) &&
+            SetEndOfFile(h);
+  LocalFree(sd);
+  if (!ok) {
     CloseHandle(h);
     return -1;
   }

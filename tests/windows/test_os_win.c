@@ -1,12 +1,16 @@
 /* The Windows OS layer (src/os/os_*_windows.c) against what os.h promises:
  * aligned mappings, purged pages reading back as zeros, protections, code
  * memory near a point, modules and exports from the PE headers, the
- * heap's word per thread, thread-exit calls, and threads stopped. */
+ * heap's word per thread, thread-exit calls, threads stopped, and the
+ * files reheap writes (this user's alone, never through a link). */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <windows.h>
+#include <aclapi.h>
+#include <sddl.h>
+#include <stdbool.h>
 
 #include "check.h"
 #include "os/os.h"
@@ -145,8 +149,85 @@ static void check_threads(void) {
   printf("  %-24s ok\n", "threads, stop the world");
 }
 
+/* The file's DACL lets this user at it, and no one else but the system
+ * itself: Windows keeps the one ACE reheap writes; wine makes the DACL
+ * from the file's unix mode, SYSTEM and the user (a plain file there
+ * gets Everyone too). */
+static void check_user_only(const char *path) {
+  PACL dacl = NULL;
+  PSECURITY_DESCRIPTOR sd = NULL;
+  CHECK(GetNamedSecurityInfoA(path, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL, &dacl, NULL, &sd) ==
+        ERROR_SUCCESS);
+  CHECKF(dacl != NULL, "%s: no DACL: open to everyone", path);
+  HANDLE token;
+  union {
+    TOKEN_USER user;
+    char bytes[256];
+  } me;
+  DWORD got;
+  CHECK(OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token) &&
+        GetTokenInformation(token, TokenUser, &me, sizeof me, &got));
+  CloseHandle(token);
+  SID_IDENTIFIER_AUTHORITY nt = SECURITY_NT_AUTHORITY;
+  PSID system;
+  CHECK(AllocateAndInitializeSid(&nt, 1, SECURITY_LOCAL_SYSTEM_RID, 0, 0, 0, 0, 0, 0, 0, &system));
+  bool user_full = false;
+  for (unsigned i = 0; i < dacl->AceCount; i++) {
+    ACCESS_ALLOWED_ACE *ace;
+    CHECK(GetAce(dacl, i, (void **)&ace));
+    if (ace->Header.AceType != ACCESS_ALLOWED_ACE_TYPE) continue;
+    PSID sid = (PSID)&ace->SidStart;
+    char *name = NULL;
+    ConvertSidToStringSidA(sid, &name);
+    CHECKF(EqualSid(sid, me.user.User.Sid) || EqualSid(sid, system), "%s: %s may open it too", path,
+           name != NULL ? name : "?");
+    LocalFree(name);
+    user_full |= EqualSid(sid, me.user.User.Sid) && (ace->Mask & FILE_ALL_ACCESS) == FILE_ALL_ACCESS;
+  }
+  CHECKF(user_full, "%s: this user has not every right to it", path);
+  FreeSid(system);
+  LocalFree(sd);
+}
+
+static void check_private_file(void) {
+  char dir[MAX_PATH], path[MAX_PATH + 32], link[MAX_PATH + 32];
+  CHECK(GetTempPathA(sizeof dir, dir) > 0);
+  snprintf(path, sizeof path, "%srh_private_%lu.log", dir, GetCurrentProcessId());
+  snprintf(link, sizeof link, "%srh_link_%lu.log", dir, GetCurrentProcessId());
+  DeleteFileA(path);
+  int fd = os_create_private_file(path);
+  CHECK(fd >= 0);
+  os_write_all(fd, "first run, a longer line\r\n", 26);
+  os_close(fd);
+  check_user_only(path);
+  /* there already, open to everyone: replaced whole, and made private */
+  CHECK(SetNamedSecurityInfoA(path, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL, NULL, NULL) ==
+        ERROR_SUCCESS);
+  CHECK((fd = os_create_private_file(path)) >= 0);
+  os_write_all(fd, "second\r\n", 8);
+  os_close(fd);
+  check_user_only(path);
+  char text[64];
+  CHECK(os_read_small_file(path, text, sizeof text) == 8 && memcmp(text, "second\r\n", 8) == 0);
+  /* a link planted where the file goes is not followed */
+  DeleteFileA(link);
+  /* (wine's CreateSymbolicLink says yes and makes nothing: then there is
+   * no link to plant) */
+  DWORD attrs = CreateSymbolicLinkA(link, path, 0) ? GetFileAttributesA(link) : INVALID_FILE_ATTRIBUTES;
+  if (attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_REPARSE_POINT)) {
+    CHECK(os_create_private_file(link) < 0);
+    CHECK(os_read_small_file(path, text, sizeof text) == 8); /* its target untouched */
+    DeleteFileA(link);
+    printf("  %-24s ok\n", "private file, a link refused");
+  } else {
+    printf("  %-24s ok (this system plants no symbolic link: that case untested here)\n", "private file");
+  }
+  DeleteFileA(path);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
+  check_private_file();
   check_memory();
   check_modules();
   check_threads();
