@@ -19,6 +19,9 @@ int rh_cmd_run(int argc, char **argv);
 int rh_cmd_stat(int argc, char **argv);
 int rh_cmd_dump(int argc, char **argv);
 
+/* A number of bytes given on the command line (digits, then K, M or G for
+ * 1024s), from 1 to 1 GiB; false if it is not one. */
+bool rh_parse_bytes(const char *arg, uint64_t *out);
 /* A process id given on the command line, or -1. */
 long rh_parse_pid(const char *arg);
 /* Maps the counters region that process pid's tracker shares (only the

@@ -23,7 +23,7 @@ enum {
   RH_SUM_PEAK_LIVE_BYTES, RH_SUM_UNKNOWN_FREES, RH_SUM_DOUBLE_FREES, RH_SUM_INVALID_FREES,
   RH_SUM_LEAKED_BYTES, RH_SUM_LEAKED_BLOCKS, RH_SUM_LEAK_STACKS, RH_SUM_SUPPRESSED_BYTES,
   RH_SUM_SUPPRESSED_BLOCKS, RH_SUM_REACHABLE_BYTES, RH_SUM_REACHABLE_BLOCKS,
-  RH_SUM_THREADS_NOT_SCANNED, RH_SUM_COUNT
+  RH_SUM_THREADS_NOT_SCANNED, RH_SUM_SAMPLE_BYTES, RH_SUM_COUNT
 };
 
 /* Their JSON keys ("allocations", ...). */
@@ -37,6 +37,7 @@ typedef struct rh_report_frame {
 
 typedef struct rh_report_group {
   uint64_t bytes, blocks;
+  uint64_t samples; /* a sampled report's: the blocks recorded (estimated bytes and blocks above) */
   rh_report_frame_t *frames; /* innermost first */
   size_t nframes;
 } rh_report_group_t;

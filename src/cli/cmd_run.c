@@ -22,13 +22,13 @@
 #include "track/suppress.h"
 
 static const char run_usage[] =
-    "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|dwarf|nostacks]] [--depth N] "
+    "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|dwarf|nostacks|sample[=BYTES]]] [--depth N] "
     "[--report FILE] [--format text|json|folded|folded-allocated] [--suppress FILE] "
     "[--profile FILE | --hook SPEC ...] [--strict] -- PROGRAM [ARGS...]";
 
 static const char run_help[] =
-    "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|dwarf|nostacks]] [--depth N]\n"
-    "                  [--report FILE] [--format F] [--suppress FILE]\n"
+    "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|dwarf|nostacks|sample[=BYTES]]]\n"
+    "                  [--depth N] [--report FILE] [--format F] [--suppress FILE]\n"
     "                  [--profile FILE | --hook SPEC ...] [--strict] -- PROGRAM [ARGS...]\n"
     "\n"
     "Runs PROGRAM on a heap and exits with its status (128+N if signal N\n"
@@ -44,6 +44,12 @@ static const char run_help[] =
     "               (stacks, the default) or by DWARF unwinding (dwarf: for\n"
     "               code built without frame pointers; slower); at exit,\n"
     "               report what was never freed, grouped by stack\n"
+    "  --track=sample[=BYTES]\n"
+    "               record one block in about every BYTES allocated (default\n"
+    "               512K; K, M and G count 1024s), with its stack: cheap enough\n"
+    "               to leave on; the report's bytes and blocks per stack are\n"
+    "               estimates, and the blocks live at exit are shown, not told\n"
+    "               leaked or reachable\n"
     "  --depth N    frames per call stack (1-64, default 16)\n"
     "  --report FILE\n"
     "               write the track report to FILE (created owner-only)\n"
@@ -208,6 +214,7 @@ int rh_cmd_run(int argc, char **argv) {
   const char *heap_name = "reheap";
   bool stats = false;
   const char *track = NULL; /* "1" stacks by frame pointers, "2" by DWARF, "0" none */
+  char sample[24] = "";     /* --track=sample: the mean bytes between samples */
   const char *depth = NULL, *report = NULL, *format = NULL, *suppress = NULL, *profile = NULL;
   hooks_t hooks = {NULL, 0};
   int i = 0;
@@ -232,8 +239,15 @@ int rh_cmd_run(int argc, char **argv) {
       track = "2";
     } else if (strcmp(a, "--track=nostacks") == 0) {
       track = "0";
+    } else if (strcmp(a, "--track=sample") == 0 || strncmp(a, "--track=sample=", 15) == 0) {
+      uint64_t bytes = 512 << 10;
+      if (a[14] == '=' && !rh_parse_bytes(a + 15, &bytes))
+        return rh_cli_fail("run: --track=sample=BYTES wants a number of bytes from 1 to 1G (K, M and G "
+                           "count 1024s), not '%s'", a + 15);
+      snprintf(sample, sizeof sample, "%llu", (unsigned long long)bytes);
+      track = "1";
     } else if (strncmp(a, "--track=", 8) == 0) {
-      return rh_cli_fail("run: --track takes stacks, dwarf or nostacks, not '%s'", a + 8);
+      return rh_cli_fail("run: --track takes stacks, dwarf, nostacks or sample[=BYTES], not '%s'", a + 8);
     } else if (strcmp(a, "--depth") == 0 || strncmp(a, "--depth=", 8) == 0) {
       depth = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
       char *end;
@@ -317,6 +331,9 @@ int rh_cmd_run(int argc, char **argv) {
       return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
   }
 
+  if (sample[0] != '\0' && (profile != NULL || hooks.len != 0))
+    return rh_cli_fail("run: --track=sample and a takeover (--profile, --hook) do not go together: the "
+                       "takeover needs a record of every block; use --track");
   int hook_rc = hooks_check(&hooks, profile, heap->name, track != NULL);
   if (hook_rc != 0) return hook_rc;
   if ((depth != NULL || report != NULL || format != NULL || suppress != NULL) && track == NULL)
@@ -339,6 +356,8 @@ int rh_cmd_run(int argc, char **argv) {
                          "'make'");
     if (preload(tlib) != 0) return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
     setenv("REHEAP_TRACK_STACKS", track, 1);
+    if (sample[0] != '\0') setenv("REHEAP_TRACK_SAMPLE", sample, 1);
+    else unsetenv("REHEAP_TRACK_SAMPLE");
     if (depth != NULL) setenv("REHEAP_TRACK_DEPTH", depth, 1);
     setenv("REHEAP_TRACK_REPORT", report != NULL ? report : "-", 1);
     setenv("REHEAP_TRACK_FORMAT", format != NULL ? format : "text", 1);

@@ -17,7 +17,7 @@ const char *const rh_report_summary_keys[RH_SUM_COUNT] = {
     "allocations",   "frees",        "reallocs",      "bytes_allocated", "peak_live_bytes",
     "unknown_frees", "double_frees", "invalid_frees", "leaked_bytes",    "leaked_blocks",
     "leak_stacks",   "suppressed_bytes", "suppressed_blocks", "reachable_bytes",
-    "reachable_blocks", "threads_not_scanned",
+    "reachable_blocks", "threads_not_scanned", "sample_bytes",
 };
 
 static const char rewrite_hint[] = "'reheap run --track --format json --report FILE'";
@@ -90,6 +90,7 @@ static bool load_group(const char *name, json_t *jg, const char *where, rh_repor
   json_t *frames;
   if (!get_count(name, jg, where, "bytes", &g->bytes) ||
       !get_count(name, jg, where, "blocks", &g->blocks) ||
+      !get_count(name, jg, where, "samples", &g->samples) ||
       !get_array(name, jg, where, "frames", &frames))
     return false;
   size_t n = json_array_size(frames); /* 0 for NULL */

@@ -6,9 +6,11 @@
  * REHEAP_TRACK_REPORT (a path, or "-" for stderr), REHEAP_TRACK_FORMAT
  * (text, json or folded), REHEAP_TRACK_STACKS
  * (0 or 1), REHEAP_TRACK_DEPTH, REHEAP_TRACK_PID (only that process
- * writes the report). Allocations made while the tracker itself runs (its
+ * writes the report), REHEAP_TRACK_SAMPLE (the mean bytes between
+ * samples; unset: every block recorded). Allocations made while the tracker itself runs (its
  * dlsym, dladdr) pass straight through, untracked. */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -36,6 +38,11 @@ static pid_t report_pid;
 static __thread int inside; /* the tracker is running on this thread */
 static __thread uint32_t my_tid;
 static __thread uint64_t my_seq;
+/* --track=sample: bytes left before this thread's next sample, and its
+ * random state (0 until its first allocation) */
+static bool sampling;
+static __thread int64_t sample_left;
+static __thread uint64_t sample_state;
 
 /* This library's code, from its ELF header to the end of its text (the
  * linker's names): frames in it are the tracker's, not the program's. */
@@ -51,16 +58,22 @@ static size_t capture(uintptr_t *frames) {
 
 static unsigned log2_floor(size_t v) { return v ? 63u - (unsigned)__builtin_clzll(v) : 0; }
 
+/* The bytes a record stands for: its size, or under sampling the
+ * estimate of the bytes its sample stands for. */
+static int64_t est_bytes(size_t size) {
+  return sampling ? (int64_t)llround((double)size * track_sample_weight(size)) : (int64_t)size;
+}
+
 /* The id of the calling stack, counted for the allocated-bytes report;
  * apart so that the frame array is not on the path without stacks. */
 __attribute__((noinline)) static uint32_t stack_of(size_t size) {
   uintptr_t frames[DEPTH_MAX];
-  return track_stack_note(frames, capture(frames), size);
+  int64_t blocks = sampling ? track_sample_round(track_sample_weight(size), &sample_state) : 1;
+  return track_stack_note(frames, capture(frames), est_bytes(size), blocks);
 }
 
-static void track_alloc(void *p, size_t size) {
-  if (p == NULL || inside) return;
-  inside = 1;
+/* A record of p (inside is set). */
+static void record(void *p, size_t size, track_counters_t *c) {
   track_record_t *r = track_record_alloc();
   if (r != NULL) {
     if (my_tid == 0) my_tid = (uint32_t)syscall(SYS_gettid);
@@ -72,20 +85,86 @@ static void track_alloc(void *p, size_t size) {
     r->stack_id = stacks ? stack_of(size) : 0;
     if (!track_table_insert(r)) track_record_free(r);
   }
+  track_add(&c->live_bytes, est_bytes(size));
+  if (track_read(&c->live_bytes) - track_read(&c->published) > (64 << 10)) track_counters_publish(c);
+}
+
+/* Under sampling: counted always, recorded when the thread's countdown
+ * runs out (the first allocation of a thread draws its countdown). */
+__attribute__((noinline)) static void sample_slow(void *p, size_t size) {
+  inside = 1;
+  track_counters_t *c = track_counters_mine();
+  track_add(&c->allocs, 1);
+  track_add(&c->bytes_allocated, (int64_t)size);
+  if (sample_state == 0) {
+    sample_state = ((uint64_t)syscall(SYS_gettid) * 0x9E3779B97F4A7C15ULL) ^ (uintptr_t)p ^ 1;
+    sample_left = track_sample_draw(&sample_state);
+  }
+  sample_left -= (int64_t)size;
+  if (sample_left <= 0) {
+    sample_left = track_sample_draw(&sample_state);
+    record(p, size, c);
+  }
+  inside = 0;
+}
+
+static inline void sampled_alloc(void *p, size_t size) {
+  track_counters_t *c = track_my_counters;
+  int64_t left = sample_left - (int64_t)size;
+  if (__builtin_expect(c == NULL || left <= 0, 0)) {
+    sample_slow(p, size);
+    return;
+  }
+  sample_left = left;
+  track_add(&c->allocs, 1);
+  track_add(&c->bytes_allocated, (int64_t)size);
+}
+
+static void track_alloc(void *p, size_t size) {
+  if (p == NULL || inside) return;
+  if (sampling) {
+    sampled_alloc(p, size);
+    return;
+  }
+  inside = 1;
   /* live blocks are allocations less frees, summed when read */
   track_counters_t *c = track_counters_mine();
   track_add(&c->allocs, 1);
   track_add(&c->bytes_allocated, (int64_t)size);
-  track_add(&c->live_bytes, (int64_t)size);
   track_add(&c->size_hist[log2_floor(size)], 1);
-  if (track_read(&c->live_bytes) - track_read(&c->published) > (64 << 10)) track_counters_publish(c);
+  record(p, size, c);
   inside = 0;
 }
 
 static inline void count_free(track_counters_t *c, const track_record_t *r) {
   if (__builtin_expect(r->takeover, 0)) home_gone();
   track_add(&c->frees, 1);
-  track_add(&c->live_bytes, -(int64_t)r->size);
+  track_add(&c->live_bytes, -est_bytes(r->size));
+}
+
+/* Under sampling most blocks have no record: a free is counted, and looked
+ * up in case it is a sample's (no double or invalid free is told apart:
+ * the blocks not sampled are not known). */
+__attribute__((noinline)) static void sampled_free_slow(void *p) {
+  inside = 1;
+  track_counters_t *c = track_counters_mine();
+  track_record_t *r = track_table_remove((uintptr_t)p);
+  if (r != NULL) {
+    count_free(c, r);
+    track_record_free(r);
+  } else {
+    track_add(&c->frees, 1);
+  }
+  inside = 0;
+}
+
+static inline void sampled_free(void *p) {
+  track_counters_t *c = track_my_counters;
+  if (__builtin_expect(c == NULL || track_table_find((uintptr_t)p) != NULL, 0)) {
+    sampled_free_slow(p);
+    return;
+  }
+  track_add(&c->frees, 1);
 }
 
 /* How far below a bad free's address to look for the block it points
@@ -126,6 +205,10 @@ __attribute__((noinline, cold)) static bool untracked_free(void *p, track_counte
 /* Forgets p's record. False when the free must not reach the heap. */
 static bool track_free(void *p) {
   if (p == NULL || inside) return true;
+  if (sampling) {
+    sampled_free(p);
+    return true;
+  }
   inside = 1;
   bool pass = true;
   track_record_t *r = track_table_remove((uintptr_t)p);
@@ -183,7 +266,7 @@ EXPORT void *realloc(void *p, size_t size) {
   inside = 1;
   track_record_t *r = track_table_remove((uintptr_t)p);
   track_counters_t *c = track_counters_mine();
-  bool pass = r != NULL || untracked_free(p, c);
+  bool pass = r != NULL || sampling || untracked_free(p, c);
   inside = 0;
   if (!pass) {
     errno = EINVAL;
@@ -202,9 +285,12 @@ EXPORT void *realloc(void *p, size_t size) {
     inside = 1;
     count_free(c, r);
     track_add(&c->reallocs, 1);
-    track_table_retire(r);
+    if (!sampling) track_table_retire(r);
     track_record_free(r);
     inside = 0;
+  } else if (sampling) {
+    track_add(&c->frees, 1);
+    track_add(&c->reallocs, 1);
   }
   track_alloc(q, size);
   return q;
@@ -384,6 +470,8 @@ __attribute__((constructor)) static void track_init(void) {
   long how = env_long("REHEAP_TRACK_STACKS", 1);
   stacks = how != 0;
   dwarf = how == 2;
+  track_sample_mean = (uint64_t)env_long("REHEAP_TRACK_SAMPLE", 0);
+  sampling = track_sample_mean != 0;
   long d = env_long("REHEAP_TRACK_DEPTH", 16);
   depth = d < 1 ? 1 : d > DEPTH_MAX ? DEPTH_MAX : (size_t)d;
   long pid = env_long("REHEAP_TRACK_PID", 0);

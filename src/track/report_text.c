@@ -20,7 +20,10 @@
 typedef struct group {
   uint32_t stack_id;
   bool suppressed;
-  int64_t bytes, blocks;
+  bool used;
+  int64_t bytes, blocks; /* rounded from the sums below once every block is in */
+  double wbytes, wblocks; /* each block counted by its weight (1 unless sampled) */
+  int64_t samples;        /* the blocks actually recorded */
 } group_t;
 
 typedef struct groups {
@@ -33,14 +36,19 @@ static void add_block(groups_t *c, uint32_t stack_id, size_t size) {
   size_t slot = (stack_id * 2654435761u) & (GROUPS_MAX - 1);
   for (size_t i = 0; i < GROUPS_MAX; i++, slot = (slot + 1) & (GROUPS_MAX - 1)) {
     group_t *g = &c->g[slot];
-    if (g->blocks == 0) {
+    if (!g->used) {
+      g->used = true;
       g->stack_id = stack_id;
       c->n++;
     } else if (g->stack_id != stack_id) {
       continue;
     }
-    g->bytes += (int64_t)size;
-    g->blocks++;
+    double w = track_sample_weight(size);
+    g->wbytes += (double)size * w;
+    g->wblocks += w;
+    g->samples++;
+    g->bytes = (int64_t)(g->wbytes + 0.5);
+    g->blocks = (int64_t)(g->wblocks + 0.5);
     return;
   }
 }
@@ -51,14 +59,14 @@ static void add_record(const track_record_t *r, void *arg) { add_block(arg, r->s
 static void compact(groups_t *c) {
   size_t n = 0;
   for (size_t i = 0; i < GROUPS_MAX; i++)
-    if (c->g[i].blocks != 0) c->g[n++] = c->g[i];
+    if (c->g[i].used) c->g[n++] = c->g[i];
   c->n = n;
 }
 
 static void add_stack(uint32_t id, int64_t bytes, int64_t blocks, void *arg) {
   groups_t *c = arg;
   if (c->n == GROUPS_MAX) return;
-  c->g[c->n++] = (group_t){.stack_id = id, .bytes = bytes, .blocks = blocks};
+  c->g[c->n++] = (group_t){.stack_id = id, .used = true, .bytes = bytes, .blocks = blocks};
 }
 
 /* Biggest bytes first; ties by blocks, then by stack, so that two runs of
@@ -269,7 +277,10 @@ static void report_json(out_t *o, report_t *r) {
   put_key(o, "suppressed_blocks", r->suppressed_blocks, true);
   put_key(o, "reachable_bytes", r->reachable_bytes, true);
   put_key(o, "reachable_blocks", r->reachable_blocks, true);
-  put_key(o, "threads_not_scanned", (int64_t)r->threads_not_scanned, false);
+  put_key(o, "threads_not_scanned", (int64_t)r->threads_not_scanned, track_sample_mean != 0);
+  /* sampled only: the mean bytes between samples (the leaks are then the
+   * blocks live at exit, estimated from the samples) */
+  if (track_sample_mean != 0) put_key(o, "sample_bytes", (int64_t)track_sample_mean, false);
   /* "reachable" came last, after the arrays version 2 began with */
   static const char *const heads[] = {"},\n \"leaks\": [", "\n ],\n \"allocated\": [",
                                       "\n ],\n \"reachable\": ["};
@@ -280,6 +291,7 @@ static void report_json(out_t *o, report_t *r) {
       put(o, i ? ",\n  {" : "\n  {");
       put_key(o, "bytes", gs->g[i].bytes, true);
       put_key(o, "blocks", gs->g[i].blocks, true);
+      if (track_sample_mean != 0 && part != 1) put_key(o, "samples", gs->g[i].samples, true);
       const uintptr_t *frames;
       put_json_frames(o, frames, track_stack_get(gs->g[i].stack_id, &frames));
       put(o, "}");
@@ -306,13 +318,20 @@ static void report_text(out_t *o, report_t *r, size_t max_groups) {
   put_count(o, track_read(&s->double_frees));
   put(o, ", invalid frees ");
   put_count(o, track_read(&s->invalid_frees));
-  put(o, "\nreheap track: leaked ");
+  bool sampled = track_sample_mean != 0;
+  if (sampled) {
+    put(o, "\nreheap track: sampled, one sample in about every ");
+    put_u(o, track_sample_mean);
+    put(o, " bytes allocated: the live and peak bytes and each stack's bytes and blocks are estimates; "
+           "blocks live at exit are not told leaked or reachable");
+  }
+  put(o, sampled ? "\nreheap track: live at exit about " : "\nreheap track: leaked ");
   put_count(o, leaked_bytes(r));
   put(o, " bytes in ");
   put_count(o, leaked_blocks(r));
   put(o, " blocks from ");
   put_u(o, r->leaks.n);
-  put(o, " call stacks\n");
+  put(o, sampled ? " call stacks sampled\n" : " call stacks\n");
   if (r->suppressed_blocks > 0) {
     put(o, "reheap track: suppressed ");
     put_count(o, r->suppressed_bytes);
@@ -335,13 +354,19 @@ static void report_text(out_t *o, report_t *r, size_t max_groups) {
   }
   group_t *g = r->leaks.g;
   for (size_t i = 0; i < r->leaks.n && i < max_groups; i++) {
-    put(o, "leak ");
+    put(o, sampled ? "live " : "leak ");
     put_u(o, i + 1);
-    put(o, ": ");
+    put(o, sampled ? ": about " : ": ");
     put_count(o, g[i].bytes);
     put(o, " bytes in ");
     put_count(o, g[i].blocks);
-    put(o, g[i].blocks == 1 ? " block\n" : " blocks\n");
+    put(o, g[i].blocks == 1 ? " block" : " blocks");
+    if (sampled) {
+      put(o, " (");
+      put_count(o, g[i].samples);
+      put(o, g[i].samples == 1 ? " sample)" : " samples)");
+    }
+    put(o, "\n");
     const uintptr_t *frames;
     put_frames(o, frames, track_stack_get(g[i].stack_id, &frames));
   }
@@ -358,7 +383,8 @@ static void report_text(out_t *o, report_t *r, size_t max_groups) {
 static void collect_leaks(report_t *r) {
   groups_t *c = &r->leaks;
   track_reach_t reach;
-  if (track_reach_enabled() && track_reach_classify(&reach)) {
+  /* sampled, most blocks are not known: none can be told reachable */
+  if (track_sample_mean == 0 && track_reach_enabled() && track_reach_classify(&reach)) {
     for (size_t i = 0; i < reach.n; i++) {
       const track_block_t *b = &reach.blocks[i];
       if (!b->reachable) {
@@ -382,7 +408,7 @@ static void collect_leaks(report_t *r) {
   size_t n = 0;
   for (size_t i = 0; i < GROUPS_MAX; i++) {
     group_t *g = &c->g[i];
-    if (g->blocks == 0) continue;
+    if (!g->used) continue;
     if (filter && suppressed(g->stack_id)) {
       r->suppressed_bytes += g->bytes;
       r->suppressed_blocks += g->blocks;

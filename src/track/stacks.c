@@ -204,7 +204,7 @@ static cache_t *cache_make(void) {
 /* A stack met again on this thread is found in its cache by hash alone
  * (64 bits: a false match is not a practical concern), without the shared
  * table; the bytes it allocates wait there until the slot is reused. */
-uint32_t track_stack_note(const uintptr_t *frames, size_t n, size_t size) {
+uint32_t track_stack_note(const uintptr_t *frames, size_t n, int64_t size, int64_t blocks) {
   if (n == 0) return 0;
   uint64_t h = hash_frames(frames, n);
   cache_t *c = my_cache;
@@ -215,9 +215,9 @@ uint32_t track_stack_note(const uintptr_t *frames, size_t n, size_t size) {
   cache_slot_t *s = c != NULL ? &c->slot[(h >> 8) & (CACHE_SLOTS - 1)] : NULL;
   if (s != NULL && atomic_load_explicit(&s->hash, memory_order_relaxed) == h) {
     /* only this thread writes its slots: plain read-add-write */
-    atomic_store_explicit(&s->bytes, atomic_load_explicit(&s->bytes, memory_order_relaxed) + (int64_t)size,
+    atomic_store_explicit(&s->bytes, atomic_load_explicit(&s->bytes, memory_order_relaxed) + size,
                           memory_order_relaxed);
-    atomic_store_explicit(&s->blocks, atomic_load_explicit(&s->blocks, memory_order_relaxed) + 1,
+    atomic_store_explicit(&s->blocks, atomic_load_explicit(&s->blocks, memory_order_relaxed) + blocks,
                           memory_order_relaxed);
     return atomic_load_explicit(&s->id, memory_order_relaxed);
   }
@@ -225,14 +225,14 @@ uint32_t track_stack_note(const uintptr_t *frames, size_t n, size_t size) {
   entry_t *t = atomic_load_explicit(&table, memory_order_acquire);
   if (id == 0 || t == NULL) return id;
   if (s == NULL) { /* past CACHES_MAX threads: straight to the entry */
-    atomic_fetch_add_explicit(&t[id - 1].bytes, (int64_t)size, memory_order_relaxed);
-    atomic_fetch_add_explicit(&t[id - 1].blocks, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&t[id - 1].bytes, size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&t[id - 1].blocks, blocks, memory_order_relaxed);
     return id;
   }
   slot_flush(t, s);
   atomic_store_explicit(&s->id, id, memory_order_relaxed);
-  atomic_store_explicit(&s->bytes, (int64_t)size, memory_order_relaxed);
-  atomic_store_explicit(&s->blocks, 1, memory_order_relaxed);
+  atomic_store_explicit(&s->bytes, size, memory_order_relaxed);
+  atomic_store_explicit(&s->blocks, blocks, memory_order_relaxed);
   atomic_store_explicit(&s->hash, h, memory_order_relaxed);
   return id;
 }

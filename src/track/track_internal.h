@@ -200,13 +200,28 @@ TRACK_HIDDEN size_t track_stack_capture_dwarf(uintptr_t *frames, size_t max, uin
                                               uintptr_t skip_hi);
 TRACK_HIDDEN size_t track_stack_get(uint32_t id, const uintptr_t **frames);
 /* The id of this stack, stored once (0 when n is 0 or the table is full),
- * with an allocation of size bytes counted to it (for the report of
- * allocated bytes per stack). */
-TRACK_HIDDEN uint32_t track_stack_note(const uintptr_t *frames, size_t n, size_t size);
+ * with bytes and blocks allocated counted to it (for the report of
+ * allocated bytes per stack: one block of its size, or under sampling the
+ * estimate a sample stands for). */
+TRACK_HIDDEN uint32_t track_stack_note(const uintptr_t *frames, size_t n, int64_t bytes, int64_t blocks);
 /* Calls fn for every stack that allocated, with its bytes and blocks
  * allocated so far (frees not subtracted). */
 TRACK_HIDDEN void track_stack_each(void (*fn)(uint32_t id, int64_t bytes, int64_t blocks, void *arg),
                                    void *arg);
+
+/* ---- sample.c ---- */
+/* The mean bytes between samples under --track=sample; 0: every block is
+ * recorded. Set once, before the first allocation is tracked. */
+TRACK_HIDDEN extern uint64_t track_sample_mean;
+/* The bytes to count down to the next sample (exponential, of mean
+ * track_sample_mean), from a thread's random state (nonzero). */
+TRACK_HIDDEN int64_t track_sample_draw(uint64_t *state);
+/* How many blocks a recorded block of size bytes stands for (1 when not
+ * sampling): 1 / the chance it had of being sampled. */
+TRACK_HIDDEN double track_sample_weight(size_t size);
+/* v rounded down or up at random, in proportion, so that sums stay
+ * unbiased. */
+TRACK_HIDDEN int64_t track_sample_round(double v, uint64_t *state);
 
 /* ---- counters.c ---- */
 /* Written by one thread, read by any: relaxed atomics that compile to
