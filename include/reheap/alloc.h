@@ -78,6 +78,23 @@ RH_API size_t rh_size_class_count(void);
  * lag a little behind threads that are running. */
 RH_API void rh_heap_stats(rh_heap_stats_t *out, rh_class_stats_t *classes, size_t nclasses);
 
+/* A sampler inside the heap, for a heap profiler that records one block
+ * in about every so many bytes allocated (reheap's tracker under
+ * --track=sample): the heap counts down each thread's bytes and calls
+ * taken() for the block that takes the count past zero, and freed() for
+ * every block freed or resized in a page that holds one. The callbacks run
+ * inside malloc and free, on the calling thread; what taken() allocates is
+ * not sampled. */
+typedef struct rh_heap_sampler_s {
+  int64_t (*next)(void);               /* bytes to the calling thread's next sample (>= 1) */
+  void (*taken)(void *p, size_t size); /* p, of size bytes asked for, is a sample */
+  bool (*freed)(void *p);              /* p goes: true if it was a sample */
+} rh_heap_sampler_t;
+/* Sets the sampler (copied), before the program's threads start; false in
+ * a build of the heap without one (only libreheap_sampled.so has it: the
+ * countdown costs every allocation a subtraction). */
+RH_API bool rh_heap_set_sampler(const rh_heap_sampler_t *s);
+
 /* Gives back to the OS now every idle page the calling thread's heap holds
  * (normally done after a delay). */
 RH_API void rh_heap_collect(void);

@@ -34,7 +34,7 @@ static void *alloc_generic(size_t size, size_t align, bool *zeroed, unsigned kin
       pg->free = b->next;
       pg->used++;
       count_alloc(h, cls, pg->block_size);
-      return b;
+      return HEAP_SAMPLE(h, b, size, kind);
     }
     p = heap_class_alloc_slow(h, cls);
   } else if (size + (align > SLICE_SIZE ? align - SLICE_SIZE : 0) <= LARGE_MAX_SIZE) {
@@ -45,7 +45,7 @@ static void *alloc_generic(size_t size, size_t align, bool *zeroed, unsigned kin
     p = heap_huge_alloc(size, align, zeroed, kind);
   }
   if (p == NULL) goto oom;
-  return p;
+  return HEAP_SAMPLE(h, p, size, kind);
 oom:
   errno = ENOMEM;
   return NULL;
@@ -61,7 +61,7 @@ static inline void *malloc_kind(size_t size, unsigned kind) {
       pg->free = b->next;
       pg->used++;
       count_alloc(h, cls + kind * CLASS_COUNT, heap_class_size[cls]);
-      return b;
+      return HEAP_SAMPLE(h, b, size, kind);
     }
   }
   return alloc_generic(size, 0, NULL, kind);
@@ -173,6 +173,12 @@ static inline void *realloc_kind(void *p, size_t size, unsigned kind) {
     return NULL;
   }
   heap_segment_t *seg = heap_segment_of(p);
+#if RH_HEAP_SAMPLING
+  /* a sample resized is forgotten: its record would keep the old size, or
+   * the old address */
+  if (unlikely(seg->kind == SEG_HUGE ? seg->huge_sampled != 0 : (heap_page_of(seg, p)->flags & PAGE_SAMPLED) != 0))
+    heap_sample_forget(seg, p, false);
+#endif
   size_t usable = heap_block_usable(seg, p);
   size_t want = size;
   if (seg->kind == SEG_HUGE) {

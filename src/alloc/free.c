@@ -35,6 +35,9 @@ static void free_remote(heap_t *owner, heap_page_t *pg, heap_block_t *b) {
 void heap_free_generic(heap_segment_t *seg, void *p) {
   if (seg->kind == SEG_HUGE) {
     heap_assert(p == seg->huge_block);
+#if RH_HEAP_SAMPLING
+    if (unlikely(seg->huge_sampled != 0)) heap_sample_forget(seg, p, false);
+#endif
     if (seg->block_kind == KIND_TAKEOVER) heap_gadd(&heap_gstats.takeover_big_frees, 1);
     heap_huge_free(seg);
     return;
@@ -44,6 +47,10 @@ void heap_free_generic(heap_segment_t *seg, void *p) {
   if (unlikely(me->state != HEAP_ACTIVE)) me = heap_for_free();
   heap_page_t *pg = heap_page_of(seg, p);
   heap_assert(pg->slice_count > 0 && pg->used > 0);
+#if RH_HEAP_SAMPLING
+  if (unlikely(pg->flags & PAGE_SAMPLED))
+    heap_sample_forget(seg, p, atomic_load_explicit(&seg->heap, memory_order_relaxed) == me);
+#endif
   heap_block_t *b;
   if (pg->flags & PAGE_LARGE) {
     b = (heap_block_t *)pg->start;

@@ -68,6 +68,9 @@
 
 #define PAGE_IN_FULL 1u
 #define PAGE_LARGE 2u
+/* The page holds a sampled block (RH_HEAP_SAMPLING builds, sample.c): its
+ * frees take the slow way, which tells the sampler. */
+#define PAGE_SAMPLED 4u
 #define TF_NOTIFY ((uintptr_t)1)
 
 /* Purge free memory that stayed idle this long. */
@@ -98,7 +101,7 @@ typedef struct heap_page_s {
   uint8_t slice_offset;   /* on a slice inside a page: distance to the head */
   uint8_t is_zero;        /* blocks not yet carved read as zero */
   uint8_t kind;           /* KIND_PLAIN or KIND_TAKEOVER (small and large pages) */
-  uint8_t pad_[2];
+  _Atomic uint16_t samples; /* sampled blocks live in it (set by the owner, freed by anyone) */
   uint32_t capacity;      /* blocks carved so far (carving is lazy) */
   uint32_t reserved;      /* blocks that fit */
   _Atomic uintptr_t thread_free; /* remote frees; bit 0 is TF_NOTIFY */
@@ -113,6 +116,7 @@ typedef struct heap_segment_s {
   _Atomic(struct heap_s *) heap; /* owner; NULL for huge and cached segments */
   uint32_t kind;
   uint32_t block_kind;           /* huge only: KIND_PLAIN or KIND_TAKEOVER */
+  uint32_t huge_sampled;         /* huge only: its block is a sample */
   uint64_t free_mask;            /* slices not in a page */
   uint64_t dirty_mask;           /* slices that may hold data (not purged) */
   uint64_t purge_candidates;     /* free+dirty at the last purge tick */
@@ -140,6 +144,11 @@ typedef _Atomic uint64_t heap_counter_t;
 typedef struct heap_s {
   heap_page_t *current[CLASS_SLOTS];
   int64_t live_delta;            /* bytes allocated - freed since last flush */
+#if RH_HEAP_SAMPLING
+  int64_t sample_left;           /* bytes to allocate before the next sample */
+  bool sample_armed;             /* sample_left was drawn */
+  bool sample_busy;              /* in the sampler's callback: what it allocates is not sampled */
+#endif
   uint32_t state;
   uint32_t segment_count;
   page_queue_t queue[CLASS_SLOTS];
@@ -293,6 +302,23 @@ HEAP_HIDDEN void heap_huge_cache_trim(bool all);
 HEAP_HIDDEN void heap_huge_cache_lock(bool take);
 HEAP_HIDDEN void heap_huge_cache_reset(void);
 HEAP_HIDDEN void *heap_huge_realloc(heap_segment_t *seg, size_t size);
+
+/* ---- sample.c (RH_HEAP_SAMPLING builds) ---- */
+#if RH_HEAP_SAMPLING
+/* The allocation that took h's countdown past zero: p, of size bytes
+ * asked for, becomes a sample if a sampler is set; returns p. */
+HEAP_HIDDEN void *heap_sample_hit(heap_t *h, void *p, size_t size);
+/* p, in a page or huge mapping that holds samples, is freed or moved:
+ * the sampler forgets it if it was one. mine: the caller owns the page. */
+HEAP_HIDDEN void heap_sample_forget(heap_segment_t *seg, void *p, bool mine);
+static inline __attribute__((always_inline)) void *heap_sample_count(heap_t *h, void *p, size_t size) {
+  if (unlikely((h->sample_left -= (int64_t)size) <= 0) && p != NULL) return heap_sample_hit(h, p, size);
+  return p;
+}
+#define HEAP_SAMPLE(h, p, size, kind) ((kind) == KIND_PLAIN ? heap_sample_count((h), (p), (size)) : (p))
+#else
+#define HEAP_SAMPLE(h, p, size, kind) (p)
+#endif
 
 /* ---- free.c ---- */
 HEAP_HIDDEN void heap_free_generic(heap_segment_t *seg, void *p);

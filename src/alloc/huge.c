@@ -160,6 +160,7 @@ void *heap_huge_alloc(size_t size, size_t align, bool *zeroed, unsigned kind) {
     if (seg != NULL) {
       if (zeroed) *zeroed = false;
       seg->block_kind = kind;
+      seg->huge_sampled = 0;
       if (kind == KIND_TAKEOVER) heap_gadd(&heap_gstats.takeover_big_allocs, 1);
       return huge_reuse(seg, off, size);
     }
@@ -180,6 +181,7 @@ void *heap_huge_alloc(size_t size, size_t align, bool *zeroed, unsigned kind) {
   heap_owner_mark(seg, total, true);
   seg->kind = SEG_HUGE;
   seg->block_kind = kind;
+  seg->huge_sampled = 0;
   if (kind == KIND_TAKEOVER) heap_gadd(&heap_gstats.takeover_big_allocs, 1);
   atomic_store_explicit(&seg->heap, NULL, memory_order_relaxed);
   seg->map_size = total;

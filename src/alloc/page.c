@@ -23,6 +23,7 @@ void heap_page_init(heap_page_t *pg, size_t block_size, uint8_t cls, uint32_t re
   pg->used = 0;
   pg->block_size = (uint32_t)block_size;
   pg->flags = 0;
+  atomic_store_explicit(&pg->samples, 0, memory_order_relaxed);
   pg->class_idx = cls;
   pg->kind = cls >= CLASS_COUNT && cls < CLASS_SLOTS ? KIND_TAKEOVER : KIND_PLAIN;
   pg->capacity = 0;

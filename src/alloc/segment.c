@@ -177,6 +177,7 @@ void heap_segment_page_release(heap_t *h, heap_page_t *pg) {
   seg->free_mask |= run;
   pg->slice_count = 0;
   pg->flags = 0;
+  atomic_store_explicit(&pg->samples, 0, memory_order_relaxed);
   pg->free = NULL;
   if (h->purge_deadline == 0) h->purge_deadline = os_now_ms() + PURGE_DELAY_MS;
 }

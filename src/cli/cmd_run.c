@@ -310,16 +310,21 @@ int rh_cmd_run(int argc, char **argv) {
 
   char lib[PATH_MAX];
   const char *library = heap->library;
+  /* --track=sample on reheap's heap: the heap's sampled build counts down
+   * and hands over its samples; loaded before the tracker, it takes the
+   * program's calls itself */
+  bool sample_in_heap = sample[0] != '\0' && strcmp(heap->name, "reheap") == 0;
   if (strcmp(heap->name, "reheap") == 0) {
-    if (!rh_helper_library("libreheap.so", lib, sizeof lib))
-      return rh_cli_fail("run: libreheap.so not found next to this reheap (bin/../lib) nor in "
-                         "$REHEAP_LIB; build it with 'make'");
+    const char *name = sample_in_heap ? "libreheap_sampled.so" : "libreheap.so";
+    if (!rh_helper_library(name, lib, sizeof lib))
+      return rh_cli_fail("run: %s not found next to this reheap (bin/../lib) nor in "
+                         "$REHEAP_LIB; build it with 'make'", name);
     library = lib;
   } else if (library != NULL && access(library, R_OK) != 0) {
     return rh_cli_fail("run: heap '%s' needs %s, which is missing; install Debian's %s",
                        heap->name, library, heap->package);
   }
-  if (library != NULL && preload(library) != 0)
+  if (library != NULL && !sample_in_heap && preload(library) != 0)
     return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
   /* Other heaps do not count their calls: a shim in front of them does. */
   char counter[PATH_MAX];
@@ -355,6 +360,8 @@ int rh_cmd_run(int argc, char **argv) {
       return rh_cli_fail("run: libreheap_track.so not found next to this reheap; build it with "
                          "'make'");
     if (preload(tlib) != 0) return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
+    if (sample_in_heap && preload(library) != 0)
+      return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
     setenv("REHEAP_TRACK_STACKS", track, 1);
     if (sample[0] != '\0') setenv("REHEAP_TRACK_SAMPLE", sample, 1);
     else unsetenv("REHEAP_TRACK_SAMPLE");

@@ -18,7 +18,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <dlfcn.h>
+
 #include "front/next_heap.h"
+#include "reheap/alloc.h"
 #include "front/takeover_home.h"
 #include "front/track_signals.h"
 #include "reheap/track.h"
@@ -41,6 +44,7 @@ static __thread uint64_t my_seq;
 /* --track=sample: bytes left before this thread's next sample, and its
  * random state (0 until its first allocation) */
 static bool sampling;
+static bool sampling_in_heap; /* the heap counts down and hands over its samples */
 static __thread int64_t sample_left;
 static __thread uint64_t sample_state;
 
@@ -51,10 +55,12 @@ extern const char __etext[] __attribute__((visibility("hidden")));
 
 static bool dwarf; /* unwind by DWARF tables instead of frame pointers */
 
-static size_t capture(uintptr_t *frames) {
-  if (dwarf) return track_stack_capture_dwarf(frames, depth, (uintptr_t)__ehdr_start, (uintptr_t)__etext);
-  return track_stack_capture(frames, depth, (uintptr_t)__ehdr_start, (uintptr_t)__etext);
+static size_t capture_max(uintptr_t *frames, size_t max) {
+  if (dwarf) return track_stack_capture_dwarf(frames, max, (uintptr_t)__ehdr_start, (uintptr_t)__etext);
+  return track_stack_capture(frames, max, (uintptr_t)__ehdr_start, (uintptr_t)__etext);
 }
+
+static size_t capture(uintptr_t *frames) { return capture_max(frames, depth); }
 
 static unsigned log2_floor(size_t v) { return v ? 63u - (unsigned)__builtin_clzll(v) : 0; }
 
@@ -66,10 +72,19 @@ static int64_t est_bytes(size_t size) {
 
 /* The id of the calling stack, counted for the allocated-bytes report;
  * apart so that the frame array is not on the path without stacks. */
+/* Under sampling inside the heap, its code: the innermost frames of a
+ * sample's stack, left out. */
+static uintptr_t heap_lo, heap_hi;
+
 __attribute__((noinline)) static uint32_t stack_of(size_t size) {
-  uintptr_t frames[DEPTH_MAX];
+  uintptr_t frames[DEPTH_MAX + 8];
   int64_t blocks = sampling ? track_sample_round(track_sample_weight(size), &sample_state) : 1;
-  return track_stack_note(frames, capture(frames), est_bytes(size), blocks);
+  if (heap_hi == 0) return track_stack_note(frames, capture(frames), est_bytes(size), blocks);
+  size_t want = depth;
+  size_t n = capture_max(frames, want + 8), k = 0;
+  while (k < n && frames[k] >= heap_lo && frames[k] < heap_hi) k++;
+  n -= k;
+  return track_stack_note(frames + k, n < want ? n : want, est_bytes(size), blocks);
 }
 
 /* A record of p (inside is set). */
@@ -203,6 +218,74 @@ __attribute__((noinline, cold)) static bool untracked_free(void *p, track_counte
 }
 
 /* Forgets p's record. False when the free must not reach the heap. */
+/* ---- sampling from inside the heap (libreheap_sampled.so) ---- */
+
+static int64_t heap_next(void) {
+  if (sample_state == 0) sample_state = ((uint64_t)syscall(SYS_gettid) * 0x9E3779B97F4A7C15ULL) ^ 1;
+  return track_sample_draw(&sample_state);
+}
+
+/* Each sample also counts, as estimates, the blocks and bytes it stands
+ * for, so that `reheap stat` shows them; the report takes the exact counts
+ * from the heap (exact_counts). */
+static void heap_taken(void *p, size_t size) {
+  if (inside) return;
+  inside = 1;
+  track_counters_t *c = track_counters_mine();
+  track_add(&c->allocs, track_sample_round(track_sample_weight(size), &sample_state));
+  track_add(&c->bytes_allocated, est_bytes(size));
+  record(p, size, c);
+  inside = 0;
+}
+
+static bool heap_freed(void *p) {
+  if (inside) return false;
+  inside = 1;
+  track_record_t *r = track_table_remove((uintptr_t)p);
+  if (r != NULL) {
+    track_counters_t *c = track_counters_mine();
+    track_add(&c->live_bytes, -est_bytes(r->size));
+    track_add(&c->frees, track_sample_round(track_sample_weight(r->size), &sample_state));
+    track_record_free(r);
+  }
+  inside = 0;
+  return r != NULL;
+}
+
+static void (*heap_stats)(rh_heap_stats_t *, rh_class_stats_t *, size_t);
+
+static void heap_code(const uint8_t *lo, const uint8_t *hi, void *arg) {
+  (void)arg;
+  if (heap_hi == 0 || (uintptr_t)lo < heap_lo) heap_lo = (uintptr_t)lo;
+  if ((uintptr_t)hi > heap_hi) heap_hi = (uintptr_t)hi;
+}
+
+static void exact_counts(track_counters_t *sum) {
+  rh_heap_stats_t st;
+  heap_stats(&st, NULL, 0);
+  atomic_store(&sum->allocs, (int64_t)st.allocations);
+  atomic_store(&sum->frees, (int64_t)st.frees);
+  atomic_store(&sum->live_blocks, (int64_t)st.allocations - (int64_t)st.frees);
+}
+
+/* Under --track=sample on reheap's heap: the sampled build of the heap,
+ * loaded before this library, takes the calls and hands over its samples;
+ * this library's own malloc family is then never called. */
+static void sample_in_heap(void) {
+  bool (*set)(const rh_heap_sampler_t *) =
+      (bool (*)(const rh_heap_sampler_t *))(uintptr_t)dlsym(RTLD_DEFAULT, "rh_heap_set_sampler");
+  heap_stats = (void (*)(rh_heap_stats_t *, rh_class_stats_t *, size_t))(uintptr_t)dlsym(RTLD_DEFAULT,
+                                                                                        "rh_heap_stats");
+  static const rh_heap_sampler_t sampler = {heap_next, heap_taken, heap_freed};
+  if (set == NULL || heap_stats == NULL || !set(&sampler)) return;
+  sampling_in_heap = true;
+  track_sampled_by_heap = true;
+  Dl_info info;
+  if (dladdr((void *)(uintptr_t)set, &info) && info.dli_fname != NULL)
+    os_module_code_each(info.dli_fname, heap_code, NULL);
+  track_exact_counts = exact_counts;
+}
+
 static bool track_free(void *p) {
   if (p == NULL || inside) return true;
   if (sampling) {
@@ -472,6 +555,9 @@ __attribute__((constructor)) static void track_init(void) {
   dwarf = how == 2;
   track_sample_mean = (uint64_t)env_long("REHEAP_TRACK_SAMPLE", 0);
   sampling = track_sample_mean != 0;
+  inside = 1;
+  if (sampling) sample_in_heap();
+  inside = 0;
   long d = env_long("REHEAP_TRACK_DEPTH", 16);
   depth = d < 1 ? 1 : d > DEPTH_MAX ? DEPTH_MAX : (size_t)d;
   long pid = env_long("REHEAP_TRACK_PID", 0);

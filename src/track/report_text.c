@@ -15,6 +15,9 @@
 #include "track/symbols.h"
 #include "track/track_internal.h"
 
+void (*track_exact_counts)(track_counters_t *sum);
+bool track_sampled_by_heap;
+
 #define GROUPS_MAX 65536 /* as many as stacks.c can hold, and the no-stack group */
 
 typedef struct group {
@@ -320,7 +323,8 @@ static void report_text(out_t *o, report_t *r, size_t max_groups) {
   put_count(o, track_read(&s->invalid_frees));
   bool sampled = track_sample_mean != 0;
   if (sampled) {
-    put(o, "\nreheap track: sampled, one sample in about every ");
+    put(o, track_sampled_by_heap ? "\nreheap track: sampled by reheap's heap, one sample in about every "
+                                 : "\nreheap track: sampled, one sample in about every ");
     put_u(o, track_sample_mean);
     put(o, " bytes allocated: the live and peak bytes and each stack's bytes and blocks are estimates; "
            "blocks live at exit are not told leaked or reachable");
@@ -425,6 +429,7 @@ void track_report(int fd, track_format_t format, size_t max_groups) {
   report_t r;
   memset(&r, 0, sizeof r);
   track_counters_sum(&r.sum);
+  if (track_exact_counts != NULL) track_exact_counts(&r.sum);
   size_t bytes = GROUPS_MAX * sizeof(group_t);
   /* anonymous maps, zeroed: the groups table starts empty */
   if (format != TRACK_FORMAT_FOLDED_ALLOCATED) {

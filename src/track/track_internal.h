@@ -293,6 +293,13 @@ TRACK_HIDDEN void track_counters_unshare(void);
 /* The file where process pid's counters are shared. */
 TRACK_HIDDEN void track_counters_path(long pid, char *buf, size_t cap);
 
+/* Set by the library in front when another part counts exactly what the
+ * tracker's counters only estimate (the sampled heap's allocations and
+ * frees): the report takes those from it. */
+TRACK_HIDDEN extern void (*track_exact_counts)(track_counters_t *sum);
+/* Whether the heap itself takes the samples (its sampled build). */
+TRACK_HIDDEN extern bool track_sampled_by_heap;
+
 /* ---- report_text.c ---- */
 typedef enum {
   TRACK_FORMAT_TEXT,

@@ -3,6 +3,8 @@
  *   churn_small  200,000 blocks of 64 bytes, freed     12,800,000 bytes
  *   churn_mixed   20,000 blocks of 1 to 2,000 bytes, freed (1,000 on average)
  *   keep_some     20,000 blocks of 256 bytes, live at exit  5,120,000 bytes
+ *   made_for_another 20,000 blocks of 512 bytes made by a thread and freed
+ *                 by main (frees from another thread than the page's own)
  * and two threads doing the first at once (the counts are per thread). */
 #include <pthread.h>
 #include <stdio.h>
@@ -34,6 +36,17 @@ __attribute__((noinline)) static void keep_some(int n) {
   for (int i = 0; i < n; i++) kept[i] = malloc(256);
 }
 
+static void *handed[20000];
+__attribute__((noinline)) static void made_for_another(int n) {
+  for (int i = 0; i < n; i++) handed[i] = malloc(512);
+}
+
+static void *maker(void *arg) {
+  (void)arg;
+  made_for_another(20000);
+  return NULL;
+}
+
 static void *thread(void *arg) {
   (void)arg;
   churn_small(100000);
@@ -47,6 +60,9 @@ int main(void) {
   pthread_join(t, NULL);
   churn_mixed(20000);
   keep_some(20000);
+  pthread_create(&t, NULL, maker, NULL);
+  pthread_join(t, NULL);
+  for (int i = 0; i < 20000; i++) free(handed[i]);
   printf("sampled: done\n");
   return 0;
 }
