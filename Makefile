@@ -26,6 +26,7 @@ bench: build
 	$(BUILD)/bin/rh-bench
 	$(BUILD)/bin/rh-hook-bench
 	$(BUILD)/bin/rh-track-bench
+	bash bench/track_sample_accuracy.sh $(BUILD)/bin
 	$(BUILD)/bin/rh-track-compare
 	$(BUILD)/bin/rh-legacy-bench
 	$(BUILD)/bin/rh-py-bench
