@@ -36,9 +36,10 @@ bench: build
 # The hook relocator and the hook-spec parser under libFuzzer, ten minutes
 # each (short runs are in check).
 fuzz: build
-	mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-spec-corpus
+	mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-spec-corpus $(BUILD)/fuzz-report-corpus
 	$(BUILD)/bin/fuzz_reloc -max_total_time=600 $(BUILD)/fuzz-corpus
 	$(BUILD)/bin/fuzz_spec -max_total_time=600 -max_len=4096 $(BUILD)/fuzz-spec-corpus tests/front/fuzz-spec-seeds
+	$(BUILD)/bin/fuzz_report -max_total_time=600 -max_len=65536 -close_fd_mask=2 $(BUILD)/fuzz-report-corpus tests/cli/fuzz-report-seeds
 
 # The Fallout New Vegas plugin: reheap_nvse.dll (32-bit, mingw-w64) and its
 # INI, into $(BUILD)/nvse-release, for Data\NVSE\Plugins.

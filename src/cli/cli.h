@@ -14,6 +14,8 @@
 int rh_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same with the exit status given, for the verbs' own messages. */
 int rh_cli_vfail(int status, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* The message as one line into buf (control bytes escaped: fail_line.c). */
+void rh_cli_format_line(char *buf, size_t cap, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 int rh_cmd_run(int argc, char **argv);
 int rh_cmd_stat(int argc, char **argv);

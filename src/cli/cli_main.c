@@ -30,9 +30,9 @@ static const char help_text[] =
     "  reheap --version        version\n";
 
 int rh_cli_vfail(int status, const char *fmt, va_list ap) {
-  fputs("reheap: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  char line[2048];
+  rh_cli_format_line(line, sizeof line, fmt, ap);
+  fprintf(stderr, "reheap: %s\n", line);
   return status;
 }
 

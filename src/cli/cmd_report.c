@@ -31,8 +31,8 @@ static const char report_help[] =
     "               (not leaks), grouped by stack the same way, N at most\n"
     "  --help       this text\n"
     "\n"
-    "Exit status 1 when FILE cannot be read or is not a reheap track report,\n"
-    "2 for a bad option.\n";
+    "Exit status 2, after one line saying what is wrong, for a bad option and\n"
+    "for a FILE that cannot be read or is not a reheap track report.\n";
 
 typedef enum { OUT_TEXT, OUT_JSON, OUT_FOLDED, OUT_FOLDED_ALLOCATED } out_format_t;
 

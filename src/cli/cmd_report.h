@@ -13,9 +13,9 @@
 
 int rh_cmd_report(int argc, char **argv);
 
-/* Exit status for a file that cannot be read or is not a report (usage
- * errors are RH_EXIT_USAGE). */
-#define RH_EXIT_DATA 1
+/* Exit status for a file that cannot be read or is not a report: bad
+ * input, as a bad option is (RH_EXIT_USAGE). */
+#define RH_EXIT_DATA 2
 
 /* The summary's counters, in the order the JSON document lists them. */
 enum {
@@ -59,6 +59,8 @@ int rh_report_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * fields read as 0 or empty (version 1 lacks several); fields of the wrong
  * type are refused. */
 bool rh_report_read(const char *path, const char *name, rh_report_t *r);
+/* The same from len bytes of text in memory (the reader's fuzz target). */
+bool rh_report_parse(const char *text, size_t len, const char *name, rh_report_t *r);
 void rh_report_free(rh_report_t *r);
 
 /* The formats of `reheap run --track` (docs/track-report.md), line for

@@ -186,6 +186,18 @@ bool rh_report_read(const char *path, const char *name, rh_report_t *r) {
   return r->doc != NULL && load_report(name, r->doc, r);
 }
 
+bool rh_report_parse(const char *text, size_t len, const char *name, rh_report_t *r) {
+  memset(r, 0, sizeof *r);
+  json_error_t err;
+  r->doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+  if (r->doc == NULL) {
+    rh_report_fail("%s is not valid JSON (line %d, column %d: %s); give a report written by %s", name, err.line,
+                   err.column, err.text, rewrite_hint);
+    return false;
+  }
+  return load_report(name, r->doc, r);
+}
+
 static void free_groups(rh_report_group_t *g, size_t n) {
   for (size_t i = 0; i < n; i++) free(g[i].frames);
   free(g);

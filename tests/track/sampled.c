@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static void *volatile sink;
 
@@ -53,7 +54,7 @@ static void *thread(void *arg) {
   return NULL;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   pthread_t t;
   pthread_create(&t, NULL, thread, NULL);
   churn_small(100000);
@@ -63,6 +64,7 @@ int main(void) {
   pthread_create(&t, NULL, maker, NULL);
   pthread_join(t, NULL);
   for (int i = 0; i < 20000; i++) free(handed[i]);
+  if (argc > 1 && argv[1][0] == 'x') _exit(3); /* no exit handlers: the report comes first all the same */
   printf("sampled: done\n");
   return 0;
 }

@@ -70,6 +70,14 @@ grep -q "sampled, one sample in about every 4096 bytes allocated" "$tmp/r.txt" &
 python3 -c "import json,sys; s=json.load(open(sys.argv[1]))['summary']; sys.exit(s['sample_bytes'] != 524288 or not 260000 <= s['allocations'] <= 260010)" "$tmp/d.json" ||
   fail "default: $(head -c 300 "$tmp/d.json")"
 
+# a program that leaves by _exit, skipping its exit handlers, still gets
+# its sampled report, on both heaps
+for heap in reheap system; do
+  "$bin" run --heap=$heap --track=sample=4K --report "$tmp/x$heap.txt" -- "$prog" x >/dev/null; rc=$?
+  [ $rc -eq 3 ] || fail "_exit on $heap: status $rc"
+  grep -q "^live 1: about [0-9]* bytes" "$tmp/x$heap.txt" || fail "_exit on $heap: $(head -3 "$tmp/x$heap.txt")"
+done
+
 # bad input: one line, status 2
 for arg in --track=sample=0 --track=sample=lots --track=sample=2G --track=sample=4Q; do
   out=$("$bin" run "$arg" -- /bin/true 2>&1); rc=$?
