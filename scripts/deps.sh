@@ -17,6 +17,7 @@ pkgs=(
   libdw-dev                   # the tracker's file:line names (elfutils)
   libunwind-dev               # the tracker's DWARF unwinder (--track=dwarf)
   libjansson-dev              # `reheap report FILE` reads saved JSON reports
+  zlib1g-dev                  # the tracker's pprof profiles are gzipped
   heaptrack valgrind          # the tracker's benchmark compares against them
   strace                      # rh-legacy-bench counts OS map calls with it
   tcl8.6 time                 # a second real program taken over (profiles/tcl8.6), its bench

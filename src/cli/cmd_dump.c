@@ -21,7 +21,7 @@
 #define ANSWER_MS 10000 /* how long a live program may take to answer */
 
 static const char dump_help[] =
-    "usage: reheap dump [--format text|json|folded|folded-allocated] [--output FILE] PID\n"
+    "usage: reheap dump [--format text|json|folded|folded-allocated|pprof] [--output FILE] PID\n"
     "\n"
     "Makes process PID, which must run under 'reheap run --track' and belong\n"
     "to you, write its report as it stands now (live blocks by call stack),\n"
@@ -34,6 +34,7 @@ static bool parse_format(const char *s, track_format_t *f) {
       {"json", TRACK_FORMAT_JSON},
       {"folded", TRACK_FORMAT_FOLDED},
       {"folded-allocated", TRACK_FORMAT_FOLDED_ALLOCATED},
+      {"pprof", TRACK_FORMAT_PPROF},
   };
   for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
     if (strcmp(s, formats[i].name) == 0) {
@@ -127,7 +128,7 @@ int rh_cmd_dump(int argc, char **argv) {
     else if (strcmp(a, "--format") == 0 && i + 1 < argc) v = argv[++i];
     if (v != NULL || strcmp(a, "--format") == 0) {
       if (v == NULL || !parse_format(v, &format))
-        return rh_cli_fail("dump: --format takes text, json, folded or folded-allocated");
+        return rh_cli_fail("dump: --format takes text, json, folded, folded-allocated or pprof");
       continue;
     }
     if (strncmp(a, "--output=", 9) == 0) output = a + 9;

@@ -23,7 +23,7 @@
 
 static const char run_usage[] =
     "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|dwarf|nostacks|sample[=BYTES]]] [--depth N] "
-    "[--report FILE] [--format text|json|folded|folded-allocated] [--suppress FILE] "
+    "[--report FILE] [--format text|json|folded|folded-allocated|pprof] [--suppress FILE] "
     "[--profile FILE | --hook SPEC ...] [--strict] -- PROGRAM [ARGS...]";
 
 static const char run_help[] =
@@ -55,8 +55,9 @@ static const char run_help[] =
     "               write the track report to FILE (created owner-only)\n"
     "               instead of stderr\n"
     "  --format F   the report as text (default), json, folded (stacks of\n"
-    "               leaked bytes for flame-graph tools) or folded-allocated\n"
-    "               (stacks of all bytes allocated over the run)\n"
+    "               leaked bytes for flame-graph tools), folded-allocated\n"
+    "               (stacks of all bytes allocated over the run) or pprof (a\n"
+    "               gzipped profile.proto for go tool pprof, Pyroscope, Parca)\n"
     "  --suppress FILE\n"
     "               leaks not to report: one pattern a line, leak:PATTERN or\n"
     "               PATTERN, matched against each frame's function, source\n"
@@ -260,9 +261,9 @@ int rh_cmd_run(int argc, char **argv) {
     } else if (strcmp(a, "--format") == 0 || strncmp(a, "--format=", 9) == 0) {
       format = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
       if (format == NULL || (strcmp(format, "text") != 0 && strcmp(format, "json") != 0 &&
-                             strcmp(format, "folded") != 0 &&
-                             strcmp(format, "folded-allocated") != 0))
-        return rh_cli_fail("run: --format takes text, json, folded or folded-allocated");
+                             strcmp(format, "folded") != 0 && strcmp(format, "folded-allocated") != 0 &&
+                             strcmp(format, "pprof") != 0))
+        return rh_cli_fail("run: --format takes text, json, folded, folded-allocated or pprof");
     } else if (strcmp(a, "--suppress") == 0 || strncmp(a, "--suppress=", 11) == 0) {
       suppress = a[10] == '=' ? a + 11 : (i + 1 < argc ? argv[++i] : NULL);
       if (suppress == NULL || *suppress == '\0')

@@ -42,6 +42,25 @@ void front_next_resolve(void) {
   __atomic_store_n(&front_next.usable, usable, __ATOMIC_RELEASE);
 }
 
+bool front_next_use(void *module) {
+  front_next_t n;
+  n.malloc = (void *(*)(size_t))dlsym(module, "malloc");
+  n.free = (void (*)(void *))dlsym(module, "free");
+  n.calloc = (void *(*)(size_t, size_t))dlsym(module, "calloc");
+  n.realloc = (void *(*)(void *, size_t))dlsym(module, "realloc");
+  n.posix_memalign = (int (*)(void **, size_t, size_t))dlsym(module, "posix_memalign");
+  n.aligned_alloc = (void *(*)(size_t, size_t))dlsym(module, "aligned_alloc");
+  n.memalign = (void *(*)(size_t, size_t))dlsym(module, "memalign");
+  n.valloc = (void *(*)(size_t))dlsym(module, "valloc");
+  n.pvalloc = (void *(*)(size_t))dlsym(module, "pvalloc");
+  n.usable = (size_t(*)(void *))dlsym(module, "malloc_usable_size");
+  if (n.malloc == NULL || n.free == NULL || n.calloc == NULL || n.realloc == NULL || n.posix_memalign == NULL ||
+      n.aligned_alloc == NULL || n.memalign == NULL || n.valloc == NULL || n.pvalloc == NULL || n.usable == NULL)
+    return false;
+  front_next = n;
+  return true;
+}
+
 bool front_next_booting_slow(void) {
   if (atomic_load(&resolving)) return true;
   front_next_resolve();

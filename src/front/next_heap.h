@@ -23,6 +23,12 @@ typedef struct front_next {
 __attribute__((visibility("hidden"))) extern front_next_t front_next;
 /* Looks the next heap up once. */
 __attribute__((visibility("hidden"))) void front_next_resolve(void);
+/* Takes the heap of module (a dlopen handle) instead, for a shim that
+ * passes every call to a heap loaded before it: the shim's own allocations
+ * (its code binds to its own malloc) and the C library's (strdup binds to
+ * the first malloc) then meet in one heap. False, nothing changed, if the
+ * module lacks one of the functions. */
+__attribute__((visibility("hidden"))) bool front_next_use(void *module);
 /* True while the lookup runs (dlsym may allocate): such allocations must
  * come from front_boot_alloc. Resolves first if nothing has yet. */
 __attribute__((visibility("hidden"))) bool front_next_booting_slow(void);

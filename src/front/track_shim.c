@@ -136,7 +136,7 @@ static inline void sampled_alloc(void *p, size_t size) {
 }
 
 static void track_alloc(void *p, size_t size) {
-  if (p == NULL || inside) return;
+  if (p == NULL || inside || sampling_in_heap) return; /* (then only this library's own reach here) */
   if (sampling) {
     sampled_alloc(p, size);
     return;
@@ -277,17 +277,25 @@ static void sample_in_heap(void) {
   heap_stats = (void (*)(rh_heap_stats_t *, rh_class_stats_t *, size_t))(uintptr_t)dlsym(RTLD_DEFAULT,
                                                                                         "rh_heap_stats");
   static const rh_heap_sampler_t sampler = {heap_next, heap_taken, heap_freed};
-  if (set == NULL || heap_stats == NULL || !set(&sampler)) return;
+  Dl_info info;
+  if (set == NULL || heap_stats == NULL || !dladdr((void *)(uintptr_t)set, &info) || info.dli_fname == NULL)
+    return;
+  /* the heap's own malloc family: this library's then passes every call
+   * straight to it, whichever of the two the program reaches first (a
+   * dlsym of the default scope would answer this library's own: it is
+   * linked -Bsymbolic) */
+  void *heap = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+  /* (should the heap refuse the sampler, this library samples in front of
+   * it, its next heap all the same) */
+  if (heap == NULL || !front_next_use(heap) || !set(&sampler)) return;
   sampling_in_heap = true;
   track_sampled_by_heap = true;
-  Dl_info info;
-  if (dladdr((void *)(uintptr_t)set, &info) && info.dli_fname != NULL)
-    os_module_code_each(info.dli_fname, heap_code, NULL);
+  os_module_code_each(info.dli_fname, heap_code, NULL);
   track_exact_counts = exact_counts;
 }
 
 static bool track_free(void *p) {
-  if (p == NULL || inside) return true;
+  if (p == NULL || inside || sampling_in_heap) return true;
   if (sampling) {
     sampled_free(p);
     return true;
@@ -339,7 +347,7 @@ EXPORT void *calloc(size_t count, size_t size) {
 EXPORT void *realloc(void *p, size_t size) {
   if (front_next_booting()) return NULL;
   if (p != NULL && front_is_boot(p)) return front_boot_move(p, size);
-  if (p == NULL || inside) {
+  if (p == NULL || inside || sampling_in_heap) {
     void *q = front_next.realloc(p, size);
     if (p == NULL) track_alloc(q, size);
     return q;
@@ -457,7 +465,7 @@ static void dump_serve(void *arg) {
     uint32_t f = r->dump_format;
     int fd = os_create_private_file(path);
     if (fd >= 0) {
-      track_report(fd, f <= TRACK_FORMAT_FOLDED_ALLOCATED ? (track_format_t)f : TRACK_FORMAT_TEXT, 50);
+      track_report(fd, f <= TRACK_FORMAT_PPROF ? (track_format_t)f : TRACK_FORMAT_TEXT, 50);
       os_close(fd);
     }
     __atomic_store_n(&r->dump_status, fd >= 0 ? 0u : 1u, __ATOMIC_RELAXED);
@@ -505,6 +513,7 @@ EXPORT bool rh_track_report(int fd, const char *name) {
       {"json", TRACK_FORMAT_JSON},
       {"folded", TRACK_FORMAT_FOLDED},
       {"folded-allocated", TRACK_FORMAT_FOLDED_ALLOCATED},
+      {"pprof", TRACK_FORMAT_PPROF},
   };
   for (size_t i = 0; name != NULL && i < sizeof formats / sizeof formats[0]; i++) {
     if (strcmp(name, formats[i].name) != 0) continue;
@@ -575,6 +584,7 @@ __attribute__((constructor)) static void track_init(void) {
   if (fmt != NULL && strcmp(fmt, "json") == 0) format = TRACK_FORMAT_JSON;
   if (fmt != NULL && strcmp(fmt, "folded") == 0) format = TRACK_FORMAT_FOLDED;
   if (fmt != NULL && strcmp(fmt, "folded-allocated") == 0) format = TRACK_FORMAT_FOLDED_ALLOCATED;
+  if (fmt != NULL && strcmp(fmt, "pprof") == 0) format = TRACK_FORMAT_PPROF;
   const char *path = getenv("REHEAP_TRACK_REPORT");
   if (path == NULL || strcmp(path, "-") == 0) {
     report_fd = 2;

@@ -425,6 +425,10 @@ static void collect_leaks(report_t *r) {
 }
 
 void track_report(int fd, track_format_t format, size_t max_groups) {
+  if (format == TRACK_FORMAT_PPROF) {
+    track_report_pprof(fd);
+    return;
+  }
   out_t o = {fd, {0}, 0};
   report_t r;
   memset(&r, 0, sizeof r);

@@ -218,3 +218,26 @@ bool track_symbolize(uintptr_t pc, track_symbol_t *out) {
   os_unlock(&lock);
   return out->module[0] != '\0';
 }
+
+bool track_module_of(uintptr_t pc, uintptr_t *lo, uintptr_t *hi, char *path, size_t path_cap, char *build_id,
+                     size_t id_cap) {
+  bool found = false;
+  if (id_cap > 0) build_id[0] = '\0';
+  if (path_cap > 0) path[0] = '\0';
+  os_lock(&lock);
+  Dwfl_Module *mod = dwfl_ready() ? module_at(pc - 1) : NULL;
+  Dwarf_Addr low, high;
+  const char *name = mod != NULL ? dwfl_module_info(mod, NULL, &low, &high, NULL, NULL, NULL, NULL) : NULL;
+  if (name != NULL) {
+    *lo = (uintptr_t)low;
+    *hi = (uintptr_t)high;
+    copy(path, path_cap, name);
+    const unsigned char *id;
+    GElf_Addr vaddr;
+    int n = dwfl_module_build_id(mod, &id, &vaddr);
+    for (int i = 0; i < n && (size_t)(2 * i + 2) < id_cap; i++) snprintf(build_id + 2 * i, 3, "%02x", id[i]);
+    found = true;
+  }
+  os_unlock(&lock);
+  return found;
+}

@@ -22,5 +22,10 @@ typedef struct track_symbol {
  * with *out emptied, when pc lies in no module. Calls malloc (libdw): only
  * where the tracker lets allocations through untracked. */
 TRACK_HIDDEN bool track_symbolize(uintptr_t pc, track_symbol_t *out);
+/* The module holding the call before pc: its mapped range [lo, hi), its
+ * path and its GNU build ID in hex ("" when it has none). False when none
+ * holds it. Calls malloc, as above. */
+TRACK_HIDDEN bool track_module_of(uintptr_t pc, uintptr_t *lo, uintptr_t *hi, char *path, size_t path_cap,
+                                  char *build_id, size_t id_cap);
 
 #endif

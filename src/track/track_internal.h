@@ -305,11 +305,15 @@ typedef enum {
   TRACK_FORMAT_TEXT,
   TRACK_FORMAT_JSON,
   TRACK_FORMAT_FOLDED,
-  TRACK_FORMAT_FOLDED_ALLOCATED
+  TRACK_FORMAT_FOLDED_ALLOCATED,
+  TRACK_FORMAT_PPROF
 } track_format_t;
 /* Writes the summary and the biggest max_groups leak stacks to fd (JSON
  * and folded: every stack; folded-allocated: every allocating stack). */
 TRACK_HIDDEN void track_report(int fd, track_format_t format, size_t max_groups);
+/* The report as a gzipped pprof profile (report_pprof.c); false if memory
+ * or zlib failed. */
+TRACK_HIDDEN bool track_report_pprof(int fd);
 /* Reports a double free of the block rec describes, freed again from the
  * stack in now[0..n). */
 TRACK_HIDDEN void track_report_double_free(int fd, const track_record_t *rec, const uintptr_t *now,
