@@ -18,6 +18,7 @@ pkgs=(
   libunwind-dev               # the tracker's DWARF unwinder (--track=dwarf)
   libjansson-dev              # `reheap report FILE` reads saved JSON reports
   zlib1g-dev                  # the tracker's pprof profiles are gzipped
+  chromium                    # the tracker's flame graph's script is tested headless
   heaptrack valgrind          # the tracker's benchmark compares against them
   strace                      # rh-legacy-bench counts OS map calls with it
   tcl8.6 time                 # a second real program taken over (profiles/tcl8.6), its bench

@@ -465,7 +465,7 @@ static void dump_serve(void *arg) {
     uint32_t f = r->dump_format;
     int fd = os_create_private_file(path);
     if (fd >= 0) {
-      track_report(fd, f <= TRACK_FORMAT_PPROF ? (track_format_t)f : TRACK_FORMAT_TEXT, 50);
+      track_report(fd, f <= TRACK_FORMAT_SVG_ALLOCATED ? (track_format_t)f : TRACK_FORMAT_TEXT, 50);
       os_close(fd);
     }
     __atomic_store_n(&r->dump_status, fd >= 0 ? 0u : 1u, __ATOMIC_RELAXED);
@@ -514,6 +514,8 @@ EXPORT bool rh_track_report(int fd, const char *name) {
       {"folded", TRACK_FORMAT_FOLDED},
       {"folded-allocated", TRACK_FORMAT_FOLDED_ALLOCATED},
       {"pprof", TRACK_FORMAT_PPROF},
+      {"svg", TRACK_FORMAT_SVG},
+      {"svg-allocated", TRACK_FORMAT_SVG_ALLOCATED},
   };
   for (size_t i = 0; name != NULL && i < sizeof formats / sizeof formats[0]; i++) {
     if (strcmp(name, formats[i].name) != 0) continue;
@@ -585,6 +587,8 @@ __attribute__((constructor)) static void track_init(void) {
   if (fmt != NULL && strcmp(fmt, "folded") == 0) format = TRACK_FORMAT_FOLDED;
   if (fmt != NULL && strcmp(fmt, "folded-allocated") == 0) format = TRACK_FORMAT_FOLDED_ALLOCATED;
   if (fmt != NULL && strcmp(fmt, "pprof") == 0) format = TRACK_FORMAT_PPROF;
+  if (fmt != NULL && strcmp(fmt, "svg") == 0) format = TRACK_FORMAT_SVG;
+  if (fmt != NULL && strcmp(fmt, "svg-allocated") == 0) format = TRACK_FORMAT_SVG_ALLOCATED;
   const char *path = getenv("REHEAP_TRACK_REPORT");
   if (path == NULL || strcmp(path, "-") == 0) {
     report_fd = 2;

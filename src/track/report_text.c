@@ -436,19 +436,28 @@ void track_report(int fd, track_format_t format, size_t max_groups) {
   if (track_exact_counts != NULL) track_exact_counts(&r.sum);
   size_t bytes = GROUPS_MAX * sizeof(group_t);
   /* anonymous maps, zeroed: the groups table starts empty */
-  if (format != TRACK_FORMAT_FOLDED_ALLOCATED) {
+  if (format != TRACK_FORMAT_FOLDED_ALLOCATED && format != TRACK_FORMAT_SVG_ALLOCATED) {
     r.leaks.g = os_map_aligned(bytes, os_page_size(), 0);
     if (format == TRACK_FORMAT_JSON) r.reachable.g = os_map_aligned(bytes, os_page_size(), 0);
     if (r.leaks.g != NULL) collect_leaks(&r);
   }
-  if (format == TRACK_FORMAT_JSON || format == TRACK_FORMAT_FOLDED_ALLOCATED) {
+  if (format == TRACK_FORMAT_JSON || format == TRACK_FORMAT_FOLDED_ALLOCATED || format == TRACK_FORMAT_SVG_ALLOCATED) {
     r.allocated.g = os_map_aligned(bytes, os_page_size(), 0);
     if (r.allocated.g != NULL) {
       track_stack_each(add_stack, &r.allocated);
       sort_groups(r.allocated.g, r.allocated.n);
     }
   }
-  if (format == TRACK_FORMAT_JSON) report_json(&o, &r);
+  if (format == TRACK_FORMAT_SVG || format == TRACK_FORMAT_SVG_ALLOCATED) {
+    groups_t *gs = format == TRACK_FORMAT_SVG ? &r.leaks : &r.allocated;
+    track_svg_stack_t *st = gs->g != NULL ? os_map_aligned((gs->n + 1) * sizeof *st, os_page_size(), 0) : NULL;
+    for (size_t i = 0; st != NULL && i < gs->n; i++) st[i] = (track_svg_stack_t){gs->g[i].stack_id, gs->g[i].bytes};
+    const char *what = format == TRACK_FORMAT_SVG_ALLOCATED ? "bytes allocated over the run"
+                       : track_sample_mean != 0              ? "bytes live at exit"
+                                                             : "bytes leaked";
+    if (st != NULL) track_report_svg(fd, what, st, gs->n);
+    if (st != NULL) os_unmap(st, (gs->n + 1) * sizeof *st);
+  } else if (format == TRACK_FORMAT_JSON) report_json(&o, &r);
   else if (format == TRACK_FORMAT_FOLDED) put_folded(&o, r.leaks.g, r.leaks.n);
   else if (format == TRACK_FORMAT_FOLDED_ALLOCATED) put_folded(&o, r.allocated.g, r.allocated.n);
   else report_text(&o, &r, max_groups);

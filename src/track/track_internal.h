@@ -306,7 +306,9 @@ typedef enum {
   TRACK_FORMAT_JSON,
   TRACK_FORMAT_FOLDED,
   TRACK_FORMAT_FOLDED_ALLOCATED,
-  TRACK_FORMAT_PPROF
+  TRACK_FORMAT_PPROF,
+  TRACK_FORMAT_SVG,
+  TRACK_FORMAT_SVG_ALLOCATED
 } track_format_t;
 /* Writes the summary and the biggest max_groups leak stacks to fd (JSON
  * and folded: every stack; folded-allocated: every allocating stack). */
@@ -314,6 +316,13 @@ TRACK_HIDDEN void track_report(int fd, track_format_t format, size_t max_groups)
 /* The report as a gzipped pprof profile (report_pprof.c); false if memory
  * or zlib failed. */
 TRACK_HIDDEN bool track_report_pprof(int fd);
+/* A flame graph of the stacks' bytes (report_svg.c), what naming them in
+ * its title ("bytes leaked"). */
+typedef struct track_svg_stack {
+  uint32_t stack_id;
+  int64_t bytes;
+} track_svg_stack_t;
+TRACK_HIDDEN bool track_report_svg(int fd, const char *what, const track_svg_stack_t *stacks, size_t n);
 /* Reports a double free of the block rec describes, freed again from the
  * stack in now[0..n). */
 TRACK_HIDDEN void track_report_double_free(int fd, const track_record_t *rec, const uintptr_t *now,
