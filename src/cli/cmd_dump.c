@@ -21,7 +21,7 @@
 #define ANSWER_MS 10000 /* how long a live program may take to answer */
 
 static const char dump_help[] =
-    "usage: reheap dump [--format text|json|folded|folded-allocated|pprof|svg|svg-allocated] [--output FILE] PID\n"
+    "usage: reheap dump [--format text|json|folded|folded-allocated|pprof|svg|svg-allocated|html] [--output FILE] PID\n"
     "\n"
     "Makes process PID, which must run under 'reheap run --track' and belong\n"
     "to you, write its report as it stands now (live blocks by call stack),\n"
@@ -37,6 +37,7 @@ static bool parse_format(const char *s, track_format_t *f) {
       {"pprof", TRACK_FORMAT_PPROF},
       {"svg", TRACK_FORMAT_SVG},
       {"svg-allocated", TRACK_FORMAT_SVG_ALLOCATED},
+      {"html", TRACK_FORMAT_HTML},
   };
   for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
     if (strcmp(s, formats[i].name) == 0) {
@@ -130,7 +131,7 @@ int rh_cmd_dump(int argc, char **argv) {
     else if (strcmp(a, "--format") == 0 && i + 1 < argc) v = argv[++i];
     if (v != NULL || strcmp(a, "--format") == 0) {
       if (v == NULL || !parse_format(v, &format))
-        return rh_cli_fail("dump: --format takes text, json, folded, folded-allocated, pprof, svg or svg-allocated");
+        return rh_cli_fail("dump: --format takes text, json, folded, folded-allocated, pprof, svg, svg-allocated or html");
       continue;
     }
     if (strncmp(a, "--output=", 9) == 0) output = a + 9;

@@ -23,7 +23,7 @@
 
 static const char run_usage[] =
     "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|dwarf|nostacks|sample[=BYTES]]] [--depth N] "
-    "[--report FILE] [--format text|json|folded|folded-allocated|pprof|svg|svg-allocated] [--suppress FILE] "
+    "[--report FILE] [--format text|json|folded|folded-allocated|pprof|svg|svg-allocated|html] [--suppress FILE] "
     "[--profile FILE | --hook SPEC ...] [--strict] -- PROGRAM [ARGS...]";
 
 static const char run_help[] =
@@ -59,7 +59,9 @@ static const char run_help[] =
     "               (stacks of all bytes allocated over the run) or pprof (a\n"
     "               gzipped profile.proto for go tool pprof, Pyroscope, Parca),\n"
     "               svg or svg-allocated (a flame graph of the leaked or of the\n"
-    "               allocated bytes: one file, zoom, search, tooltips)\n"
+    "               allocated bytes: one file, zoom, search, tooltips) or html\n"
+    "               (one page: the summary, a chart of live bytes and resident\n"
+    "               memory over the run, the biggest stacks, their flame graph)\n"
     "  --suppress FILE\n"
     "               leaks not to report: one pattern a line, leak:PATTERN or\n"
     "               PATTERN, matched against each frame's function, source\n"
@@ -265,8 +267,9 @@ int rh_cmd_run(int argc, char **argv) {
       if (format == NULL || (strcmp(format, "text") != 0 && strcmp(format, "json") != 0 &&
                              strcmp(format, "folded") != 0 && strcmp(format, "folded-allocated") != 0 &&
                              strcmp(format, "pprof") != 0 && strcmp(format, "svg") != 0 &&
-                             strcmp(format, "svg-allocated") != 0))
-        return rh_cli_fail("run: --format takes text, json, folded, folded-allocated, pprof, svg or svg-allocated");
+                             strcmp(format, "svg-allocated") != 0 && strcmp(format, "html") != 0))
+        return rh_cli_fail("run: --format takes text, json, folded, folded-allocated, pprof, svg, svg-allocated "
+                           "or html");
     } else if (strcmp(a, "--suppress") == 0 || strncmp(a, "--suppress=", 11) == 0) {
       suppress = a[10] == '=' ? a + 11 : (i + 1 < argc ? argv[++i] : NULL);
       if (suppress == NULL || *suppress == '\0')

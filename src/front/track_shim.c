@@ -397,6 +397,7 @@ void *front_shim_note(void *p, size_t size) {
 static _Atomic int final_pending; /* a fatal signal asks for the exit report */
 static _Atomic int reported;      /* the exit report is out */
 static track_region_t *dump_region;
+static bool timeline; /* --format html: the dump thread takes the timeline too */
 
 /* A fork while another thread holds one of the tracker's locks would leave
  * the child waiting for it forever: every lock is taken before the fork. */
@@ -449,7 +450,8 @@ static void dump_serve(void *arg) {
   for (;;) {
     uint32_t req = __atomic_load_n(&r->dump_request, __ATOMIC_ACQUIRE);
     if (req == served) {
-      os_wait_on(&r->dump_request, req, -1);
+      /* (for the HTML report's chart, a point of the timeline now and then) */
+      os_wait_on(&r->dump_request, req, timeline ? track_timeline_tick() : -1);
       continue;
     }
     if (atomic_load(&final_pending)) {
@@ -465,7 +467,7 @@ static void dump_serve(void *arg) {
     uint32_t f = r->dump_format;
     int fd = os_create_private_file(path);
     if (fd >= 0) {
-      track_report(fd, f <= TRACK_FORMAT_SVG_ALLOCATED ? (track_format_t)f : TRACK_FORMAT_TEXT, 50);
+      track_report(fd, f <= TRACK_FORMAT_HTML ? (track_format_t)f : TRACK_FORMAT_TEXT, 50);
       os_close(fd);
     }
     __atomic_store_n(&r->dump_status, fd >= 0 ? 0u : 1u, __ATOMIC_RELAXED);
@@ -516,6 +518,7 @@ EXPORT bool rh_track_report(int fd, const char *name) {
       {"pprof", TRACK_FORMAT_PPROF},
       {"svg", TRACK_FORMAT_SVG},
       {"svg-allocated", TRACK_FORMAT_SVG_ALLOCATED},
+      {"html", TRACK_FORMAT_HTML},
   };
   for (size_t i = 0; name != NULL && i < sizeof formats / sizeof formats[0]; i++) {
     if (strcmp(name, formats[i].name) != 0) continue;
@@ -577,6 +580,9 @@ __attribute__((constructor)) static void track_init(void) {
   os_atfork(fork_prepare, fork_parent, fork_child);
   /* the live view for `reheap stat` */
   inside = 1;
+  const char *page = getenv("REHEAP_TRACK_FORMAT");
+  timeline = page != NULL && strcmp(page, "html") == 0;
+  if (timeline) track_timeline_tick(); /* its first point: the start */
   if (track_counters_share() && os_thread_start(dump_serve, track_region)) dump_region = track_region;
   track_signals_catch(report_from_signal);
   inside = 0;
@@ -589,6 +595,7 @@ __attribute__((constructor)) static void track_init(void) {
   if (fmt != NULL && strcmp(fmt, "pprof") == 0) format = TRACK_FORMAT_PPROF;
   if (fmt != NULL && strcmp(fmt, "svg") == 0) format = TRACK_FORMAT_SVG;
   if (fmt != NULL && strcmp(fmt, "svg-allocated") == 0) format = TRACK_FORMAT_SVG_ALLOCATED;
+  if (fmt != NULL && strcmp(fmt, "html") == 0) format = TRACK_FORMAT_HTML;
   const char *path = getenv("REHEAP_TRACK_REPORT");
   if (path == NULL || strcmp(path, "-") == 0) {
     report_fd = 2;

@@ -233,7 +233,7 @@ static const char script[] =
     "});\n"
     "]]></script>\n";
 
-bool track_report_svg(int fd, const char *what, const track_svg_stack_t *stacks, size_t n) {
+static bool write_svg(int fd, const char *what, const track_svg_stack_t *stacks, size_t n, bool prolog) {
   tree_t t = {0};
   t.n = calloc(NODES_MAX, sizeof *t.n);
   if (t.n == NULL) return false;
@@ -242,8 +242,8 @@ bool track_report_svg(int fd, const char *what, const track_svg_stack_t *stacks,
     if (stacks[i].bytes > 0) add_stack(&t, stacks[i].stack_id, (double)stacks[i].bytes);
   int height = (int)(t.max_depth + 1) * ROW + TOP + 10;
   out_t o = {fd, {0}, 0};
+  if (prolog) put(&o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
   putf(&o,
-       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
        "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%.0f\" height=\"%d\" "
        "viewBox=\"0 0 %.0f %d\">\n",
        WIDTH, height, WIDTH, height);
@@ -266,4 +266,14 @@ bool track_report_svg(int fd, const char *what, const track_svg_stack_t *stacks,
   free(t.n);
   free(t.names);
   return ok;
+}
+
+bool track_report_svg(int fd, const char *what, const track_svg_stack_t *stacks, size_t n) {
+  return write_svg(fd, what, stacks, n, true);
+}
+
+/* (the script's names are the page's globals: the page's own script keeps
+ * to a function of its own) */
+bool track_report_svg_inline(int fd, const char *what, const track_svg_stack_t *stacks, size_t n) {
+  return write_svg(fd, what, stacks, n, false);
 }

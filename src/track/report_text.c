@@ -98,14 +98,19 @@ typedef struct out {
   size_t len;
 } out_t;
 
+/* (an out_t of fd -1 keeps what fits in its buffer, for a page's summary) */
 static void flush(out_t *o) {
+  if (o->fd < 0) return;
   os_write_all(o->fd, o->buf, o->len);
   o->len = 0;
 }
 
 static void put(out_t *o, const char *s) {
   while (*s) {
-    if (o->len == sizeof o->buf) flush(o);
+    if (o->len == sizeof o->buf) {
+      if (o->fd < 0) return;
+      flush(o);
+    }
     o->buf[o->len++] = *s++;
   }
 }
@@ -424,6 +429,18 @@ static void collect_leaks(report_t *r) {
   sort_groups(c->g, n);
 }
 
+/* The page, with the summary as the text report says it (its first
+ * lines). Apart, and not inlined: its buffer is not on the stack that the
+ * reachability scan reads for the other formats (stale pointers in it
+ * would keep leaked blocks "reachable"). */
+__attribute__((noinline)) static void report_html(int fd, report_t *r, const char *what, const track_svg_stack_t *st,
+                                                  size_t n) {
+  out_t head = {-1, {0}, 0};
+  report_text(&head, r, 0);
+  head.buf[head.len < sizeof head.buf ? head.len : sizeof head.buf - 1] = '\0';
+  track_report_html(fd, head.buf, what, st, n);
+}
+
 void track_report(int fd, track_format_t format, size_t max_groups) {
   if (format == TRACK_FORMAT_PPROF) {
     track_report_pprof(fd);
@@ -448,14 +465,19 @@ void track_report(int fd, track_format_t format, size_t max_groups) {
       sort_groups(r.allocated.g, r.allocated.n);
     }
   }
-  if (format == TRACK_FORMAT_SVG || format == TRACK_FORMAT_SVG_ALLOCATED) {
-    groups_t *gs = format == TRACK_FORMAT_SVG ? &r.leaks : &r.allocated;
+  if (format == TRACK_FORMAT_SVG || format == TRACK_FORMAT_SVG_ALLOCATED || format == TRACK_FORMAT_HTML) {
+    groups_t *gs = format == TRACK_FORMAT_SVG_ALLOCATED ? &r.allocated : &r.leaks;
     track_svg_stack_t *st = gs->g != NULL ? os_map_aligned((gs->n + 1) * sizeof *st, os_page_size(), 0) : NULL;
-    for (size_t i = 0; st != NULL && i < gs->n; i++) st[i] = (track_svg_stack_t){gs->g[i].stack_id, gs->g[i].bytes};
+    for (size_t i = 0; st != NULL && i < gs->n; i++)
+      st[i] = (track_svg_stack_t){gs->g[i].stack_id, gs->g[i].bytes, gs->g[i].blocks};
     const char *what = format == TRACK_FORMAT_SVG_ALLOCATED ? "bytes allocated over the run"
                        : track_sample_mean != 0              ? "bytes live at exit"
                                                              : "bytes leaked";
-    if (st != NULL) track_report_svg(fd, what, st, gs->n);
+    if (st != NULL && format == TRACK_FORMAT_HTML) {
+      report_html(fd, &r, what, st, gs->n);
+    } else if (st != NULL) {
+      track_report_svg(fd, what, st, gs->n);
+    }
     if (st != NULL) os_unmap(st, (gs->n + 1) * sizeof *st);
   } else if (format == TRACK_FORMAT_JSON) report_json(&o, &r);
   else if (format == TRACK_FORMAT_FOLDED) put_folded(&o, r.leaks.g, r.leaks.n);

@@ -300,6 +300,17 @@ TRACK_HIDDEN extern void (*track_exact_counts)(track_counters_t *sum);
 /* Whether the heap itself takes the samples (its sampled build). */
 TRACK_HIDDEN extern bool track_sampled_by_heap;
 
+/* ---- timeline.c ---- */
+typedef struct track_point {
+  uint64_t ms;       /* since the first point */
+  uint64_t live;     /* live bytes (the tracker's count) */
+  uint64_t resident; /* the process's resident memory */
+} track_point_t;
+/* Takes a point if one is due; returns the milliseconds to the next. */
+TRACK_HIDDEN int track_timeline_tick(void);
+/* Copies up to cap points, oldest first; returns how many. */
+TRACK_HIDDEN size_t track_timeline_copy(track_point_t *out, size_t cap);
+
 /* ---- report_text.c ---- */
 typedef enum {
   TRACK_FORMAT_TEXT,
@@ -308,7 +319,8 @@ typedef enum {
   TRACK_FORMAT_FOLDED_ALLOCATED,
   TRACK_FORMAT_PPROF,
   TRACK_FORMAT_SVG,
-  TRACK_FORMAT_SVG_ALLOCATED
+  TRACK_FORMAT_SVG_ALLOCATED,
+  TRACK_FORMAT_HTML
 } track_format_t;
 /* Writes the summary and the biggest max_groups leak stacks to fd (JSON
  * and folded: every stack; folded-allocated: every allocating stack). */
@@ -320,9 +332,18 @@ TRACK_HIDDEN bool track_report_pprof(int fd);
  * its title ("bytes leaked"). */
 typedef struct track_svg_stack {
   uint32_t stack_id;
-  int64_t bytes;
+  int64_t bytes, blocks;
 } track_svg_stack_t;
 TRACK_HIDDEN bool track_report_svg(int fd, const char *what, const track_svg_stack_t *stacks, size_t n);
+/* The same as an element of an HTML page (no XML prolog), its script's
+ * names prefixed so that it can share the page. */
+TRACK_HIDDEN bool track_report_svg_inline(int fd, const char *what, const track_svg_stack_t *stacks, size_t n);
+/* The report as one HTML page (report_html.c): the summary line, the
+ * biggest stacks (leaked, or live under sampling) as a table, their flame
+ * graph, and the chart of the timeline. summary: the text report's first
+ * lines; stacks sorted, biggest first. */
+TRACK_HIDDEN bool track_report_html(int fd, const char *summary, const char *what, const track_svg_stack_t *stacks,
+                                    size_t n);
 /* Reports a double free of the block rec describes, freed again from the
  * stack in now[0..n). */
 TRACK_HIDDEN void track_report_double_free(int fd, const track_record_t *rec, const uintptr_t *now,
