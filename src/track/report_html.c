@@ -9,52 +9,13 @@
 
 #include "os/os.h"
 #include "track/symbols.h"
+#include "track/report_out.h"
 #include "track/track_internal.h"
 
 #define TABLE_ROWS 50
 #define POINTS_MAX 2048
 
-typedef struct out {
-  int fd;
-  char buf[8192];
-  size_t len;
-} out_t;
-
-static void flush(out_t *o) {
-  os_write_all(o->fd, o->buf, o->len);
-  o->len = 0;
-}
-
-static void put(out_t *o, const char *s) {
-  for (; *s; s++) {
-    if (o->len == sizeof o->buf) flush(o);
-    o->buf[o->len++] = *s;
-  }
-}
-
-__attribute__((format(printf, 2, 3))) static void putf(out_t *o, const char *fmt, ...) {
-  char line[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(line, sizeof line, fmt, ap);
-  va_end(ap);
-  put(o, line);
-}
-
-static void put_html(out_t *o, const char *s) {
-  for (; *s; s++) {
-    switch (*s) {
-    case '&': put(o, "&amp;"); break;
-    case '<': put(o, "&lt;"); break;
-    case '>': put(o, "&gt;"); break;
-    case '"': put(o, "&quot;"); break;
-    default: {
-      char one[2] = {(unsigned char)*s < 0x20 && *s != '\n' ? '?' : *s, 0};
-      put(o, one);
-    }
-    }
-  }
-}
+static void put_html(track_out_t *o, const char *s) { track_out_markup(o, s, true); }
 
 /* The chart: two lines over the timeline's points, axes in MiB and
  * seconds, drawn once the page has loaded. */
@@ -92,53 +53,53 @@ static const char chart_script[] =
     "</script>\n";
 
 bool track_report_html(int fd, const char *summary, const char *what, const track_svg_stack_t *stacks, size_t n) {
-  out_t o = {fd, {0}, 0};
-  put(&o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>reheap track report</title>\n"
+  track_out_t o = {fd, {0}, 0};
+  track_out_put(&o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>reheap track report</title>\n"
           "<style>body { font: 14px sans-serif; margin: 20px; } pre { white-space: pre-wrap; } "
           "table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 3px 8px; "
           "vertical-align: top; } td.n { text-align: right; } .axis { font: 11px sans-serif; } "
           ".frames { font: 12px monospace; }</style>\n</head><body>\n<h1>reheap track report</h1>\n<pre>");
   put_html(&o, summary);
-  put(&o, "</pre>\n<h2>Live bytes and resident memory over the run</h2>\n"
+  track_out_put(&o, "</pre>\n<h2>Live bytes and resident memory over the run</h2>\n"
           "<svg id=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"1200\" height=\"300\"></svg>\n"
           "<script>const timeline = [");
   static track_point_t points[POINTS_MAX];
   size_t np = track_timeline_copy(points, POINTS_MAX);
   for (size_t i = 0; i < np; i++)
-    putf(&o, "%s[%llu,%llu,%llu]", i ? "," : "", (unsigned long long)points[i].ms,
+    track_out_putf(&o, "%s[%llu,%llu,%llu]", i ? "," : "", (unsigned long long)points[i].ms,
          (unsigned long long)points[i].live, (unsigned long long)points[i].resident);
-  put(&o, "];</script>\n<h2>The biggest stacks: ");
+  track_out_put(&o, "];</script>\n<h2>The biggest stacks: ");
   put_html(&o, what);
-  put(&o, "</h2>\n<table id=\"stacks\"><tr><th>#</th><th>bytes</th><th>blocks</th><th>stack, innermost first</th>"
+  track_out_put(&o, "</h2>\n<table id=\"stacks\"><tr><th>#</th><th>bytes</th><th>blocks</th><th>stack, innermost first</th>"
           "</tr>\n");
   for (size_t i = 0; i < n && i < TABLE_ROWS; i++) {
-    putf(&o, "<tr><td class=\"n\">%zu</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td><td class=\"frames\">",
+    track_out_putf(&o, "<tr><td class=\"n\">%zu</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td><td class=\"frames\">",
          i + 1, (long long)stacks[i].bytes, (long long)stacks[i].blocks);
     const uintptr_t *frames = NULL;
     size_t depth = stacks[i].stack_id != 0 ? track_stack_get(stacks[i].stack_id, &frames) : 0;
-    if (depth == 0) put(&o, "(no stack)");
+    if (depth == 0) track_out_put(&o, "(no stack)");
     for (size_t k = 0; k < depth; k++) {
       track_symbol_t sym;
       track_symbolize(frames[k], &sym);
-      if (k) put(&o, "<br>");
+      if (k) track_out_put(&o, "<br>");
       if (sym.function[0]) put_html(&o, sym.function);
-      else putf(&o, "0x%llx", (unsigned long long)frames[k]);
+      else track_out_putf(&o, "0x%llx", (unsigned long long)frames[k]);
       if (sym.line != 0) {
-        put(&o, " <small>");
+        track_out_put(&o, " <small>");
         put_html(&o, sym.file);
-        putf(&o, ":%u</small>", sym.line);
+        track_out_putf(&o, ":%u</small>", sym.line);
       }
     }
-    put(&o, "</td></tr>\n");
+    track_out_put(&o, "</td></tr>\n");
   }
-  if (n > TABLE_ROWS) putf(&o, "<tr><td colspan=\"4\">(%zu smaller stacks not shown)</td></tr>\n", n - TABLE_ROWS);
-  put(&o, "</table>\n<h2>Flame graph: ");
+  if (n > TABLE_ROWS) track_out_putf(&o, "<tr><td colspan=\"4\">(%zu smaller stacks not shown)</td></tr>\n", n - TABLE_ROWS);
+  track_out_put(&o, "</table>\n<h2>Flame graph: ");
   put_html(&o, what);
-  put(&o, "</h2>\n");
-  flush(&o);
+  track_out_put(&o, "</h2>\n");
+  track_out_flush(&o);
   bool ok = track_report_svg_inline(fd, what, stacks, n);
-  put(&o, chart_script);
-  put(&o, "</body></html>\n");
-  flush(&o);
+  track_out_put(&o, chart_script);
+  track_out_put(&o, "</body></html>\n");
+  track_out_flush(&o);
   return ok;
 }

@@ -16,6 +16,7 @@
 
 #include "os/os.h"
 #include "track/symbols.h"
+#include "track/report_out.h"
 #include "track/track_internal.h"
 
 #define NODES_MAX (1u << 20)
@@ -99,49 +100,7 @@ static void add_stack(tree_t *t, uint32_t stack_id, double bytes) {
 
 /* ---- output ---- */
 
-typedef struct out {
-  int fd;
-  char buf[8192];
-  size_t len;
-} out_t;
-
-static void flush(out_t *o) {
-  os_write_all(o->fd, o->buf, o->len);
-  o->len = 0;
-}
-
-static void put(out_t *o, const char *s) {
-  for (; *s; s++) {
-    if (o->len == sizeof o->buf) flush(o);
-    o->buf[o->len++] = *s;
-  }
-}
-
-__attribute__((format(printf, 2, 3))) static void putf(out_t *o, const char *fmt, ...) {
-  char line[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(line, sizeof line, fmt, ap);
-  va_end(ap);
-  put(o, line);
-}
-
-/* Text for XML: the five that must be escaped, and no control bytes. */
-static void put_xml(out_t *o, const char *s) {
-  for (; *s; s++) {
-    switch (*s) {
-    case '&': put(o, "&amp;"); break;
-    case '<': put(o, "&lt;"); break;
-    case '>': put(o, "&gt;"); break;
-    case '"': put(o, "&quot;"); break;
-    case '\'': put(o, "&apos;"); break;
-    default: {
-      char one[2] = {(unsigned char)*s < 0x20 ? '?' : *s, 0};
-      put(o, one);
-    }
-    }
-  }
-}
+static void put_xml(track_out_t *o, const char *s) { track_out_markup(o, s, false); }
 
 /* A warm colour from the name, so that one function keeps its colour. */
 static void colour(const char *name, int *r, int *g, int *b) {
@@ -152,7 +111,7 @@ static void colour(const char *name, int *r, int *g, int *b) {
   *b = 40 + (int)((h >> 16) % 40);
 }
 
-static void put_node(out_t *o, const tree_t *t, uint32_t i, double x, double scale, double total, int height) {
+static void put_node(track_out_t *o, const tree_t *t, uint32_t i, double x, double scale, double total, int height) {
   const node_t *n = &t->n[i];
   double w = n->bytes * scale;
   if (w < 0.1) return; /* narrower than a tenth of a pixel: left out */
@@ -160,14 +119,14 @@ static void put_node(out_t *o, const tree_t *t, uint32_t i, double x, double sca
   int r, g, b;
   colour(name, &r, &g, &b);
   double y = height - (double)(n->depth + 1) * ROW;
-  putf(o, "<g class=\"f\" data-x=\"%.3f\" data-w=\"%.3f\" data-b=\"%.0f\"><title>", x, w, n->bytes);
+  track_out_putf(o, "<g class=\"f\" data-x=\"%.3f\" data-w=\"%.3f\" data-b=\"%.0f\"><title>", x, w, n->bytes);
   put_xml(o, name);
-  putf(o, " (%.0f bytes, %.2f%%)</title>", n->bytes, total > 0 ? 100.0 * n->bytes / total : 0);
-  putf(o, "<rect x=\"%.3f\" y=\"%.0f\" width=\"%.3f\" height=\"%d\" rx=\"2\" fill=\"rgb(%d,%d,%d)\"/>", x, y, w,
+  track_out_putf(o, " (%.0f bytes, %.2f%%)</title>", n->bytes, total > 0 ? 100.0 * n->bytes / total : 0);
+  track_out_putf(o, "<rect x=\"%.3f\" y=\"%.0f\" width=\"%.3f\" height=\"%d\" rx=\"2\" fill=\"rgb(%d,%d,%d)\"/>", x, y, w,
        ROW - 1, r, g, b);
-  putf(o, "<text x=\"%.3f\" y=\"%.0f\">", x + 3, y + ROW - 5);
+  track_out_putf(o, "<text x=\"%.3f\" y=\"%.0f\">", x + 3, y + ROW - 5);
   put_xml(o, name);
-  put(o, "</text></g>\n");
+  track_out_put(o, "</text></g>\n");
   for (uint32_t c = n->first_child; c != 0; c = t->n[c].next_sibling) {
     put_node(o, t, c, x, scale, total, height);
     x += t->n[c].bytes * scale;
@@ -241,27 +200,27 @@ static bool write_svg(int fd, const char *what, const track_svg_stack_t *stacks,
   for (size_t i = 0; i < n; i++)
     if (stacks[i].bytes > 0) add_stack(&t, stacks[i].stack_id, (double)stacks[i].bytes);
   int height = (int)(t.max_depth + 1) * ROW + TOP + 10;
-  out_t o = {fd, {0}, 0};
-  if (prolog) put(&o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-  putf(&o,
+  track_out_t o = {fd, {0}, 0};
+  if (prolog) track_out_put(&o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+  track_out_putf(&o,
        "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%.0f\" height=\"%d\" "
        "viewBox=\"0 0 %.0f %d\">\n",
        WIDTH, height, WIDTH, height);
-  put(&o, "<style>text { font: 12px monospace; fill: #000; pointer-events: none; } "
+  track_out_put(&o, "<style>text { font: 12px monospace; fill: #000; pointer-events: none; } "
           "g.f:hover rect { stroke: #000; stroke-width: 0.5; } rect.hit { fill: rgb(230,0,230) !important; } "
           "#search { cursor: pointer; }</style>\n");
-  putf(&o, "<rect id=\"background\" x=\"0\" y=\"0\" width=\"%.0f\" height=\"%d\" fill=\"#fdf6e8\"/>\n", WIDTH,
+  track_out_putf(&o, "<rect id=\"background\" x=\"0\" y=\"0\" width=\"%.0f\" height=\"%d\" fill=\"#fdf6e8\"/>\n", WIDTH,
        height);
-  putf(&o, "<text x=\"600\" y=\"20\" text-anchor=\"middle\" style=\"font-size: 16px\">reheap track: %s%s, "
+  track_out_putf(&o, "<text x=\"600\" y=\"20\" text-anchor=\"middle\" style=\"font-size: 16px\">reheap track: %s%s, "
            "%.0f bytes</text>\n",
        what, track_sample_mean != 0 ? " (sampled: estimates)" : "", t.n[0].bytes);
-  put(&o, "<text id=\"search\" x=\"1190\" y=\"20\" text-anchor=\"end\" style=\"pointer-events: all\">Search"
+  track_out_put(&o, "<text id=\"search\" x=\"1190\" y=\"20\" text-anchor=\"end\" style=\"pointer-events: all\">Search"
           "</text>\n<text id=\"matched\" x=\"1190\" y=\"40\" text-anchor=\"end\"> </text>\n"
           "<text id=\"details\" x=\"10\" y=\"40\"> </text>\n");
   if (t.n[0].bytes > 0) put_node(&o, &t, 0, 0, WIDTH / t.n[0].bytes, t.n[0].bytes, height);
-  put(&o, script);
-  put(&o, "</svg>\n");
-  flush(&o);
+  track_out_put(&o, script);
+  track_out_put(&o, "</svg>\n");
+  track_out_flush(&o);
   bool ok = !t.failed;
   free(t.n);
   free(t.names);
