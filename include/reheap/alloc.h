@@ -95,6 +95,52 @@ typedef struct rh_heap_sampler_s {
  * countdown costs every allocation a subtraction). */
 RH_API bool rh_heap_set_sampler(const rh_heap_sampler_t *s);
 
+/* Records kept by the heap itself: the recording build
+ * (libreheap_recorded.so, which `reheap run --track` loads on reheap's
+ * heap) keeps a record of every live block beside the block's page, found
+ * from the address by a shift, so a tracker needs no table of its own.
+ * Recording starts at the first allocation; a free of anything that is no
+ * live block (a double free, an address inside a block or nowhere) is
+ * told to the recorder and goes no further, so the heap stays whole. */
+typedef struct rh_heap_record_s {
+  void *block;
+  size_t size;       /* bytes asked for */
+  uint32_t stack_id; /* the recorder's stack() for it; 0: none */
+  uint32_t seq;      /* allocation number in its thread's heap */
+} rh_heap_record_t;
+enum { RH_HEAP_DOUBLE_FREE = 1, RH_HEAP_INVALID_FREE = 2 };
+typedef struct rh_heap_recorder_s {
+  /* called for every block allocated, on the allocating thread, inside
+   * malloc (what it allocates gets stack 0); NULL: no stacks */
+  uint32_t (*stack)(size_t size);
+  /* p was freed (or resized) but is no live block: kind is
+   * RH_HEAP_DOUBLE_FREE (p was a block, freed already: was is its last
+   * record) or RH_HEAP_INVALID_FREE (was: the live block p points into,
+   * or NULL) */
+  void (*bad_free)(void *p, int kind, const rh_heap_record_t *was);
+} rh_heap_recorder_t;
+/* Sets the recorder (copied); false in a build without records. */
+RH_API bool rh_heap_set_recorder(const rh_heap_recorder_t *r);
+/* While paused, the calling thread's blocks are recorded with the stack
+ * id RH_HEAP_STACK_UNTRACKED (a tracker's own memory: its report leaves
+ * them out). Returns whether it was paused. */
+#define RH_HEAP_STACK_UNTRACKED UINT32_MAX
+RH_API bool rh_heap_record_pause(bool paused);
+/* Calls fn for every live block's record, the program's threads going on
+ * meanwhile (a block allocated or freed during the walk may be seen or
+ * not); fn must not allocate. Returns how many; 0 without records. */
+RH_API size_t rh_heap_records_each(void (*fn)(const rh_heap_record_t *r, void *arg), void *arg);
+typedef struct rh_heap_record_stats_s {
+  uint64_t allocations, frees, reallocs;
+  uint64_t bytes_allocated; /* bytes asked for, every allocation */
+  uint64_t live_bytes;      /* bytes asked for, of the live blocks */
+  uint64_t peak_live_bytes; /* its high-water, as seen on the heap's slow paths */
+  uint64_t double_frees, invalid_frees;
+  uint64_t size_hist[64];   /* allocations by power of two of the bytes asked for */
+} rh_heap_record_stats_t;
+/* The recording build's exact counts; false in a build without records. */
+RH_API bool rh_heap_record_stats(rh_heap_record_stats_t *out);
+
 /* Gives back to the OS now every idle page the calling thread's heap holds
  * (normally done after a delay). */
 RH_API void rh_heap_collect(void);

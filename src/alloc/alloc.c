@@ -18,7 +18,10 @@ static inline void count_alloc(heap_t *h, size_t cls, size_t bs) {
 /* Every allocation that missed the fast path. align is 0, or a power of two
  * above 16 that alloc_aligned could not serve from a size class: then the
  * block comes from a page run (64 KiB aligned) or a huge mapping. */
-static void *alloc_generic(size_t size, size_t align, bool *zeroed, unsigned kind) {
+/* asked: the bytes the caller asked for, which the recording build
+ * records (an aligned request asks less than the size served) */
+static void *alloc_generic(size_t size, size_t asked, size_t align, bool *zeroed, unsigned kind) {
+  (void)asked;
   heap_t *h = heap_tl_get();
   if (unlikely(h->state != HEAP_ACTIVE)) {
     h = heap_thread_init();
@@ -34,7 +37,7 @@ static void *alloc_generic(size_t size, size_t align, bool *zeroed, unsigned kin
       pg->free = b->next;
       pg->used++;
       count_alloc(h, cls, pg->block_size);
-      return HEAP_SAMPLE(h, b, size, kind);
+      return HEAP_HANDED(h, pg, b, asked, kind);
     }
     p = heap_class_alloc_slow(h, cls);
   } else if (size + (align > SLICE_SIZE ? align - SLICE_SIZE : 0) <= LARGE_MAX_SIZE) {
@@ -45,13 +48,14 @@ static void *alloc_generic(size_t size, size_t align, bool *zeroed, unsigned kin
     p = heap_huge_alloc(size, align, zeroed, kind);
   }
   if (p == NULL) goto oom;
-  return HEAP_SAMPLE(h, p, size, kind);
+  return HEAP_HANDED_SLOW(h, p, asked, kind);
 oom:
   errno = ENOMEM;
   return NULL;
 }
 
-static inline void *malloc_kind(size_t size, unsigned kind) {
+static inline __attribute__((always_inline)) void *malloc_asked(size_t size, size_t asked, unsigned kind) {
+  (void)asked;
   if (likely(size <= SMALL_DIRECT_MAX)) {
     heap_t *h = heap_tl_get();
     size_t cls = heap_small_class[(size + 15) >> 4];
@@ -61,10 +65,14 @@ static inline void *malloc_kind(size_t size, unsigned kind) {
       pg->free = b->next;
       pg->used++;
       count_alloc(h, cls + kind * CLASS_COUNT, heap_class_size[cls]);
-      return HEAP_SAMPLE(h, b, size, kind);
+      return HEAP_HANDED(h, pg, b, asked, kind);
     }
   }
-  return alloc_generic(size, 0, NULL, kind);
+  return alloc_generic(size, asked, 0, NULL, kind);
+}
+
+static inline __attribute__((always_inline)) void *malloc_kind(size_t size, unsigned kind) {
+  return malloc_asked(size, size, kind);
 }
 
 RH_API void *rh_malloc(size_t size) { return malloc_kind(size, KIND_PLAIN); }
@@ -106,7 +114,7 @@ static inline void *calloc_kind(size_t count, size_t size, unsigned kind) {
     return p;
   }
   bool zeroed = false;
-  void *p = alloc_generic(total, 0, &zeroed, kind);
+  void *p = alloc_generic(total, total, 0, &zeroed, kind);
   if (p != NULL && !zeroed) memset(p, 0, total);
   return p;
 }
@@ -126,12 +134,12 @@ static void *alloc_aligned(size_t align, size_t size, unsigned kind) {
     size_t rounded = (size + align - 1) & ~(align - 1);
     if (rounded == 0) rounded = align;
     if (rounded <= CLASS_MAX_SIZE) {
-      void *p = malloc_kind(rounded, kind);
+      void *p = malloc_asked(rounded, size, kind);
       heap_assert(p == NULL || ((uintptr_t)p & (align - 1)) == 0);
       return p;
     }
   }
-  return alloc_generic(size, align, NULL, kind);
+  return alloc_generic(size, size, align, NULL, kind);
 }
 
 static bool is_pow2(size_t v) { return v != 0 && (v & (v - 1)) == 0; }
@@ -172,6 +180,16 @@ static inline void *realloc_kind(void *p, size_t size, unsigned kind) {
     errno = ENOMEM;
     return NULL;
   }
+#if RH_HEAP_RECORDS
+  /* a pointer that is no live block never reaches the heap's lists */
+  if (unlikely(heap_rec_live(p) == NULL)) {
+    errno = EINVAL;
+    return NULL;
+  }
+#define RESIZED(q, size) heap_rec_resized((q), (size))
+#else
+#define RESIZED(q, size) ((void)0)
+#endif
   heap_segment_t *seg = heap_segment_of(p);
 #if RH_HEAP_SAMPLING
   /* a sample resized is forgotten: its record would keep the old size, or
@@ -183,8 +201,12 @@ static inline void *realloc_kind(void *p, size_t size, unsigned kind) {
   size_t want = size;
   if (seg->kind == SEG_HUGE) {
     void *q = heap_huge_realloc(seg, size);
-    if (q != NULL) return q;
+    if (q != NULL) {
+      RESIZED(q, size);
+      return q;
+    }
   } else if (size <= usable && size >= usable / 2) {
+    RESIZED(p, size);
     return p; /* fits, and not so much smaller that memory would be wasted */
   } else if (size > usable && usable > CLASS_MAX_SIZE) {
     /* A large block growing: into the free slices after it if its owner
@@ -193,19 +215,25 @@ static inline void *realloc_kind(void *p, size_t size, unsigned kind) {
     heap_t *h = heap_tl_get();
     heap_page_t *pg = heap_page_of(seg, p);
     if (atomic_load_explicit(&seg->heap, memory_order_relaxed) == h &&
-        heap_large_grow(h, pg, p, size))
+        heap_large_grow(h, pg, p, size)) {
+      RESIZED(p, size);
       return p;
+    }
     if (size <= LARGE_MAX_SIZE) {
       want = size + size / 4;
       if (want > LARGE_MAX_SIZE) want = LARGE_MAX_SIZE;
     }
   }
-  void *q = malloc_kind(want, kind);
+  void *q = malloc_asked(want, size, kind);
   if (q == NULL) return NULL;
   memcpy(q, p, usable < size ? usable : size);
   rh_free(p);
+#if RH_HEAP_RECORDS
+  heap_count_own(&heap_tl_get()->rec_reallocs, 1); /* active: it just allocated q */
+#endif
   return q;
 }
+#undef RESIZED
 
 RH_API void *rh_realloc(void *p, size_t size) { return realloc_kind(p, size, KIND_PLAIN); }
 

@@ -34,6 +34,14 @@ static void free_remote(heap_t *owner, heap_page_t *pg, heap_block_t *b) {
 
 void heap_free_generic(heap_segment_t *seg, void *p) {
   if (seg->kind == SEG_HUGE) {
+#if RH_HEAP_RECORDS
+    if (unlikely(p != seg->huge_block || seg->huge_rec.tag != heap_rec_tag(p))) {
+      heap_rec_bad_free(p);
+      return;
+    }
+    seg->huge_rec.tag = (uint32_t)(uintptr_t)p;
+    heap_rec_live_add(heap_tl_get(), -(int64_t)seg->huge_asked);
+#endif
     heap_assert(p == seg->huge_block);
 #if RH_HEAP_SAMPLING
     if (unlikely(seg->huge_sampled != 0)) heap_sample_forget(seg, p, false);

@@ -53,9 +53,15 @@ static void fork_prepare(void) {
   os_lock(&meta_lock);
   heap_segment_cache_lock(true);
   heap_huge_cache_lock(true);
+#if RH_HEAP_RECORDS
+  heap_rec_map_lock(true);
+#endif
 }
 
 static void fork_parent(void) {
+#if RH_HEAP_RECORDS
+  heap_rec_map_lock(false);
+#endif
   heap_huge_cache_lock(false);
   heap_segment_cache_lock(false);
   os_unlock(&meta_lock);
@@ -66,6 +72,9 @@ static void fork_parent(void) {
  * may have been caught halfway through an update, so nothing is ever
  * allocated from them again; frees into them stay safe (remote pushes). */
 static void fork_child(void) {
+#if RH_HEAP_RECORDS
+  heap_rec_map_lock_reset();
+#endif
   heap_huge_cache_reset();
   heap_segment_cache_reset();
   os_lock_reset(&meta_lock);
@@ -180,6 +189,9 @@ heap_t *heap_thread_init(void) {
 }
 
 void heap_stats_flush(heap_t *h) {
+#if RH_HEAP_RECORDS
+  heap_rec_stats_flush(h);
+#endif
   if (h->live_delta == 0) return;
   int64_t now = atomic_fetch_add_explicit(&heap_gstats.live, h->live_delta, memory_order_relaxed) +
                 h->live_delta;

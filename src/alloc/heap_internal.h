@@ -91,6 +91,17 @@ typedef struct heap_block_s {
 
 struct heap_s;
 
+/* A live block's record in the recording build (RH_HEAP_RECORDS,
+ * libreheap_recorded.so, for --track on reheap's heap): kept beside the
+ * block's page, found from the address by a shift, so tracking needs no
+ * table and no lock (record.c). */
+typedef struct heap_rec_s {
+  uint32_t tag;   /* the block address's low 32 bits, | 1 while it is live */
+  uint32_t stack; /* the recorder's stack id; 0: none */
+  uint32_t size;  /* bytes asked for (a huge block's are in its segment) */
+  uint32_t seq;   /* allocation number, in its heap */
+} heap_rec_t;
+
 typedef struct heap_page_s {
   heap_block_t *free;     /* blocks ready for the owner: hot, first */
   uint32_t used;
@@ -102,6 +113,10 @@ typedef struct heap_page_s {
   uint8_t is_zero;        /* blocks not yet carved read as zero */
   uint8_t kind;           /* KIND_PLAIN or KIND_TAKEOVER (small and large pages) */
   _Atomic uint16_t samples; /* sampled blocks live in it (set by the owner, freed by anyone) */
+#if RH_HEAP_RECORDS
+  uint8_t rec_shift;      /* a block's record: rec_base + ((address >> rec_shift) << 4) (record.c) */
+  uintptr_t rec_base;
+#endif
   uint32_t capacity;      /* blocks carved so far (carving is lazy) */
   uint32_t reserved;      /* blocks that fit */
   _Atomic uintptr_t thread_free; /* remote frees; bit 0 is TF_NOTIFY */
@@ -117,6 +132,11 @@ typedef struct heap_segment_s {
   uint32_t kind;
   uint32_t block_kind;           /* huge only: KIND_PLAIN or KIND_TAKEOVER */
   uint32_t huge_sampled;         /* huge only: its block is a sample */
+#if RH_HEAP_RECORDS
+  uint8_t *recs;                 /* normal: the records of its blocks, at the offsets of their granules */
+  heap_rec_t huge_rec;           /* huge: its block's record */
+  size_t huge_asked;             /* huge: the bytes asked for (the record holds 32 bits) */
+#endif
   uint64_t free_mask;            /* slices not in a page */
   uint64_t dirty_mask;           /* slices that may hold data (not purged) */
   uint64_t purge_candidates;     /* free+dirty at the last purge tick */
@@ -144,6 +164,14 @@ typedef _Atomic uint64_t heap_counter_t;
 typedef struct heap_s {
   heap_page_t *current[CLASS_SLOTS];
   int64_t live_delta;            /* bytes allocated - freed since last flush */
+#if RH_HEAP_RECORDS
+  _Atomic int64_t rec_live_delta; /* bytes asked for, allocated - freed, since the last flush */
+  heap_counter_t rec_bytes;       /* bytes asked for, allocated */
+  heap_counter_t rec_reallocs;
+  uint32_t rec_seq;               /* this heap's allocations, numbered */
+  bool rec_busy;                  /* in the recorder's stack callback */
+  bool rec_paused;                /* the thread's blocks are not the program's (rh_heap_record_pause) */
+#endif
 #if RH_HEAP_SAMPLING
   int64_t sample_left;           /* bytes to allocate before the next sample */
   bool sample_armed;             /* sample_left was drawn */
@@ -161,6 +189,9 @@ typedef struct heap_s {
   heap_counter_t allocs[CLASS_SLOTS];
   heap_counter_t frees[CLASS_SLOTS];
   heap_counter_t large_allocs, large_frees, large_alloc_bytes, large_free_bytes;
+#if RH_HEAP_RECORDS
+  heap_counter_t rec_hist[64];    /* allocations by power of two of the bytes asked for */
+#endif
   struct heap_s *next_all;
   struct heap_s *next_abandoned;
 } heap_t;
@@ -186,6 +217,11 @@ typedef struct heap_global_stats_s {
   _Atomic uint64_t threads, heaps_reused;
   /* the takeover's large and huge blocks (its small ones are counted by class) */
   _Atomic uint64_t takeover_big_allocs, takeover_big_frees;
+#if RH_HEAP_RECORDS
+  _Atomic int64_t rec_live;       /* bytes asked for, live, as flushed */
+  _Atomic uint64_t rec_peak;
+  _Atomic uint64_t rec_double_frees, rec_invalid_frees;
+#endif
 } heap_global_stats_t;
 HEAP_HIDDEN extern heap_global_stats_t heap_gstats;
 
@@ -320,6 +356,82 @@ static inline __attribute__((always_inline)) void *heap_sample_count(heap_t *h, 
 #define HEAP_SAMPLE(h, p, size, kind) (p)
 #endif
 
+/* ---- record.c (RH_HEAP_RECORDS builds) ---- */
+#if RH_HEAP_RECORDS
+/* Granules that begin a segment or a huge mapping (their header): a free
+ * of any address is checked against it before its header is read, as an
+ * address inside a huge block would otherwise take the block's bytes for
+ * a header. Set and cleared under heap_rec_map_lock. */
+HEAP_HIDDEN extern _Atomic uint64_t heap_head_bits[GRANULES / 64];
+static inline bool heap_is_head(const void *seg) {
+  uint64_t g = (uintptr_t)seg >> SEG_SHIFT;
+  return g < GRANULES && ((atomic_load_explicit(&heap_head_bits[g >> 6], memory_order_relaxed) >> (g & 63)) & 1);
+}
+HEAP_HIDDEN void heap_head_mark(void *seg, bool head);
+/* Held across every unmapping and moving of a mapping the heap owns, and
+ * by the walk over every record (rh_heap_records_each). */
+HEAP_HIDDEN void heap_rec_map_lock(bool take);
+HEAP_HIDDEN void heap_rec_map_lock_reset(void);
+/* The record no address matches: where pages not in use send a lookup. */
+HEAP_HIDDEN extern heap_rec_t heap_rec_none;
+static inline void heap_rec_page_clear(heap_page_t *pg) {
+  pg->rec_shift = SEG_SHIFT;
+  pg->rec_base = (uintptr_t)&heap_rec_none - (((uintptr_t)pg >> SEG_SHIFT) << 4);
+}
+/* Set while the recorder wants a stack for every block. */
+HEAP_HIDDEN extern uint32_t (*_Atomic heap_rec_stack_fn)(size_t size);
+static inline uint32_t heap_rec_tag(const void *p) { return (uint32_t)(uintptr_t)p | 1u; }
+static inline heap_rec_t *heap_rec_in_page(const heap_page_t *pg, const void *p) {
+  return (heap_rec_t *)(pg->rec_base + (((uintptr_t)p >> pg->rec_shift) << 4));
+}
+static inline void heap_rec_live_add(heap_t *h, int64_t v) {
+  if (likely(h->state == HEAP_ACTIVE))
+    atomic_store_explicit(&h->rec_live_delta, atomic_load_explicit(&h->rec_live_delta, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+  else
+    atomic_fetch_add_explicit(&heap_gstats.rec_live, v, memory_order_relaxed);
+}
+static inline void heap_rec_live_own(heap_t *h, int64_t v) {
+  atomic_store_explicit(&h->rec_live_delta, atomic_load_explicit(&h->rec_live_delta, memory_order_relaxed) + v,
+                        memory_order_relaxed);
+}
+/* The block p of size bytes asked for was just handed out by h (active);
+ * returns p. With stacks, the recorder is called last, from a tail call,
+ * so that the path without them saves no register and makes no frame. */
+HEAP_HIDDEN void *heap_rec_stacked(heap_t *h, heap_rec_t *r, void *p, size_t size);
+static inline __attribute__((always_inline)) void *heap_rec_put(heap_t *h, heap_rec_t *r, void *p, size_t size) {
+  r->size = (uint32_t)size;
+  r->seq = h->rec_seq++;
+  r->stack = 0;
+  r->tag = heap_rec_tag(p);
+  heap_count_own(&h->rec_bytes, size);
+  heap_rec_live_own(h, (int64_t)size);
+  heap_count_own(&h->rec_hist[63 - __builtin_clzll((unsigned long long)size | 1)], 1);
+  if (unlikely(h->rec_paused | (atomic_load_explicit(&heap_rec_stack_fn, memory_order_relaxed) != NULL)))
+    return heap_rec_stacked(h, r, p, size);
+  return p;
+}
+/* The same where the page is not at hand (slow paths, huge blocks). */
+HEAP_HIDDEN void *heap_rec_note(heap_t *h, void *p, size_t size);
+/* p was freed but is no live block: told to the recorder, and the free
+ * goes no further. */
+HEAP_HIDDEN void heap_rec_bad_free(void *p);
+/* The live record of p, for realloc; NULL (told as a bad free) if p is
+ * none. */
+HEAP_HIDDEN heap_rec_t *heap_rec_live(void *p);
+/* The live block p (its record r, looked up before) now holds size bytes
+ * asked for, at q (realloc in place, or a huge block's pages moved). */
+HEAP_HIDDEN void heap_rec_resized(void *q, size_t size);
+HEAP_HIDDEN void heap_rec_stats_flush(heap_t *h);
+/* An allocation's last step: its record (the recording build), or the
+ * sampler's countdown (the sampled one), or nothing. */
+#define HEAP_HANDED(h, pg, p, size, kind) heap_rec_put((h), heap_rec_in_page((pg), (p)), (p), (size))
+#define HEAP_HANDED_SLOW(h, p, size, kind) heap_rec_note((h), (p), (size))
+#else
+#define HEAP_HANDED(h, pg, p, size, kind) HEAP_SAMPLE((h), (p), (size), (kind))
+#define HEAP_HANDED_SLOW(h, p, size, kind) HEAP_SAMPLE((h), (p), (size), (kind))
+#endif
+
 /* ---- free.c ---- */
 HEAP_HIDDEN void heap_free_generic(heap_segment_t *seg, void *p);
 /* Usable bytes of the live block p (realloc and malloc_usable_size). */
@@ -336,7 +448,19 @@ static inline size_t heap_block_usable(heap_segment_t *seg, const void *p) {
 static inline __attribute__((always_inline)) void heap_free_in(heap_segment_t *seg, heap_page_t *pg,
                                                                void *p) {
   heap_t *h = heap_tl_get();
+#if RH_HEAP_RECORDS
+  heap_rec_t *r = heap_rec_in_page(pg, p);
+  if (unlikely(r->tag != heap_rec_tag(p))) {
+    heap_rec_bad_free(p);
+    return;
+  }
+  r->tag = (uint32_t)(uintptr_t)p; /* freed: the rest stays, for a double free's report */
+  int64_t asked = (int64_t)r->size;
+#endif
   if (likely(atomic_load_explicit(&seg->heap, memory_order_relaxed) == h && pg->flags == 0)) {
+#if RH_HEAP_RECORDS
+    heap_rec_live_own(h, -asked);
+#endif
     heap_assert(pg->slice_count > 0 && pg->used > 0);
     heap_assert((uint8_t *)p >= pg->start && ((uint8_t *)p - pg->start) % pg->block_size == 0 &&
                 (uint8_t *)p < pg->start + (size_t)pg->capacity * pg->block_size);
@@ -348,12 +472,21 @@ static inline __attribute__((always_inline)) void heap_free_in(heap_segment_t *s
     if (unlikely(--pg->used == 0)) heap_page_now_empty(h, pg);
     return;
   }
+#if RH_HEAP_RECORDS
+  heap_rec_live_add(h, -asked);
+#endif
   heap_free_generic(seg, p);
 }
 
 /* Callers have checked that p is reheap's (or trust that it is). */
 static inline __attribute__((always_inline)) void heap_free_block(void *p) {
   heap_segment_t *seg = heap_segment_of(p);
+#if RH_HEAP_RECORDS
+  if (unlikely(!heap_is_head(seg))) {
+    heap_rec_bad_free(p);
+    return;
+  }
+#endif
   if (unlikely(seg->kind == SEG_HUGE)) {
     heap_free_generic(seg, p);
     return;

@@ -57,8 +57,15 @@ static void huge_account_live(heap_segment_t *seg, bool add, bool count_live) {
 static void huge_unmap(heap_segment_t *seg, bool live) {
   huge_account_live(seg, false, live);
   size_t total = seg->map_size;
+#if RH_HEAP_RECORDS
+  heap_rec_map_lock(true);
+  heap_head_mark(seg, false);
+#endif
   heap_owner_mark(seg, total, false);
   os_unmap(seg, total);
+#if RH_HEAP_RECORDS
+  heap_rec_map_lock(false);
+#endif
 }
 
 /* A cached mapping of at least total bytes, and not so much more that the
@@ -187,6 +194,10 @@ void *heap_huge_alloc(size_t size, size_t align, bool *zeroed, unsigned kind) {
   seg->map_size = total;
   seg->huge_block = (uint8_t *)seg + off;
   seg->huge_usable = round_up(size, os_page_size());
+#if RH_HEAP_RECORDS
+  seg->huge_rec.tag = 0;
+  heap_head_mark(seg, true);
+#endif
   huge_account(seg, true);
   heap_gadd(&heap_gstats.huge_allocs, 1);
   heap_gadd(&heap_gstats.huge_alloc_bytes, seg->huge_usable);
@@ -241,14 +252,25 @@ void *heap_huge_realloc(heap_segment_t *seg, size_t size) {
   size_t old_total = seg->map_size;
   heap_owner_mark(dst, total, true);
   huge_account(seg, false);
+#if RH_HEAP_RECORDS
+  heap_rec_map_lock(true); /* the record walk must not read the old header as it goes */
+#endif
   if (!os_move_pages(seg, old_total, dst, total)) {
     huge_account(seg, true);
     atomic_fetch_sub_explicit(&heap_gstats.os_map_calls, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&heap_gstats.os_unmap_calls, 1, memory_order_relaxed);
     heap_owner_mark(dst, total, false);
     os_unmap(dst, total);
+#if RH_HEAP_RECORDS
+    heap_rec_map_lock(false);
+#endif
     return NULL;
   }
+#if RH_HEAP_RECORDS
+  heap_head_mark(seg, false);
+  heap_head_mark(dst, true);
+  heap_rec_map_lock(false);
+#endif
   heap_owner_mark(seg, old_total, false);
   /* the header moved with the pages */
   dst->map_size = total;

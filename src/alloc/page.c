@@ -30,6 +30,15 @@ void heap_page_init(heap_page_t *pg, size_t block_size, uint8_t cls, uint32_t re
   pg->reserved = reserved;
   atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
   pg->next = pg->prev = NULL;
+#if RH_HEAP_RECORDS
+  /* blocks at least 2^shift apart: one record each, at most two per block
+   * of room; a large page's one block (perhaps not at its start) has the
+   * first */
+  heap_segment_t *seg = heap_segment_of_page(pg);
+  unsigned shift = cls == CLASS_LARGE ? SEG_SHIFT : 63u - (unsigned)__builtin_clzll((unsigned long long)block_size);
+  pg->rec_shift = (uint8_t)shift;
+  pg->rec_base = (uintptr_t)seg->recs + (uintptr_t)(pg->start - (uint8_t *)seg) - (((uintptr_t)pg->start >> shift) << 4);
+#endif
 }
 
 void heap_page_extend(heap_page_t *pg) {

@@ -64,6 +64,16 @@ static heap_segment_t *segment_obtain(void) {
 
   seg = os_map_aligned(SEG_SIZE, SEG_SIZE, 0);
   if (seg == NULL) return NULL;
+#if RH_HEAP_RECORDS
+  /* the records, at the byte offsets of their blocks' granules: memory
+   * only where written */
+  seg->recs = os_map_aligned(SEG_SIZE, os_page_size(), 0);
+  if (seg->recs == NULL) {
+    os_unmap(seg, SEG_SIZE);
+    return NULL;
+  }
+  for (size_t i = 0; i < SLICE_COUNT; i++) heap_rec_page_clear(&seg->pages[i]);
+#endif
   heap_gadd(&heap_gstats.os_map_calls, 1);
   heap_gadd(&heap_gstats.reserved, SEG_SIZE);
   committed_add((int64_t)SLICE_SIZE); /* the header slice */
@@ -72,6 +82,9 @@ static heap_segment_t *segment_obtain(void) {
   seg->free_mask = SLICES_USABLE_MASK;
   seg->dirty_mask = 0;
   seg->purge_candidates = 0;
+#if RH_HEAP_RECORDS
+  heap_head_mark(seg, true); /* its header is whole: the record walk may read it */
+#endif
   return seg;
 }
 
@@ -94,8 +107,16 @@ static void segment_give_back(heap_segment_t *seg) {
   }
   os_unlock(&cache_lock);
   if (seg == NULL) return;
+#if RH_HEAP_RECORDS
+  heap_rec_map_lock(true);
+  heap_head_mark(seg, false);
+  os_unmap(seg->recs, SEG_SIZE);
+#endif
   heap_owner_mark(seg, SEG_SIZE, false);
   os_unmap(seg, SEG_SIZE);
+#if RH_HEAP_RECORDS
+  heap_rec_map_lock(false);
+#endif
   heap_gadd(&heap_gstats.os_unmap_calls, 1);
   atomic_fetch_sub_explicit(&heap_gstats.reserved, SEG_SIZE, memory_order_relaxed);
   committed_add(-(int64_t)SLICE_SIZE);
@@ -175,6 +196,11 @@ void heap_segment_page_release(heap_t *h, heap_page_t *pg) {
   uint64_t run = run_mask(pg->slice_count, at);
   heap_assert((seg->free_mask & run) == 0);
   seg->free_mask |= run;
+#if RH_HEAP_RECORDS
+  /* an address in a free slice then finds no record */
+  for (size_t i = 1; i < pg->slice_count; i++) seg->pages[at + i].slice_offset = 0;
+  heap_rec_page_clear(pg);
+#endif
   pg->slice_count = 0;
   pg->flags = 0;
   atomic_store_explicit(&pg->samples, 0, memory_order_relaxed);

@@ -321,8 +321,17 @@ int rh_cmd_run(int argc, char **argv) {
    * and hands over its samples; loaded before the tracker, it takes the
    * program's calls itself */
   bool sample_in_heap = sample[0] != '\0' && strcmp(heap->name, "reheap") == 0;
+  /* --track on reheap's heap: its recording build keeps every block's
+   * record beside the block (a takeover keeps its own records, in the
+   * tracker's table, so it stays on the plain build); opt-in through
+   * REHEAP_TRACK_IN_HEAP until the tracker's leak, fork and live tests
+   * pass on it */
+  bool records_in_heap = getenv("REHEAP_TRACK_IN_HEAP") != NULL && track != NULL && sample[0] == '\0' &&
+                         strcmp(heap->name, "reheap") == 0 && profile == NULL && hooks.len == 0;
   if (strcmp(heap->name, "reheap") == 0) {
-    const char *name = sample_in_heap ? "libreheap_sampled.so" : "libreheap.so";
+    const char *name = sample_in_heap ? "libreheap_sampled.so"
+                       : records_in_heap ? "libreheap_recorded.so"
+                                         : "libreheap.so";
     if (!rh_helper_library(name, lib, sizeof lib))
       return rh_cli_fail("run: %s not found next to this reheap (bin/../lib) nor in "
                          "$REHEAP_LIB; build it with 'make'", name);
@@ -331,7 +340,7 @@ int rh_cmd_run(int argc, char **argv) {
     return rh_cli_fail("run: heap '%s' needs %s, which is missing; install Debian's %s",
                        heap->name, library, heap->package);
   }
-  if (library != NULL && !sample_in_heap && preload(library) != 0)
+  if (library != NULL && !sample_in_heap && !records_in_heap && preload(library) != 0)
     return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
   /* Other heaps do not count their calls: a shim in front of them does. */
   char counter[PATH_MAX];
@@ -367,7 +376,7 @@ int rh_cmd_run(int argc, char **argv) {
       return rh_cli_fail("run: libreheap_track.so not found next to this reheap; build it with "
                          "'make'");
     if (preload(tlib) != 0) return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
-    if (sample_in_heap && preload(library) != 0)
+    if ((sample_in_heap || records_in_heap) && preload(library) != 0)
       return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
     setenv("REHEAP_TRACK_STACKS", track, 1);
     if (sample[0] != '\0') setenv("REHEAP_TRACK_SAMPLE", sample, 1);

@@ -45,6 +45,9 @@ static __thread uint64_t my_seq;
  * random state (0 until its first allocation) */
 static bool sampling;
 static bool sampling_in_heap; /* the heap counts down and hands over its samples */
+/* the heap keeps every block's record itself (libreheap_recorded.so) */
+static bool heap_records;
+static bool in_heap; /* either: this library's malloc family only passes calls on */
 static __thread int64_t sample_left;
 static __thread uint64_t sample_state;
 
@@ -76,15 +79,22 @@ static int64_t est_bytes(size_t size) {
  * sample's stack, left out. */
 static uintptr_t heap_lo, heap_hi;
 
-__attribute__((noinline)) static uint32_t stack_of(size_t size) {
-  uintptr_t frames[DEPTH_MAX + 8];
-  int64_t blocks = sampling ? track_sample_round(track_sample_weight(size), &sample_state) : 1;
-  if (heap_hi == 0) return track_stack_note(frames, capture(frames), est_bytes(size), blocks);
+/* The calling stack past the heap's own frames (when the heap calls the
+ * tracker from inside malloc or free); frames holds DEPTH_MAX + 8. */
+static size_t capture_program(uintptr_t *frames) {
+  if (heap_hi == 0) return capture(frames);
   size_t want = depth;
   size_t n = capture_max(frames, want + 8), k = 0;
   while (k < n && frames[k] >= heap_lo && frames[k] < heap_hi) k++;
   n -= k;
-  return track_stack_note(frames + k, n < want ? n : want, est_bytes(size), blocks);
+  memmove(frames, frames + k, n * sizeof *frames);
+  return n < want ? n : want;
+}
+
+__attribute__((noinline)) static uint32_t stack_of(size_t size) {
+  uintptr_t frames[DEPTH_MAX + 8];
+  int64_t blocks = sampling ? track_sample_round(track_sample_weight(size), &sample_state) : 1;
+  return track_stack_note(frames, capture_program(frames), est_bytes(size), blocks);
 }
 
 /* A record of p (inside is set). */
@@ -136,7 +146,7 @@ static inline void sampled_alloc(void *p, size_t size) {
 }
 
 static void track_alloc(void *p, size_t size) {
-  if (p == NULL || inside || sampling_in_heap) return; /* (then only this library's own reach here) */
+  if (p == NULL || inside || in_heap) return; /* (then only this library's own reach here) */
   if (sampling) {
     sampled_alloc(p, size);
     return;
@@ -289,13 +299,169 @@ static void sample_in_heap(void) {
    * it, its next heap all the same) */
   if (heap == NULL || !front_next_use(heap) || !set(&sampler)) return;
   sampling_in_heap = true;
+  in_heap = true;
   track_sampled_by_heap = true;
   os_module_code_each(info.dli_fname, heap_code, NULL);
   track_exact_counts = exact_counts;
 }
 
+/* ---- records kept by the heap (libreheap_recorded.so) ---- */
+
+static size_t (*heap_records_each)(void (*)(const rh_heap_record_t *, void *), void *);
+static bool (*heap_record_stats)(rh_heap_record_stats_t *);
+static bool (*heap_record_pause)(bool);
+
+/* What the calling thread allocates while this is on is the tracker's:
+ * the heap records it apart, and the report leaves it out. */
+static bool heap_quiet(bool on) { return heap_record_pause != NULL && heap_record_pause(on); }
+
+static uint32_t heap_stack(size_t size) {
+  if (inside) return RH_HEAP_STACK_UNTRACKED; /* the tracker's own */
+  inside = 1;
+  uint32_t id = stack_of(size);
+  inside = 0;
+  return id;
+}
+
+static void heap_bad_free(void *p, int kind, const rh_heap_record_t *was) {
+  int in = inside;
+  inside = 1;
+  bool quiet = heap_quiet(true);
+  track_counters_t *c = track_counters_mine();
+  track_record_t rec;
+  memset(&rec, 0, sizeof rec);
+  if (was != NULL) {
+    rec.key = track_key((uintptr_t)was->block);
+    rec.size = was->size;
+    rec.stack_id = was->stack_id == RH_HEAP_STACK_UNTRACKED ? 0 : was->stack_id;
+  }
+  uintptr_t frames[DEPTH_MAX + 8];
+  size_t n = capture_program(frames);
+  int fd = report_fd >= 0 ? report_fd : 2;
+  if (kind == RH_HEAP_DOUBLE_FREE) {
+    track_add(&c->double_frees, 1);
+    track_report_double_free(fd, &rec, frames, n);
+  } else {
+    track_add(&c->invalid_frees, 1);
+    track_report_invalid_free(fd, (uintptr_t)p, was != NULL ? &rec : NULL, frames, n);
+  }
+  heap_quiet(quiet);
+  inside = in;
+}
+
+typedef struct live_fwd {
+  void (*fn)(const track_record_t *r, void *arg);
+  void *arg;
+} live_fwd_t;
+
+static void heap_live_one(const rh_heap_record_t *r, void *arg) {
+  if (r->stack_id == RH_HEAP_STACK_UNTRACKED) return;
+  live_fwd_t *f = arg;
+  track_record_t t;
+  memset(&t, 0, sizeof t);
+  t.key = track_key((uintptr_t)r->block);
+  t.size = r->size;
+  t.seq = r->seq;
+  t.stack_id = r->stack_id;
+  f->fn(&t, f->arg);
+}
+
+static void heap_live(void (*fn)(const track_record_t *r, void *arg), void *arg) {
+  live_fwd_t f = {fn, arg};
+  heap_records_each(heap_live_one, &f);
+}
+
+static void heap_counts(track_counters_t *sum) {
+  rh_heap_record_stats_t st;
+  if (!heap_record_stats(&st)) return;
+  atomic_store(&sum->allocs, (int64_t)st.allocations);
+  atomic_store(&sum->frees, (int64_t)st.frees);
+  atomic_store(&sum->reallocs, (int64_t)st.reallocs);
+  atomic_store(&sum->bytes_allocated, (int64_t)st.bytes_allocated);
+  atomic_store(&sum->live_bytes, (int64_t)st.live_bytes);
+  atomic_store(&sum->live_blocks, (int64_t)st.allocations - (int64_t)st.frees);
+  atomic_store(&sum->peak_bytes, (int64_t)st.peak_live_bytes);
+  for (int k = 0; k < 64; k++) atomic_store(&sum->size_hist[k], (int64_t)st.size_hist[k]);
+}
+
+static void untracked_one(const rh_heap_record_t *r, void *arg) {
+  int64_t *t = arg;
+  if (r->stack_id != RH_HEAP_STACK_UNTRACKED) return;
+  t[0] += (int64_t)r->size;
+  t[1]++;
+}
+
+/* For the report: the heap's counts less the tracker's own blocks still
+ * live (its report's leaked bytes are the live ones less the reachable). */
+static void heap_counts_report(track_counters_t *sum) {
+  heap_counts(sum);
+  int64_t t[2] = {0, 0};
+  heap_records_each(untracked_one, t);
+  atomic_store(&sum->live_bytes, track_read(&sum->live_bytes) - t[0]);
+  atomic_store(&sum->live_blocks, track_read(&sum->live_blocks) - t[1]);
+}
+
+/* For `reheap stat`, which sums the shared counters: the heap's counts,
+ * put now and then in the dump thread's own block (the program's threads
+ * count nothing here but bad frees). */
+static void heap_counts_share(void) {
+  track_counters_t *c = track_counters_mine();
+  track_counters_t now;
+  memset(&now, 0, sizeof now);
+  heap_counts(&now);
+  atomic_store(&c->allocs, track_read(&now.allocs));
+  atomic_store(&c->frees, track_read(&now.frees));
+  atomic_store(&c->reallocs, track_read(&now.reallocs));
+  atomic_store(&c->bytes_allocated, track_read(&now.bytes_allocated));
+  atomic_store(&c->live_bytes, track_read(&now.live_bytes));
+  for (int k = 0; k < 64; k++) atomic_store(&c->size_hist[k], track_read(&now.size_hist[k]));
+  int64_t peak = track_read(&now.peak_bytes), old = atomic_load(&track_region->peak);
+  while (peak > old && !atomic_compare_exchange_weak(&track_region->peak, &old, peak)) {
+  }
+}
+
+/* Under --track on reheap's heap: its recording build, loaded before this
+ * library, takes the calls and keeps the records; this library gives it
+ * the stacks, reports bad frees, and reads the records for the report. */
+static void records_in_heap(void) {
+  /* what the look-ups below allocate is the tracker's */
+  bool (*pause)(bool) = (bool (*)(bool))(uintptr_t)dlsym(RTLD_DEFAULT, "rh_heap_record_pause");
+  if (pause != NULL) pause(true);
+  bool (*set)(const rh_heap_recorder_t *) =
+      (bool (*)(const rh_heap_recorder_t *))(uintptr_t)dlsym(RTLD_DEFAULT, "rh_heap_set_recorder");
+  heap_records_each = (size_t (*)(void (*)(const rh_heap_record_t *, void *), void *))(uintptr_t)dlsym(
+      RTLD_DEFAULT, "rh_heap_records_each");
+  heap_record_stats = (bool (*)(rh_heap_record_stats_t *))(uintptr_t)dlsym(RTLD_DEFAULT, "rh_heap_record_stats");
+  Dl_info info;
+  if (set == NULL || heap_records_each == NULL || heap_record_stats == NULL || pause == NULL ||
+      !dladdr((void *)(uintptr_t)set, &info) || info.dli_fname == NULL) {
+    if (pause != NULL) pause(false);
+    return;
+  }
+  void *heap = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+  /* a heap built without records refuses: this library then records in
+   * front of it, as in front of any other */
+  rh_heap_record_stats_t probe;
+  const rh_heap_recorder_t recorder = {stacks ? heap_stack : NULL, heap_bad_free};
+  if (heap == NULL || !heap_record_stats(&probe) || !front_next_use(heap)) {
+    pause(false);
+    return;
+  }
+  os_module_code_each(info.dli_fname, heap_code, NULL);
+  if (!set(&recorder)) {
+    pause(false);
+    return;
+  }
+  heap_record_pause = pause;
+  pause(false);
+  heap_records = true;
+  in_heap = true;
+  track_live_source = heap_live;
+  track_exact_counts = heap_counts_report;
+}
+
 static bool track_free(void *p) {
-  if (p == NULL || inside || sampling_in_heap) return true;
+  if (p == NULL || inside || in_heap) return true;
   if (sampling) {
     sampled_free(p);
     return true;
@@ -347,7 +513,7 @@ EXPORT void *calloc(size_t count, size_t size) {
 EXPORT void *realloc(void *p, size_t size) {
   if (front_next_booting()) return NULL;
   if (p != NULL && front_is_boot(p)) return front_boot_move(p, size);
-  if (p == NULL || inside || sampling_in_heap) {
+  if (p == NULL || inside || in_heap) {
     void *q = front_next.realloc(p, size);
     if (p == NULL) track_alloc(q, size);
     return q;
@@ -437,21 +603,32 @@ static void final_report(void) {
   if (atomic_exchange(&reported, 1)) return;
   int was = inside;
   inside = 1;
+  bool quiet = heap_quiet(true);
   track_report(report_fd, format, 50);
+  heap_quiet(quiet);
   if (done_fd >= 0) os_write_all(done_fd, "1", 1);
   track_counters_unshare();
   inside = was;
 }
 
+#define HEAP_COUNTS_MS 200 /* how stale `reheap stat` may find the heap's counts */
+
 static void dump_serve(void *arg) {
   track_region_t *r = arg;
   inside = 1; /* what this thread allocates is not the program's */
+  heap_quiet(true);
   uint32_t served = __atomic_load_n(&r->dump_done, __ATOMIC_ACQUIRE);
   for (;;) {
     uint32_t req = __atomic_load_n(&r->dump_request, __ATOMIC_ACQUIRE);
     if (req == served) {
-      /* (for the HTML report's chart, a point of the timeline now and then) */
-      os_wait_on(&r->dump_request, req, timeline ? track_timeline_tick() : -1);
+      /* (for the HTML report's chart, a point of the timeline now and
+       * then; for `reheap stat`, the heap's own counts) */
+      int wait = timeline ? (int)track_timeline_tick() : -1;
+      if (heap_records) {
+        heap_counts_share();
+        if (wait < 0 || wait > HEAP_COUNTS_MS) wait = HEAP_COUNTS_MS;
+      }
+      os_wait_on(&r->dump_request, req, wait);
       continue;
     }
     if (atomic_load(&final_pending)) {
@@ -524,7 +701,9 @@ EXPORT bool rh_track_report(int fd, const char *name) {
     if (strcmp(name, formats[i].name) != 0) continue;
     int was = inside;
     inside = 1;
+    bool quiet = heap_quiet(true);
     track_report(fd, formats[i].f, 50);
+    heap_quiet(quiet);
     inside = was;
     return true;
   }
@@ -569,13 +748,18 @@ __attribute__((constructor)) static void track_init(void) {
   dwarf = how == 2;
   track_sample_mean = (uint64_t)env_long("REHEAP_TRACK_SAMPLE", 0);
   sampling = track_sample_mean != 0;
-  inside = 1;
-  if (sampling) sample_in_heap();
-  inside = 0;
   long d = env_long("REHEAP_TRACK_DEPTH", 16);
   depth = d < 1 ? 1 : d > DEPTH_MAX ? DEPTH_MAX : (size_t)d;
+  inside = 1;
+  if (sampling) sample_in_heap();
+  else records_in_heap();
+  bool quiet = heap_quiet(true); /* what the set-up allocates is the tracker's */
+  inside = 0;
   long pid = env_long("REHEAP_TRACK_PID", 0);
-  if (pid != 0 && pid != (long)getpid()) return; /* a child: tracked, no report */
+  if (pid != 0 && pid != (long)getpid()) { /* a child: tracked, no report */
+    heap_quiet(quiet);
+    return;
+  }
   report_pid = getpid();
   os_atfork(fork_prepare, fork_parent, fork_child);
   /* the live view for `reheap stat` */
@@ -612,6 +796,7 @@ __attribute__((constructor)) static void track_init(void) {
     }
   }
   track_suppress_init(getenv("REHEAP_TRACK_SUPPRESS"), 2);
+  heap_quiet(quiet);
 }
 
 __attribute__((destructor)) static void track_fini(void) {

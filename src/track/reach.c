@@ -284,7 +284,7 @@ static bool scan_roots(scan_t *s, uintptr_t sp) {
  * addresses included) lies in the stack range scanned. */
 __attribute__((noinline)) static bool classify(track_reach_t *r, uintptr_t sp) {
   memset(r, 0, sizeof *r);
-  size_t cap = track_table_count();
+  size_t cap = track_live_count();
   cap += cap / 4 + 256;
   if (cap > UINT32_MAX - 1) cap = UINT32_MAX - 1;
   size_t page = os_page_size();
@@ -304,7 +304,7 @@ __attribute__((noinline)) static bool classify(track_reach_t *r, uintptr_t sp) {
   s->own_hi = (uintptr_t)map + bytes;
 
   copy_t c = {s->b, 0, cap};
-  track_table_each(copy_record, &c);
+  track_live_each(copy_record, &c);
   s->n = c.n;
   sort_blocks(s);
   if (s->n > 0) {

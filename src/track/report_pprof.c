@@ -280,7 +280,7 @@ bool track_report_pprof(int fd) {
   memset(&p, 0, sizeof p);
   if (v == NULL) return false;
   track_stack_each(add_allocated, v);
-  track_table_each(add_live, v);
+  track_live_each(add_live, v);
   str_id(&p.str, ""); /* string 0 is "" */
   value_type(&p, 1, "alloc_objects", "count");
   value_type(&p, 1, "alloc_space", "bytes");

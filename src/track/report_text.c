@@ -407,7 +407,7 @@ static void collect_leaks(report_t *r) {
     r->threads_not_scanned = reach.threads_not_scanned;
     track_reach_release(&reach);
   } else {
-    track_table_each(add_record, c);
+    track_live_each(add_record, c);
   }
   if (r->reachable.g != NULL) {
     compact(&r->reachable);

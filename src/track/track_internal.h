@@ -188,6 +188,13 @@ TRACK_HIDDEN bool track_table_find_retired(uintptr_t addr, track_record_t *copy)
  * at most reach bytes below addr; false if none. Slow: for bad frees. */
 TRACK_HIDDEN bool track_table_find_containing(uintptr_t addr, size_t reach, track_record_t *copy);
 
+/* ---- live.c ---- */
+/* Every live block's record, from the table or from where the library in
+ * front says the heap keeps them (track_live_source; fn gets copies). */
+TRACK_HIDDEN extern void (*track_live_source)(void (*fn)(const track_record_t *r, void *arg), void *arg);
+TRACK_HIDDEN void track_live_each(void (*fn)(const track_record_t *r, void *arg), void *arg);
+TRACK_HIDDEN size_t track_live_count(void);
+
 /* ---- stacks.c ---- */
 /* Return addresses of the callers, innermost first, leaving out the
  * innermost ones in [skip_lo, skip_hi) (the tracker's own code, however
