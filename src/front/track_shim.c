@@ -406,16 +406,8 @@ static void heap_counts_report(track_counters_t *sum) {
  * count nothing here but bad frees). */
 static void heap_counts_share(void) {
   track_counters_t *c = track_counters_mine();
-  track_counters_t now;
-  memset(&now, 0, sizeof now);
-  heap_counts(&now);
-  atomic_store(&c->allocs, track_read(&now.allocs));
-  atomic_store(&c->frees, track_read(&now.frees));
-  atomic_store(&c->reallocs, track_read(&now.reallocs));
-  atomic_store(&c->bytes_allocated, track_read(&now.bytes_allocated));
-  atomic_store(&c->live_bytes, track_read(&now.live_bytes));
-  for (int k = 0; k < 64; k++) atomic_store(&c->size_hist[k], track_read(&now.size_hist[k]));
-  int64_t peak = track_read(&now.peak_bytes), old = atomic_load(&track_region->peak);
+  heap_counts(c); /* (its peak and live blocks are not summed: the region's peak is) */
+  int64_t peak = track_read(&c->peak_bytes), old = atomic_load(&track_region->peak);
   while (peak > old && !atomic_compare_exchange_weak(&track_region->peak, &old, peak)) {
   }
 }
