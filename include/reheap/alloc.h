@@ -99,9 +99,11 @@ RH_API bool rh_heap_set_sampler(const rh_heap_sampler_t *s);
  * (libreheap_recorded.so, which `reheap run --track` loads on reheap's
  * heap) keeps a record of every live block beside the block's page, found
  * from the address by a shift, so a tracker needs no table of its own.
- * Recording starts at the first allocation; a free of anything that is no
+ * Recording starts when a recorder is set; a free of anything that is no
  * live block (a double free, an address inside a block or nowhere) is
- * told to the recorder and goes no further, so the heap stays whole. */
+ * told to the recorder and goes no further, so the heap stays whole.
+ * Blocks allocated before, or by a paused thread, or by the recorder's
+ * own stack(), are quiet: neither walked nor counted. */
 typedef struct rh_heap_record_s {
   void *block;
   size_t size;       /* bytes asked for */
@@ -111,7 +113,7 @@ typedef struct rh_heap_record_s {
 enum { RH_HEAP_DOUBLE_FREE = 1, RH_HEAP_INVALID_FREE = 2 };
 typedef struct rh_heap_recorder_s {
   /* called for every block allocated, on the allocating thread, inside
-   * malloc (what it allocates gets stack 0); NULL: no stacks */
+   * malloc (what it allocates is quiet); NULL: no stacks */
   uint32_t (*stack)(size_t size);
   /* p was freed (or resized) but is no live block: kind is
    * RH_HEAP_DOUBLE_FREE (p was a block, freed already: was is its last
@@ -121,10 +123,10 @@ typedef struct rh_heap_recorder_s {
 } rh_heap_recorder_t;
 /* Sets the recorder (copied); false in a build without records. */
 RH_API bool rh_heap_set_recorder(const rh_heap_recorder_t *r);
-/* While paused, the calling thread's blocks are recorded with the stack
- * id RH_HEAP_STACK_UNTRACKED (a tracker's own memory: its report leaves
- * them out). Returns whether it was paused. */
+/* While paused, the calling thread's blocks are quiet (a tracker's own
+ * memory). Returns whether it was paused. */
 #define RH_HEAP_STACK_UNTRACKED UINT32_MAX
+#define RH_HEAP_STACK_EARLY (UINT32_MAX - 1) /* (a quiet block from before the recorder) */
 RH_API bool rh_heap_record_pause(bool paused);
 /* Calls fn for every live block's record, the program's threads going on
  * meanwhile (a block allocated or freed during the walk may be seen or
@@ -136,6 +138,7 @@ typedef struct rh_heap_record_stats_s {
   uint64_t live_bytes;      /* bytes asked for, of the live blocks */
   uint64_t peak_live_bytes; /* its high-water, as seen on the heap's slow paths */
   uint64_t double_frees, invalid_frees;
+  uint64_t unknown_frees;   /* of blocks from before recording, or not the heap's */
   uint64_t size_hist[64];   /* allocations by power of two of the bytes asked for */
 } rh_heap_record_stats_t;
 /* The recording build's exact counts; false in a build without records. */

@@ -92,8 +92,11 @@ extern void *rh_foreign_realloc(void *p, size_t size) __attribute__((weak, visib
 void heap_free_front(void *p) {
   if (likely(heap_owns(p))) {
     heap_free_block(p);
-  } else if (p != NULL && rh_foreign_free != NULL) {
-    rh_foreign_free(p);
+  } else if (p != NULL) {
+#if RH_HEAP_RECORDS
+    if (!heap_rec_foreign_free(p)) return;
+#endif
+    if (rh_foreign_free != NULL) rh_foreign_free(p);
   }
 }
 
@@ -229,7 +232,7 @@ static inline void *realloc_kind(void *p, size_t size, unsigned kind) {
   memcpy(q, p, usable < size ? usable : size);
   rh_free(p);
 #if RH_HEAP_RECORDS
-  heap_count_own(&heap_tl_get()->rec_reallocs, 1); /* active: it just allocated q */
+  heap_rec_moved(q);
 #endif
   return q;
 }

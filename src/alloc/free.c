@@ -35,10 +35,12 @@ static void free_remote(heap_t *owner, heap_page_t *pg, heap_block_t *b) {
 void heap_free_generic(heap_segment_t *seg, void *p) {
   if (seg->kind == SEG_HUGE) {
 #if RH_HEAP_RECORDS
-    if (unlikely(p != seg->huge_block || seg->huge_rec.tag != heap_rec_tag(p))) {
+    if (unlikely(p != seg->huge_block)) {
       heap_rec_bad_free(p);
       return;
     }
+    if (unlikely(seg->huge_rec.tag != heap_rec_tag(p)) && !heap_rec_odd_free(&seg->huge_rec, p, seg->huge_asked))
+      return;
     seg->huge_rec.tag = (uint32_t)(uintptr_t)p;
     heap_rec_live_add(heap_tl_get(), -(int64_t)seg->huge_asked);
 #endif

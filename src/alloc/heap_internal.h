@@ -96,7 +96,7 @@ struct heap_s;
  * block's page, found from the address by a shift, so tracking needs no
  * table and no lock (record.c). */
 typedef struct heap_rec_s {
-  uint32_t tag;   /* the block address's low 32 bits, | 1 while it is live */
+  uint32_t tag;   /* the block address's low 32 bits, | 1 while it is live, | 2 if quiet */
   uint32_t stack; /* the recorder's stack id; 0: none */
   uint32_t size;  /* bytes asked for (a huge block's are in its segment) */
   uint32_t seq;   /* allocation number, in its heap */
@@ -168,6 +168,7 @@ typedef struct heap_s {
   _Atomic int64_t rec_live_delta; /* bytes asked for, allocated - freed, since the last flush */
   heap_counter_t rec_bytes;       /* bytes asked for, allocated */
   heap_counter_t rec_reallocs;
+  heap_counter_t rec_quiet_allocs; /* blocks recorded quiet (heap_rec_stacked) */
   uint32_t rec_seq;               /* this heap's allocations, numbered */
   bool rec_busy;                  /* in the recorder's stack callback */
   bool rec_paused;                /* the thread's blocks are not the program's (rh_heap_record_pause) */
@@ -221,6 +222,8 @@ typedef struct heap_global_stats_s {
   _Atomic int64_t rec_live;       /* bytes asked for, live, as flushed */
   _Atomic uint64_t rec_peak;
   _Atomic uint64_t rec_double_frees, rec_invalid_frees;
+  _Atomic uint64_t rec_quiet_frees;   /* frees of quiet blocks */
+  _Atomic uint64_t rec_unknown_frees; /* of blocks from before recording, or foreign ones */
 #endif
 } heap_global_stats_t;
 HEAP_HIDDEN extern heap_global_stats_t heap_gstats;
@@ -378,9 +381,18 @@ static inline void heap_rec_page_clear(heap_page_t *pg) {
   pg->rec_shift = SEG_SHIFT;
   pg->rec_base = (uintptr_t)&heap_rec_none - (((uintptr_t)pg >> SEG_SHIFT) << 4);
 }
-/* Set while the recorder wants a stack for every block. */
-HEAP_HIDDEN extern uint32_t (*_Atomic heap_rec_stack_fn)(size_t size);
+/* Nonzero while every allocation takes heap_rec_stacked: before a
+ * recorder is set (its blocks are quiet), and while it wants stacks. */
+HEAP_HIDDEN extern _Atomic uint8_t heap_rec_slow;
+/* A live block's tag. A quiet block (allocated before recording began, or
+ * by a paused thread or the recorder itself) has bit 1 set as well: its
+ * free misses the fast path's compare, and it is neither walked nor
+ * counted. */
 static inline uint32_t heap_rec_tag(const void *p) { return (uint32_t)(uintptr_t)p | 1u; }
+#define HEAP_REC_QUIET 2u
+static inline bool heap_rec_is_live(const heap_rec_t *r, const void *p) {
+  return (r->tag | HEAP_REC_QUIET) == (heap_rec_tag(p) | HEAP_REC_QUIET);
+}
 static inline heap_rec_t *heap_rec_in_page(const heap_page_t *pg, const void *p) {
   return (heap_rec_t *)(pg->rec_base + (((uintptr_t)p >> pg->rec_shift) << 4));
 }
@@ -407,7 +419,7 @@ static inline __attribute__((always_inline)) void *heap_rec_put(heap_t *h, heap_
   heap_count_own(&h->rec_bytes, size);
   heap_rec_live_own(h, (int64_t)size);
   heap_count_own(&h->rec_hist[63 - __builtin_clzll((unsigned long long)size | 1)], 1);
-  if (unlikely(h->rec_paused | (atomic_load_explicit(&heap_rec_stack_fn, memory_order_relaxed) != NULL)))
+  if (unlikely(h->rec_paused | atomic_load_explicit(&heap_rec_slow, memory_order_relaxed)))
     return heap_rec_stacked(h, r, p, size);
   return p;
 }
@@ -416,12 +428,23 @@ HEAP_HIDDEN void *heap_rec_note(heap_t *h, void *p, size_t size);
 /* p was freed but is no live block: told to the recorder, and the free
  * goes no further. */
 HEAP_HIDDEN void heap_rec_bad_free(void *p);
+/* A free whose record r missed the fast path's compare: true (and the
+ * counts of a quiet block's free made, asked bytes given back to the live
+ * count its caller takes them from) if p is a quiet live block; else
+ * told as a bad free, and false. */
+HEAP_HIDDEN bool heap_rec_odd_free(heap_rec_t *r, void *p, size_t asked);
+/* A free of p, which the heap does not own: false (told as an invalid
+ * free) if it cannot be a block of anyone's, being misaligned; else
+ * counted as a free of a block never recorded, and true. */
+HEAP_HIDDEN bool heap_rec_foreign_free(void *p);
 /* The live record of p, for realloc; NULL (told as a bad free) if p is
  * none. */
 HEAP_HIDDEN heap_rec_t *heap_rec_live(void *p);
 /* The live block p (its record r, looked up before) now holds size bytes
  * asked for, at q (realloc in place, or a huge block's pages moved). */
 HEAP_HIDDEN void heap_rec_resized(void *q, size_t size);
+/* A realloc moved the block to q, just allocated by the caller's heap. */
+HEAP_HIDDEN void heap_rec_moved(void *q);
 HEAP_HIDDEN void heap_rec_stats_flush(heap_t *h);
 /* An allocation's last step: its record (the recording build), or the
  * sampler's countdown (the sampled one), or nothing. */
@@ -450,10 +473,7 @@ static inline __attribute__((always_inline)) void heap_free_in(heap_segment_t *s
   heap_t *h = heap_tl_get();
 #if RH_HEAP_RECORDS
   heap_rec_t *r = heap_rec_in_page(pg, p);
-  if (unlikely(r->tag != heap_rec_tag(p))) {
-    heap_rec_bad_free(p);
-    return;
-  }
+  if (unlikely(r->tag != heap_rec_tag(p)) && !heap_rec_odd_free(r, p, r->size)) return;
   r->tag = (uint32_t)(uintptr_t)p; /* freed: the rest stays, for a double free's report */
   int64_t asked = (int64_t)r->size;
 #endif

@@ -23,7 +23,8 @@
 #if RH_HEAP_RECORDS
 _Atomic uint64_t heap_head_bits[GRANULES / 64];
 heap_rec_t heap_rec_none;
-uint32_t (*_Atomic heap_rec_stack_fn)(size_t size);
+static uint32_t (*_Atomic stack_fn)(size_t size);
+_Atomic uint8_t heap_rec_slow = 1; /* no recorder yet */
 
 RH_API bool rh_heap_record_pause(bool paused) {
   heap_t *h = heap_tl_get();
@@ -54,22 +55,58 @@ void heap_rec_map_lock_reset(void) { os_lock_reset(&map_lock); }
 RH_API bool rh_heap_set_recorder(const rh_heap_recorder_t *r) {
   if (r == NULL) return false;
   recorder = *r;
+  atomic_store_explicit(&stack_fn, r->stack, memory_order_release);
   atomic_store_explicit(&recorder_set, true, memory_order_release);
-  atomic_store_explicit(&heap_rec_stack_fn, r->stack, memory_order_release);
+  atomic_store_explicit(&heap_rec_slow, r->stack != NULL, memory_order_release);
   return true;
 }
 
+/* Takes back what heap_rec_put counted for a block that is not the
+ * program's. */
+static void rec_quiet(heap_t *h, heap_rec_t *r, size_t size, uint32_t stack) {
+  r->stack = stack;
+  r->tag |= HEAP_REC_QUIET;
+  heap_count_own(&h->rec_bytes, (uint64_t)0 - size);
+  heap_rec_live_own(h, -(int64_t)size);
+  heap_count_own(&h->rec_hist[63 - __builtin_clzll((unsigned long long)size | 1)], (uint64_t)0 - 1);
+  heap_count_own(&h->rec_quiet_allocs, 1);
+}
+
 void *heap_rec_stacked(heap_t *h, heap_rec_t *r, void *p, size_t size) {
-  if (h->rec_paused) {
-    r->stack = RH_HEAP_STACK_UNTRACKED;
+  if (!atomic_load_explicit(&recorder_set, memory_order_acquire)) {
+    rec_quiet(h, r, size, RH_HEAP_STACK_EARLY);
     return p;
   }
-  uint32_t (*fn)(size_t) = atomic_load_explicit(&heap_rec_stack_fn, memory_order_acquire);
-  if (h->rec_busy || fn == NULL) return p; /* the recorder's own allocation */
+  if (h->rec_paused || h->rec_busy) { /* the recorder's own block */
+    rec_quiet(h, r, size, RH_HEAP_STACK_UNTRACKED);
+    return p;
+  }
+  uint32_t (*fn)(size_t) = atomic_load_explicit(&stack_fn, memory_order_acquire);
+  if (fn == NULL) return p;
   h->rec_busy = true;
   r->stack = fn(size);
   h->rec_busy = false;
   return p;
+}
+
+bool heap_rec_odd_free(heap_rec_t *r, void *p, size_t asked) {
+  if (r->tag != (heap_rec_tag(p) | HEAP_REC_QUIET)) {
+    heap_rec_bad_free(p);
+    return false;
+  }
+  heap_gadd(&heap_gstats.rec_quiet_frees, 1);
+  if (r->stack == RH_HEAP_STACK_EARLY) heap_gadd(&heap_gstats.rec_unknown_frees, 1);
+  heap_rec_live_add(heap_tl_get(), (int64_t)asked);
+  return true;
+}
+
+bool heap_rec_foreign_free(void *p) {
+  if (((uintptr_t)p & (_Alignof(max_align_t) - 1)) != 0) {
+    heap_rec_bad_free(p);
+    return false;
+  }
+  heap_gadd(&heap_gstats.rec_unknown_frees, 1);
+  return true;
 }
 
 static heap_rec_t *huge_rec(heap_segment_t *seg) { return &seg->huge_rec; }
@@ -78,12 +115,13 @@ void *heap_rec_note(heap_t *h, void *p, size_t size) {
   heap_segment_t *seg = heap_segment_of(p);
   if (seg->kind == SEG_HUGE) {
     seg->huge_asked = size;
-    /* heap_rec_put counts the 32 bits the record holds: the rest here */
-    if (size > UINT32_MAX) {
+    heap_rec_put(h, huge_rec(seg), p, size > UINT32_MAX ? UINT32_MAX : size);
+    /* heap_rec_put counted the 32 bits the record holds: the rest here */
+    if (size > UINT32_MAX && !(huge_rec(seg)->tag & HEAP_REC_QUIET)) {
       heap_count_own(&h->rec_bytes, size - UINT32_MAX);
       heap_rec_live_own(h, (int64_t)(size - UINT32_MAX));
     }
-    return heap_rec_put(h, huge_rec(seg), p, size > UINT32_MAX ? UINT32_MAX : size);
+    return p;
   }
   return heap_rec_put(h, heap_rec_in_page(heap_page_of(seg, p), p), p, size);
 }
@@ -117,7 +155,7 @@ static bool find_block(const void *p, found_t *f) {
   if (pg->slice_count == 0 || pg == seg->pages) return false;
   if (pg->flags & PAGE_LARGE) {
     heap_rec_t *r = heap_rec_in_page(pg, pg->start);
-    uint8_t *b = (uint8_t *)(((uintptr_t)seg & ~(uintptr_t)UINT32_MAX) | (r->tag & ~1u));
+    uint8_t *b = (uint8_t *)(((uintptr_t)seg & ~(uintptr_t)UINT32_MAX) | (r->tag & ~3u));
     if (a < b || b < pg->start) b = pg->start; /* (not live: where a block would begin) */
     *f = (found_t){b, r, r->size, pg->block_size - (size_t)(b - pg->start)};
     return a < b + f->room;
@@ -138,7 +176,7 @@ void heap_rec_bad_free(void *p) {
   if (in && f.block == (uint8_t *)p && f.rec->tag == (uint32_t)(uintptr_t)p) {
     kind = RH_HEAP_DOUBLE_FREE;
     with = true;
-  } else if (in && f.rec->tag == heap_rec_tag(f.block)) {
+  } else if (in && heap_rec_is_live(f.rec, f.block)) {
     with = true; /* an address inside a live block */
   }
   heap_gadd(kind == RH_HEAP_DOUBLE_FREE ? &heap_gstats.rec_double_frees : &heap_gstats.rec_invalid_frees, 1);
@@ -155,7 +193,7 @@ heap_rec_t *heap_rec_live(void *p) {
     if (seg->kind == SEG_HUGE) r = p == seg->huge_block ? huge_rec(seg) : NULL;
     else r = heap_rec_in_page(heap_page_of(seg, p), p);
   }
-  if (r != NULL && r->tag == heap_rec_tag(p)) return r;
+  if (r != NULL && heap_rec_is_live(r, p)) return r;
   heap_rec_bad_free(p);
   return NULL;
 }
@@ -174,9 +212,17 @@ void heap_rec_resized(void *q, size_t size) {
     old = r->size;
   }
   r->size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
-  r->tag = heap_rec_tag(q); /* a huge block's pages may have moved */
+  uint32_t quiet = r->tag & HEAP_REC_QUIET;
+  r->tag = heap_rec_tag(q) | quiet; /* a huge block's pages may have moved */
+  if (quiet) return;
   heap_rec_live_add(h, (int64_t)size - (int64_t)old);
   heap_count(h, &h->rec_reallocs, 1);
+}
+
+void heap_rec_moved(void *q) {
+  heap_segment_t *seg = heap_segment_of(q);
+  const heap_rec_t *r = seg->kind == SEG_HUGE ? huge_rec(seg) : heap_rec_in_page(heap_page_of(seg, q), q);
+  if (!(r->tag & HEAP_REC_QUIET)) heap_count_own(&heap_tl_get()->rec_reallocs, 1); /* (active: it allocated q) */
 }
 
 void heap_rec_stats_flush(heap_t *h) {
@@ -203,8 +249,8 @@ static size_t page_each(heap_segment_t *seg, size_t i, size_t n, void (*fn)(cons
   size_t seen = 0;
   for (size_t k = 0; k < count; k++) {
     heap_rec_t r = recs[k];
-    if (!(r.tag & 1)) continue;
-    uintptr_t b = high | (r.tag & ~1u);
+    if ((r.tag & 3) != 1) continue; /* (free, or quiet) */
+    uintptr_t b = high | (r.tag & ~3u);
     if (b < start || b >= start + (n << SLICE_SHIFT)) continue;
     if (shift != SEG_SHIFT && ((b - start) >> shift) != k) continue;
     rh_heap_record_t out = {(void *)b, r.size, r.stack, r.seq};
@@ -257,13 +303,15 @@ RH_API bool rh_heap_record_stats(rh_heap_record_stats_t *out) {
   rh_heap_stats(&st, NULL, 0); /* (flushes the caller's own heap) */
   *out = (rh_heap_record_stats_t){0};
   out->allocations = st.allocations;
-  out->frees = st.frees;
+  out->frees = st.frees - atomic_load_explicit(&heap_gstats.rec_quiet_frees, memory_order_relaxed);
+  out->unknown_frees = atomic_load_explicit(&heap_gstats.rec_unknown_frees, memory_order_relaxed);
   heap_t *me = heap_tl_get();
   if (me->state == HEAP_ACTIVE) heap_rec_stats_flush(me);
   int64_t live = atomic_load_explicit(&heap_gstats.rec_live, memory_order_relaxed);
   for (heap_t *h = &heap_static; h != NULL; h = h == &heap_static ? heap_all_first() : h->next_all) {
     out->bytes_allocated += rd(&h->rec_bytes);
     out->reallocs += rd(&h->rec_reallocs);
+    out->allocations -= rd(&h->rec_quiet_allocs);
     live += atomic_load_explicit(&h->rec_live_delta, memory_order_relaxed);
     for (size_t k = 0; k < 64; k++) out->size_hist[k] += rd(&h->rec_hist[k]);
   }

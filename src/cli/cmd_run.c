@@ -323,10 +323,8 @@ int rh_cmd_run(int argc, char **argv) {
   bool sample_in_heap = sample[0] != '\0' && strcmp(heap->name, "reheap") == 0;
   /* --track on reheap's heap: its recording build keeps every block's
    * record beside the block (a takeover keeps its own records, in the
-   * tracker's table, so it stays on the plain build); opt-in through
-   * REHEAP_TRACK_IN_HEAP until the tracker's leak, fork and live tests
-   * pass on it */
-  bool records_in_heap = getenv("REHEAP_TRACK_IN_HEAP") != NULL && track != NULL && sample[0] == '\0' &&
+   * tracker's table, so it stays on the plain build) */
+  bool records_in_heap = track != NULL && sample[0] == '\0' &&
                          strcmp(heap->name, "reheap") == 0 && profile == NULL && hooks.len == 0;
   if (strcmp(heap->name, "reheap") == 0) {
     const char *name = sample_in_heap ? "libreheap_sampled.so"

@@ -87,9 +87,24 @@ static status_page_t *status_open(long pid) {
   return p;
 }
 
+/* Where the heap keeps the counts, asks the tracker to copy them into the
+ * region now; waits at most 1 s. The wake is sent again while waiting, as
+ * the dump thread may have checked just before the request and slept. */
+static void counts_ask(track_region_t *r) {
+  if (__atomic_load_n(&r->counts_on_request, __ATOMIC_ACQUIRE) != 1) return;
+  uint32_t req = __atomic_add_fetch(&r->counts_request, 1, __ATOMIC_RELEASE);
+  for (int waited = 0; waited < 1000; waited += 50) {
+    os_wake_on(&r->dump_request);
+    uint32_t done = __atomic_load_n(&r->counts_done, __ATOMIC_ACQUIRE);
+    if ((int32_t)(done - req) >= 0) return;
+    os_wait_on(&r->counts_done, done, 50);
+  }
+}
+
 static int show(long pid, status_page_t *page, track_region_t *r) {
   if (page != NULL) show_status(pid, page, r == NULL);
   if (r == NULL) return fflush(stdout) == 0 ? 0 : 1;
+  counts_ask(r);
   track_counters_t c;
   track_region_sum(r, &c);
   char live[32], peak[32], total[32];
@@ -139,7 +154,7 @@ int rh_cmd_stat(int argc, char **argv) {
   track_region_t *r = NULL;
   /* a run without --track has the status page alone */
   if (page == NULL || access(counters, F_OK) == 0) {
-    r = rh_region_open(pid, false, &size, "stat");
+    r = rh_region_open(pid, true, &size, "stat"); /* (writable: it may ask for fresh counts) */
     if (r == NULL) return 1;
   }
   int rc = show(pid, page, r);

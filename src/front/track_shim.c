@@ -355,7 +355,7 @@ typedef struct live_fwd {
 } live_fwd_t;
 
 static void heap_live_one(const rh_heap_record_t *r, void *arg) {
-  if (r->stack_id == RH_HEAP_STACK_UNTRACKED) return;
+  if (r->stack_id == RH_HEAP_STACK_UNTRACKED) return; /* (the tracker's, outside its pauses) */
   live_fwd_t *f = arg;
   track_record_t t;
   memset(&t, 0, sizeof t);
@@ -381,28 +381,12 @@ static void heap_counts(track_counters_t *sum) {
   atomic_store(&sum->live_bytes, (int64_t)st.live_bytes);
   atomic_store(&sum->live_blocks, (int64_t)st.allocations - (int64_t)st.frees);
   atomic_store(&sum->peak_bytes, (int64_t)st.peak_live_bytes);
+  atomic_store(&sum->unknown_frees, (int64_t)st.unknown_frees);
   for (int k = 0; k < 64; k++) atomic_store(&sum->size_hist[k], (int64_t)st.size_hist[k]);
 }
 
-static void untracked_one(const rh_heap_record_t *r, void *arg) {
-  int64_t *t = arg;
-  if (r->stack_id != RH_HEAP_STACK_UNTRACKED) return;
-  t[0] += (int64_t)r->size;
-  t[1]++;
-}
-
-/* For the report: the heap's counts less the tracker's own blocks still
- * live (its report's leaked bytes are the live ones less the reachable). */
-static void heap_counts_report(track_counters_t *sum) {
-  heap_counts(sum);
-  int64_t t[2] = {0, 0};
-  heap_records_each(untracked_one, t);
-  atomic_store(&sum->live_bytes, track_read(&sum->live_bytes) - t[0]);
-  atomic_store(&sum->live_blocks, track_read(&sum->live_blocks) - t[1]);
-}
-
 /* For `reheap stat`, which sums the shared counters: the heap's counts,
- * put now and then in the dump thread's own block (the program's threads
+ * put in the dump thread's own block when it asks (the program's threads
  * count nothing here but bad frees). */
 static void heap_counts_share(void) {
   track_counters_t *c = track_counters_mine();
@@ -449,7 +433,7 @@ static void records_in_heap(void) {
   heap_records = true;
   in_heap = true;
   track_live_source = heap_live;
-  track_exact_counts = heap_counts_report;
+  track_exact_counts = heap_counts;
 }
 
 static bool track_free(void *p) {
@@ -603,8 +587,6 @@ static void final_report(void) {
   inside = was;
 }
 
-#define HEAP_COUNTS_MS 200 /* how stale `reheap stat` may find the heap's counts */
-
 static void dump_serve(void *arg) {
   track_region_t *r = arg;
   inside = 1; /* what this thread allocates is not the program's */
@@ -616,9 +598,11 @@ static void dump_serve(void *arg) {
       /* (for the HTML report's chart, a point of the timeline now and
        * then; for `reheap stat`, the heap's own counts) */
       int wait = timeline ? (int)track_timeline_tick() : -1;
-      if (heap_records) {
+      uint32_t asked = __atomic_load_n(&r->counts_request, __ATOMIC_ACQUIRE);
+      if (heap_records && asked != r->counts_done) {
         heap_counts_share();
-        if (wait < 0 || wait > HEAP_COUNTS_MS) wait = HEAP_COUNTS_MS;
+        __atomic_store_n(&r->counts_done, asked, __ATOMIC_RELEASE);
+        os_wake_on(&r->counts_done);
       }
       os_wait_on(&r->dump_request, req, wait);
       continue;
@@ -665,6 +649,7 @@ EXPORT bool rh_track_stats(rh_track_stats_t *out) {
   if (out == NULL) return false;
   track_counters_t c;
   track_counters_sum(&c);
+  if (heap_records) heap_counts(&c); /* (the sum still gives the bad frees) */
   out->allocations = (uint64_t)track_read(&c.allocs);
   out->frees = (uint64_t)track_read(&c.frees);
   out->reallocs = (uint64_t)track_read(&c.reallocs);
@@ -759,7 +744,10 @@ __attribute__((constructor)) static void track_init(void) {
   const char *page = getenv("REHEAP_TRACK_FORMAT");
   timeline = page != NULL && strcmp(page, "html") == 0;
   if (timeline) track_timeline_tick(); /* its first point: the start */
-  if (track_counters_share() && os_thread_start(dump_serve, track_region)) dump_region = track_region;
+  if (track_counters_share()) {
+    __atomic_store_n(&track_region->counts_on_request, heap_records ? 1u : 0u, __ATOMIC_RELEASE);
+    if (os_thread_start(dump_serve, track_region)) dump_region = track_region;
+  }
   track_signals_catch(report_from_signal);
   inside = 0;
   long dfd = env_long("REHEAP_TRACK_DONE_FD", -1);

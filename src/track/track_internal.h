@@ -259,7 +259,10 @@ typedef struct __attribute__((aligned(64))) track_counters {
 typedef struct track_region {
   char magic[16];
   uint32_t pid;
-  uint32_t reserved;
+  /* 1 when the counts are the heap's own (records in the heap): `reheap
+   * stat` bumps counts_request, wakes the dump thread (on dump_request)
+   * and waits until it has put them in the region and set counts_done */
+  uint32_t counts_on_request;
   _Atomic uint64_t nblocks;
   _Atomic int64_t live; /* published live bytes, for the peak */
   _Atomic int64_t peak;
@@ -268,6 +271,7 @@ typedef struct track_region {
    * tracker's dump thread sets dump_done to it; dump_status 0 is success */
   uint32_t dump_busy, dump_request, dump_done, dump_status;
   uint32_t dump_format; /* a track_format_t */
+  uint32_t counts_request, counts_done;
   uint32_t dump_pad;
   char dump_path[4096];
   track_counters_t blocks[TRACK_MAX_BLOCKS];

@@ -4,7 +4,9 @@
  * realloc in place and moved, and frees from other threads; a double free,
  * a free inside a block (small and huge) and a realloc of a freed block
  * are told to the recorder with the right block and leave the heap whole;
- * the exact counts agree with what the test did. Linked with the
+ * the exact counts agree with what the test did; quiet blocks (from before
+ * the recorder, or a paused thread's) are neither walked nor counted, and
+ * freeing them is no bad free. Linked with the
  * recording build with the heap's internal checks on. */
 #include <errno.h>
 #include <pthread.h>
@@ -103,7 +105,37 @@ static void *remote_free(void *arg) {
   return NULL;
 }
 
+/* Quiet blocks (from before the recorder, or a paused thread's): never
+ * walked, never counted, and their frees are no bad frees. */
+static void check_quiet(void *early_small, void *early_huge) {
+  rh_heap_record_stats_t a, b;
+  CHECK(rh_heap_record_stats(&a));
+  CHECK(rh_heap_record_pause(true) == false);
+  void *q = rh_malloc(77);
+  void *q2 = rh_realloc(q, 9000); /* moved, and still quiet */
+  void *q3 = rh_malloc(5 << 20);
+  CHECK(q2 != NULL && q3 != NULL && rh_heap_record_pause(false) == true);
+  expect_live("with quiet blocks");
+  atomic_store(&bad_kind, 0);
+  rh_free(q2);
+  rh_free(q3);
+  rh_free(early_small);
+  rh_free(early_huge);
+  CHECK(atomic_load(&bad_kind) == 0);
+  CHECK(rh_heap_record_stats(&b));
+  CHECKF(b.allocations == a.allocations && b.frees == a.frees && b.bytes_allocated == a.bytes_allocated &&
+             b.reallocs == a.reallocs && b.live_bytes == a.live_bytes,
+         "quiet blocks counted: allocations %llu -> %llu, frees %llu -> %llu",
+         (unsigned long long)a.allocations, (unsigned long long)b.allocations, (unsigned long long)a.frees,
+         (unsigned long long)b.frees);
+  /* the two from before recording began are frees of blocks never seen */
+  CHECK(b.unknown_frees == a.unknown_frees + 2);
+  expect_live("after quiet frees");
+}
+
 int main(void) {
+  void *early_small = rh_malloc(100), *early_huge = rh_malloc(6 << 20);
+  CHECK(early_small != NULL && early_huge != NULL);
   rh_heap_recorder_t rec = {stack_of, bad_free};
   CHECK(rh_heap_set_recorder(&rec));
   uint64_t seed = 42;
@@ -120,6 +152,7 @@ int main(void) {
   add(a, 5000);
   add(rh_calloc(10, 33), 330);
   expect_live("after allocating");
+  check_quiet(early_small, early_huge);
 
   /* realloc: in place (smaller, larger within the block) and moved */
   void *r = rh_malloc(200);
