@@ -113,8 +113,11 @@ typedef struct rh_heap_record_s {
 enum { RH_HEAP_DOUBLE_FREE = 1, RH_HEAP_INVALID_FREE = 2 };
 typedef struct rh_heap_recorder_s {
   /* called for every block allocated, on the allocating thread, inside
-   * malloc (what it allocates is quiet); NULL: no stacks */
-  uint32_t (*stack)(size_t size);
+   * malloc (what it allocates is quiet); NULL: no stacks. frame is the
+   * heap's innermost frame (from[0]: the next frame out, from[1]: its
+   * return address), so a frame-pointer walk may start there rather than
+   * walk through the recorder's and the heap's own frames first. */
+  uint32_t (*stack)(size_t size, const void *frame);
   /* p was freed (or resized) but is no live block: kind is
    * RH_HEAP_DOUBLE_FREE (p was a block, freed already: was is its last
    * record) or RH_HEAP_INVALID_FREE (was: the live block p points into,

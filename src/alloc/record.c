@@ -23,7 +23,7 @@
 #if RH_HEAP_RECORDS
 _Atomic uint64_t heap_head_bits[GRANULES / 64];
 heap_rec_t heap_rec_none;
-static uint32_t (*_Atomic stack_fn)(size_t size);
+static uint32_t (*_Atomic stack_fn)(size_t size, const void *frame);
 _Atomic uint8_t heap_rec_slow = 1; /* no recorder yet */
 
 RH_API bool rh_heap_record_pause(bool paused) {
@@ -81,10 +81,10 @@ void *heap_rec_stacked(heap_t *h, heap_rec_t *r, void *p, size_t size) {
     rec_quiet(h, r, size, RH_HEAP_STACK_UNTRACKED);
     return p;
   }
-  uint32_t (*fn)(size_t) = atomic_load_explicit(&stack_fn, memory_order_acquire);
+  uint32_t (*fn)(size_t, const void *) = atomic_load_explicit(&stack_fn, memory_order_acquire);
   if (fn == NULL) return p;
   h->rec_busy = true;
-  r->stack = fn(size);
+  r->stack = fn(size, __builtin_frame_address(0));
   h->rec_busy = false;
   return p;
 }

@@ -80,21 +80,25 @@ static int64_t est_bytes(size_t size) {
 static uintptr_t heap_lo, heap_hi;
 
 /* The calling stack past the heap's own frames (when the heap calls the
- * tracker from inside malloc or free); frames holds DEPTH_MAX + 8. */
-static size_t capture_program(uintptr_t *frames) {
+ * tracker from inside malloc or free): its frames start at *at, in
+ * frames, which holds DEPTH_MAX + 8. (A pointer past them, not a copy
+ * down: the copy of frames just stored cost more than the walk.) */
+static size_t capture_program(uintptr_t *frames, uintptr_t **at) {
+  *at = frames;
   if (heap_hi == 0) return capture(frames);
   size_t want = depth;
   size_t n = capture_max(frames, want + 8), k = 0;
   while (k < n && frames[k] >= heap_lo && frames[k] < heap_hi) k++;
+  *at = frames + k;
   n -= k;
-  memmove(frames, frames + k, n * sizeof *frames);
   return n < want ? n : want;
 }
 
 __attribute__((noinline)) static uint32_t stack_of(size_t size) {
-  uintptr_t frames[DEPTH_MAX + 8];
+  uintptr_t frames[DEPTH_MAX + 8], *at;
   int64_t blocks = sampling ? track_sample_round(track_sample_weight(size), &sample_state) : 1;
-  return track_stack_note(frames, capture_program(frames), est_bytes(size), blocks);
+  size_t n = capture_program(frames, &at);
+  return track_stack_note(at, n, est_bytes(size), blocks);
 }
 
 /* A record of p (inside is set). */
@@ -315,10 +319,18 @@ static bool (*heap_record_pause)(bool);
  * the heap records it apart, and the report leaves it out. */
 static bool heap_quiet(bool on) { return heap_record_pause != NULL && heap_record_pause(on); }
 
-static uint32_t heap_stack(size_t size) {
+/* With frame pointers, the walk starts from the heap's frame: the
+ * tracker's frames are not walked, and the heap's are left out as met. */
+static uint32_t heap_stack(size_t size, const void *frame) {
   if (inside) return RH_HEAP_STACK_UNTRACKED; /* the tracker's own */
   inside = 1;
-  uint32_t id = stack_of(size);
+  uint32_t id;
+  if (dwarf || frame == NULL) {
+    id = stack_of(size);
+  } else {
+    uintptr_t frames[DEPTH_MAX];
+    id = track_stack_note(frames, track_stack_walk(frame, frames, depth, heap_lo, heap_hi), (int64_t)size, 1);
+  }
   inside = 0;
   return id;
 }
@@ -335,8 +347,8 @@ static void heap_bad_free(void *p, int kind, const rh_heap_record_t *was) {
     rec.size = was->size;
     rec.stack_id = was->stack_id == RH_HEAP_STACK_UNTRACKED ? 0 : was->stack_id;
   }
-  uintptr_t frames[DEPTH_MAX + 8];
-  size_t n = capture_program(frames);
+  uintptr_t buf[DEPTH_MAX + 8], *frames;
+  size_t n = capture_program(buf, &frames);
   int fd = report_fd >= 0 ? report_fd : 2;
   if (kind == RH_HEAP_DOUBLE_FREE) {
     track_add(&c->double_frees, 1);

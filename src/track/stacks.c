@@ -54,12 +54,16 @@ static __thread bool cache_failed;
 static track_exit_key_t exit_key;
 
 size_t track_stack_capture(uintptr_t *frames, size_t max, uintptr_t skip_lo, uintptr_t skip_hi) {
-  uintptr_t *fp = __builtin_frame_address(0);
+  return track_stack_walk(__builtin_frame_address(0), frames, max, skip_lo, skip_hi);
+}
+
+size_t track_stack_walk(const void *from, uintptr_t *frames, size_t max, uintptr_t skip_lo, uintptr_t skip_hi) {
+  const uintptr_t *fp = from;
   size_t n = 0;
   bool skipping = true;
   while (fp != NULL && n < max) {
     uintptr_t ret = fp[1];
-    uintptr_t *up = (uintptr_t *)fp[0];
+    const uintptr_t *up = (const uintptr_t *)fp[0];
     if (ret == 0) break;
     if (skipping && ret >= skip_lo && ret < skip_hi) {
     } else {

@@ -201,6 +201,10 @@ TRACK_HIDDEN size_t track_live_count(void);
  * the compiler inlined it); returns how many. */
 TRACK_HIDDEN size_t track_stack_capture(uintptr_t *frames, size_t max, uintptr_t skip_lo,
                                         uintptr_t skip_hi);
+/* The same from the frame at from (a frame pointer: from[0] the caller's
+ * frame, from[1] the return address), such as one the heap hands over. */
+TRACK_HIDDEN size_t track_stack_walk(const void *from, uintptr_t *frames, size_t max, uintptr_t skip_lo,
+                                     uintptr_t skip_hi);
 /* The same by DWARF unwinding (stacks_dwarf.c, libunwind): for code built
  * without frame pointers. */
 TRACK_HIDDEN size_t track_stack_capture_dwarf(uintptr_t *frames, size_t max, uintptr_t skip_lo,

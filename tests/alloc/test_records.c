@@ -24,7 +24,8 @@ static size_t asked[MAXB];
 static uint32_t stk[MAXB]; /* the stack id it was allocated with */
 static size_t nblk;
 
-static uint32_t stack_of(size_t size) {
+static uint32_t stack_of(size_t size, const void *frame) {
+  CHECK(frame != NULL);
   /* what the recorder allocates is recorded with no stack, and does not
    * call it again */
   void *q = rh_malloc(24);
