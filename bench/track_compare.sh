@@ -52,6 +52,11 @@ fi
 
 here=$(cd "$(dirname "$0")" && pwd)
 reheap="$here/reheap"
+# the real program of the issue 14 target: CPython on the C library's
+# malloc (PYTHONMALLOC=malloc, so every object goes through malloc), about
+# 2 million allocations at this scale
+pyscript='@CMAKE_SOURCE_DIR@/bench/py_alloc_bench.py'
+pyscale=0.15
 
 # name:scale. Scales make the untracked run take ~0.2-0.4 s on 2 cores and
 # keep memcheck, the slowest tool, within ~20 s per workload (larson and
@@ -94,28 +99,32 @@ run_timeout=300
 # reheap (system-untracked, reheap-stacks, ...), or heaptrack, or memcheck.
 # Any failure ends the script with a line naming the workload and tool.
 run_one() {
-  local tool=$1 wl=$2 scale=$3 prog="$here/rh-wl-$2" rc=0 t0 t1 why='' what
-  local report="$tmp/report" trace="$tmp/heaptrack" heap=${1%-*} cmd=()
+  local tool=$1 wl=$2 scale=$3 prog="$here/rh-wl-$2" rc=0 t0 t1 why='' what ok='^ok'
+  local report="$tmp/report" trace="$tmp/heaptrack" heap=${1%-*} cmd=() pre=()
+  if [ "$wl" = python3 ]; then
+    prog=/usr/bin/python3 scale="$pyscript $scale" ok='^py_alloc_bench: checksum'
+    pre=(env PYTHONMALLOC=malloc)
+  fi
   rm -f "$report" "$trace".*
   case $tool in
     *-untracked) what="reheap run --heap=$heap"
-      cmd=("$reheap" run --heap="$heap" -- "$prog" "$scale") ;;
+      cmd=("$reheap" run --heap="$heap" -- "$prog" $scale) ;;
     *-nostacks) what="reheap run --heap=$heap --track=nostacks"
-      cmd=("$reheap" run --heap="$heap" --track=nostacks --report "$report" -- "$prog" "$scale") ;;
+      cmd=("$reheap" run --heap="$heap" --track=nostacks --report "$report" -- "$prog" $scale) ;;
     *-stacks) what="reheap run --heap=$heap --track=stacks"
-      cmd=("$reheap" run --heap="$heap" --track=stacks --report "$report" -- "$prog" "$scale") ;;
+      cmd=("$reheap" run --heap="$heap" --track=stacks --report "$report" -- "$prog" $scale) ;;
     *-dwarf) what="reheap run --heap=$heap --track=dwarf"
-      cmd=("$reheap" run --heap="$heap" --track=dwarf --report "$report" -- "$prog" "$scale") ;;
+      cmd=("$reheap" run --heap="$heap" --track=dwarf --report "$report" -- "$prog" $scale) ;;
     heaptrack) what=heaptrack
-      cmd=(heaptrack -o "$trace" "$prog" "$scale") ;;
+      cmd=(heaptrack -o "$trace" "$prog" $scale) ;;
     memcheck) what="valgrind --tool=memcheck"
       # only definite leaks are errors: larson's detached threads may still
       # hold their thread blocks at exit ("possibly lost"), by timing
       cmd=(valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite
-           --error-exitcode="$memcheck_errors" -q "$prog" "$scale") ;;
+           --error-exitcode="$memcheck_errors" -q "$prog" $scale) ;;
   esac
   t0=$EPOCHREALTIME
-  timeout -k 10 $run_timeout "${cmd[@]}" >"$tmp/out" 2>"$tmp/err" </dev/null || rc=$?
+  "${pre[@]}" timeout -k 10 $run_timeout "${cmd[@]}" >"$tmp/out" 2>"$tmp/err" </dev/null || rc=$?
   t1=$EPOCHREALTIME
   secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
 
@@ -127,8 +136,8 @@ run_one() {
     why="killed by signal $((rc - 128))" # by timeout's -k too, if TERM did not end it
   elif [ $rc -ne 0 ]; then
     why="exit status $rc"
-  elif ! grep -q '^ok' "$tmp/out"; then
-    why="no 'ok' line on stdout"
+  elif ! grep -q "$ok" "$tmp/out"; then
+    why="no '$ok' line on stdout"
   elif [[ $tool == *stacks || $tool == *dwarf ]] && ! grep -q '^reheap track: allocations [1-9]' "$report" 2>/dev/null; then
     # A tracked run that wrote no report measured nothing.
     why="no tracking report with allocations in it"
@@ -176,6 +185,21 @@ for entry in "${workloads[@]}"; do
     if [ -n "${times[$wl,$tool]:-}" ]; then med[$wl,$tool]=$(median <<<"${times[$wl,$tool]}"); fi
   done
 done
+# the real program, on the system heap (heaptrack's), with the same
+# rotation of tools
+py_modes=(system-untracked system-stacks system-dwarf)
+if [ $have_heaptrack -eq 1 ]; then py_modes+=(heaptrack); fi
+if [ $quick -eq 1 ]; then pyscale=0.01; fi
+for ((r = 0; r < reps; r++)); do
+  echo "$me: python3 (scale $pyscale): run $((r + 1))/$reps" >&2
+  n=${#py_modes[@]}
+  for ((i = 0; i < n; i++)); do
+    tool=${py_modes[(i + r) % n]}
+    run_one "$tool" python3 "$pyscale"
+    times[python3,$tool]+="$secs "
+  done
+done
+for tool in "${py_modes[@]}"; do med[python3,$tool]=$(median <<<"${times[python3,$tool]}"); done
 elapsed=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
 
 # over WL A B: A's median time over B's for WL (a slowdown when B is the
@@ -246,10 +270,36 @@ for wl in "${names[@]}"; do
 done
 echo "| **geomean** | $(geo cell_rh_u %.3f) | $(geo cell_rh_vs_sys) | $(geo cell_rh_n) | $(geo cell_rh_s) | $(dash "$(geo cell_ht_vs_rh_s)") |"
 echo
+echo "### A real program: CPython $(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])') on the system heap"
+echo
+echo "bench/py_alloc_bench.py at scale $pyscale with PYTHONMALLOC=malloc (every object through malloc)."
+echo
+echo "| program | untracked s | reheap stacks (x) | reheap dwarf (x) | heaptrack (x) | time added: reheap stacks / heaptrack | time added: reheap dwarf / heaptrack |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+# added A B U: (A - U) / (B - U), the time one tool adds over the other's
+added() { awk -v a="$1" -v b="$2" -v u="$3" 'BEGIN { if (b - u > 0) printf "%.3f", (a - u) / (b - u) }'; }
+py_u=${med[python3,system-untracked]} py_s=${med[python3,system-stacks]} py_d=${med[python3,system-dwarf]}
+py_h=${med[python3,heaptrack]:-}
+py_as='' py_ad=''
+if [ -n "$py_h" ]; then py_as=$(added "$py_s" "$py_h" "$py_u"); py_ad=$(added "$py_d" "$py_h" "$py_u"); fi
+echo "| python3 | $(printf '%.3f' "$py_u") | $(ratio "$py_s" "$py_u") | $(ratio "$py_d" "$py_u") | $(dash "$([ -n "$py_h" ] && ratio "$py_h" "$py_u")") | $(dash "$py_as") | $(dash "$py_ad") |"
+echo
 echo "### Targets"
+echo
+echo "Time added = tracked time - untracked time; over the workloads, from the geomean slowdowns"
+echo "(geomean - 1, in untracked times)."
 echo
 echo "| target | measured | goal | status |"
 echo "|---|---:|---:|---|"
+le() { awk -v m="$1" -v g="$2" 'BEGIN { print (m != "" && m <= g ? "met" : "MISSED") }'; }
+g_s=$(geo cell_sys_s) g_d=$(geo cell_sys_d) g_h=$(geo cell_ht)
+if [ -n "$g_h" ]; then
+  a_s=$(added "$g_s" "$g_h" 1) a_d=$(added "$g_d" "$g_h" 1)
+  echo "| time added, reheap fp stacks / heaptrack (geomean of the workloads, system heap) | $a_s | <= 0.2 | $(le "$a_s" 0.2) |"
+  echo "| the same, reheap unwinding by DWARF as heaptrack does | $a_d | <= 0.2 | $(le "$a_d" 0.2) |"
+  echo "| time added, reheap fp stacks / heaptrack (python3) | $py_as | <= 0.2 | $(le "$py_as" 0.2) |"
+  echo "| the same, reheap unwinding by DWARF (python3) | $py_ad | <= 0.2 | $(le "$py_ad" 0.2) |"
+fi
 if [ -n "$g_ht_vs_s" ]; then
   status=$(awk -v m="$g_ht_vs_s" 'BEGIN { print (m >= 5 ? "met" : "MISSED") }')
   echo "| reheap with stacks >= 5x faster than heaptrack (geomean, system heap) | ${g_ht_vs_s}x | >= 5x | $status |"
