@@ -169,6 +169,7 @@ typedef struct heap_s {
   heap_counter_t rec_bytes;       /* bytes asked for, allocated */
   heap_counter_t rec_reallocs;
   heap_counter_t rec_quiet_allocs; /* blocks recorded quiet (heap_rec_stacked) */
+  heap_counter_t rec_resizes;      /* reallocs in place (or of a huge block's pages) */
   uint32_t rec_seq;               /* this heap's allocations, numbered */
   bool rec_busy;                  /* in the recorder's stack callback */
   bool rec_paused;                /* the thread's blocks are not the program's (rh_heap_record_pause) */

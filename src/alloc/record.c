@@ -198,7 +198,7 @@ heap_rec_t *heap_rec_live(void *p) {
   return NULL;
 }
 
-void heap_rec_resized(void *q, size_t size) {
+__attribute__((noinline)) void heap_rec_resized(void *q, size_t size) {
   heap_segment_t *seg = heap_segment_of(q);
   heap_t *h = heap_tl_get();
   heap_rec_t *r;
@@ -217,6 +217,17 @@ void heap_rec_resized(void *q, size_t size) {
   if (quiet) return;
   heap_rec_live_add(h, (int64_t)size - (int64_t)old);
   heap_count(h, &h->rec_reallocs, 1);
+  /* counted as a tracker in front of any heap counts every realloc: the
+   * old block freed, a new one of size allocated */
+  heap_count(h, &h->rec_resizes, 1);
+  heap_count(h, &h->rec_bytes, size);
+  heap_count(h, &h->rec_hist[63 - __builtin_clzll((unsigned long long)size | 1)], 1);
+  /* and, like a new block, the stack of the realloc */
+  uint32_t (*fn)(size_t, const void *) = atomic_load_explicit(&stack_fn, memory_order_acquire);
+  if (fn == NULL || h->state != HEAP_ACTIVE || h->rec_paused || h->rec_busy) return;
+  h->rec_busy = true;
+  r->stack = fn(size, __builtin_frame_address(0));
+  h->rec_busy = false;
 }
 
 void heap_rec_moved(void *q) {
@@ -311,7 +322,8 @@ RH_API bool rh_heap_record_stats(rh_heap_record_stats_t *out) {
   for (heap_t *h = &heap_static; h != NULL; h = h == &heap_static ? heap_all_first() : h->next_all) {
     out->bytes_allocated += rd(&h->rec_bytes);
     out->reallocs += rd(&h->rec_reallocs);
-    out->allocations -= rd(&h->rec_quiet_allocs);
+    out->allocations += rd(&h->rec_resizes) - rd(&h->rec_quiet_allocs);
+    out->frees += rd(&h->rec_resizes);
     live += atomic_load_explicit(&h->rec_live_delta, memory_order_relaxed);
     for (size_t k = 0; k < 64; k++) out->size_hist[k] += rd(&h->rec_hist[k]);
   }

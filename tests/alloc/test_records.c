@@ -161,6 +161,7 @@ int main(void) {
   void *r2 = rh_realloc(r, 190);
   CHECK(r2 == r);
   asked[nblk - 1] = 190;
+  stk[nblk - 1] = 190 * 2 + 1; /* in place: the realloc's own stack, as in front of any heap */
   void *r3 = rh_realloc(r2, 5000);
   CHECK(r3 != NULL);
   blk[nblk - 1] = r3;
@@ -171,7 +172,8 @@ int main(void) {
   void *h2 = rh_realloc(h, 12 << 20); /* a huge block's pages moved */
   CHECK(h2 != NULL);
   blk[nblk - 1] = h2;
-  asked[nblk - 1] = 12 << 20; /* (same block: its stack stays) */
+  asked[nblk - 1] = 12 << 20;
+  stk[nblk - 1] = (12u << 20) * 2 + 1;
   expect_live("after realloc");
 
   /* half freed by their owner, some by other threads */
