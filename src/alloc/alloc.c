@@ -90,14 +90,26 @@ extern void rh_foreign_free(void *p) __attribute__((weak, visibility("hidden")))
 extern void *rh_foreign_realloc(void *p, size_t size) __attribute__((weak, visibility("hidden")));
 
 void heap_free_front(void *p) {
+#if RH_HEAP_RECORDS
+  /* a segment's or huge mapping's header granule is the heap's: one
+   * bitmap load tells both that p is the heap's and where its header is */
+  heap_segment_t *seg = heap_segment_of(p);
+  if (likely(heap_is_head(seg))) {
+    heap_free_at(seg, p);
+    return;
+  }
+  if (heap_owns(p)) { /* inside a huge block, past its first granule */
+    heap_rec_bad_free(p);
+    return;
+  }
+  if (p != NULL && heap_rec_foreign_free(p) && rh_foreign_free != NULL) rh_foreign_free(p);
+#else
   if (likely(heap_owns(p))) {
     heap_free_block(p);
-  } else if (p != NULL) {
-#if RH_HEAP_RECORDS
-    if (!heap_rec_foreign_free(p)) return;
-#endif
-    if (rh_foreign_free != NULL) rh_foreign_free(p);
+  } else if (p != NULL && rh_foreign_free != NULL) {
+    rh_foreign_free(p);
   }
+#endif
 }
 
 RH_API void rh_free_sized(void *p, size_t size) {

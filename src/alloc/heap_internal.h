@@ -499,6 +499,15 @@ static inline __attribute__((always_inline)) void heap_free_in(heap_segment_t *s
   heap_free_generic(seg, p);
 }
 
+/* p's segment (or huge mapping) header is seg, known to be one. */
+static inline __attribute__((always_inline)) void heap_free_at(heap_segment_t *seg, void *p) {
+  if (unlikely(seg->kind == SEG_HUGE)) {
+    heap_free_generic(seg, p);
+    return;
+  }
+  heap_free_in(seg, heap_page_of(seg, p), p);
+}
+
 /* Callers have checked that p is reheap's (or trust that it is). */
 static inline __attribute__((always_inline)) void heap_free_block(void *p) {
   heap_segment_t *seg = heap_segment_of(p);
@@ -508,11 +517,7 @@ static inline __attribute__((always_inline)) void heap_free_block(void *p) {
     return;
   }
 #endif
-  if (unlikely(seg->kind == SEG_HUGE)) {
-    heap_free_generic(seg, p);
-    return;
-  }
-  heap_free_in(seg, heap_page_of(seg, p), p);
+  heap_free_at(seg, p);
 }
 
 /* Whether p is a block of the takeover's kind. p is a pointer a program
