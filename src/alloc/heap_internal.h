@@ -434,6 +434,9 @@ HEAP_HIDDEN void heap_rec_bad_free(void *p);
  * count its caller takes them from) if p is a quiet live block; else
  * told as a bad free, and false. */
 HEAP_HIDDEN bool heap_rec_odd_free(heap_rec_t *r, void *p, size_t asked);
+/* The same for a small or large block whose record missed the compare in
+ * heap_free_in: a quiet block is freed, anything else told and kept. */
+HEAP_HIDDEN void heap_rec_free_odd(heap_segment_t *seg, heap_page_t *pg, void *p);
 /* A free of p, which the heap does not own: false (told as an invalid
  * free) if it cannot be a block of anyone's, being misaligned; else
  * counted as a free of a block never recorded, and true. */
@@ -474,7 +477,10 @@ static inline __attribute__((always_inline)) void heap_free_in(heap_segment_t *s
   heap_t *h = heap_tl_get();
 #if RH_HEAP_RECORDS
   heap_rec_t *r = heap_rec_in_page(pg, p);
-  if (unlikely(r->tag != heap_rec_tag(p)) && !heap_rec_odd_free(r, p, r->size)) return;
+  if (unlikely(r->tag != heap_rec_tag(p))) {
+    heap_rec_free_odd(seg, pg, p); /* (a tail call: the fast path keeps no state across it) */
+    return;
+  }
   r->tag = (uint32_t)(uintptr_t)p; /* freed: the rest stays, for a double free's report */
   int64_t asked = (int64_t)r->size;
 #endif

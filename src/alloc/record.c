@@ -100,6 +100,13 @@ bool heap_rec_odd_free(heap_rec_t *r, void *p, size_t asked) {
   return true;
 }
 
+void heap_rec_free_odd(heap_segment_t *seg, heap_page_t *pg, void *p) {
+  heap_rec_t *r = heap_rec_in_page(pg, p);
+  if (!heap_rec_odd_free(r, p, r->size)) return;
+  r->tag = heap_rec_tag(p); /* no longer quiet: the free goes the common way */
+  heap_free_in(seg, pg, p);
+}
+
 bool heap_rec_foreign_free(void *p) {
   if (((uintptr_t)p & (_Alignof(max_align_t) - 1)) != 0) {
     heap_rec_bad_free(p);
