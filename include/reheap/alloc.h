@@ -113,7 +113,8 @@ typedef struct rh_heap_record_s {
 enum { RH_HEAP_DOUBLE_FREE = 1, RH_HEAP_INVALID_FREE = 2 };
 typedef struct rh_heap_recorder_s {
   /* called for every block allocated, on the allocating thread, inside
-   * malloc (what it allocates is quiet); NULL: no stacks. frame is the
+   * malloc (what it allocates is quiet, and so is a block it gives
+   * RH_HEAP_STACK_UNTRACKED); NULL: no stacks. frame is the
    * heap's innermost frame (from[0]: the next frame out, from[1]: its
    * return address), so a frame-pointer walk may start there rather than
    * walk through the recorder's and the heap's own frames first. */

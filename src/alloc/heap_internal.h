@@ -404,6 +404,10 @@ static inline void heap_rec_live_add(heap_t *h, int64_t v) {
   else
     atomic_fetch_add_explicit(&heap_gstats.rec_live, v, memory_order_relaxed);
 }
+/* The size histogram's counter for size: bucket k holds [2^k, 2^(k+1)). */
+static inline heap_counter_t *heap_rec_hist(heap_t *h, size_t size) {
+  return &h->rec_hist[63 - __builtin_clzll((unsigned long long)size | 1)];
+}
 static inline void heap_rec_live_own(heap_t *h, int64_t v) {
   atomic_store_explicit(&h->rec_live_delta, atomic_load_explicit(&h->rec_live_delta, memory_order_relaxed) + v,
                         memory_order_relaxed);
@@ -419,7 +423,7 @@ static inline __attribute__((always_inline)) void *heap_rec_put(heap_t *h, heap_
   __builtin_memcpy(r, &fresh, sizeof fresh);
   heap_count_own(&h->rec_bytes, size);
   heap_rec_live_own(h, (int64_t)size);
-  heap_count_own(&h->rec_hist[63 - __builtin_clzll((unsigned long long)size | 1)], 1);
+  heap_count_own(heap_rec_hist(h, size), 1);
   if (unlikely(h->rec_paused | atomic_load_explicit(&heap_rec_slow, memory_order_relaxed)))
     return heap_rec_stacked(h, r, p, size);
   return p;

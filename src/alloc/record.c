@@ -68,8 +68,19 @@ static void rec_quiet(heap_t *h, heap_rec_t *r, size_t size, uint32_t stack) {
   r->tag |= HEAP_REC_QUIET;
   heap_count_own(&h->rec_bytes, (uint64_t)0 - size);
   heap_rec_live_own(h, -(int64_t)size);
-  heap_count_own(&h->rec_hist[63 - __builtin_clzll((unsigned long long)size | 1)], (uint64_t)0 - 1);
+  heap_count_own(heap_rec_hist(h, size), (uint64_t)0 - 1);
   heap_count_own(&h->rec_quiet_allocs, 1);
+}
+
+/* The recorder's stack id for a block of size (0 without stacks); frame
+ * is the heap's innermost frame, where the recorder's walk may start. */
+static uint32_t ask_stack(heap_t *h, size_t size, const void *frame) {
+  uint32_t (*fn)(size_t, const void *) = atomic_load_explicit(&stack_fn, memory_order_acquire);
+  if (fn == NULL) return 0;
+  h->rec_busy = true;
+  uint32_t id = fn(size, frame);
+  h->rec_busy = false;
+  return id;
 }
 
 void *heap_rec_stacked(heap_t *h, heap_rec_t *r, void *p, size_t size) {
@@ -81,11 +92,11 @@ void *heap_rec_stacked(heap_t *h, heap_rec_t *r, void *p, size_t size) {
     rec_quiet(h, r, size, RH_HEAP_STACK_UNTRACKED);
     return p;
   }
-  uint32_t (*fn)(size_t, const void *) = atomic_load_explicit(&stack_fn, memory_order_acquire);
-  if (fn == NULL) return p;
-  h->rec_busy = true;
-  r->stack = fn(size, __builtin_frame_address(0));
-  h->rec_busy = false;
+  /* a stack the recorder does not want (its own code calling malloc) is
+   * a quiet block's */
+  uint32_t id = ask_stack(h, size, __builtin_frame_address(0));
+  if (id == RH_HEAP_STACK_UNTRACKED) rec_quiet(h, r, size, id);
+  else r->stack = id;
   return p;
 }
 
@@ -228,13 +239,11 @@ __attribute__((noinline)) void heap_rec_resized(void *q, size_t size) {
    * old block freed, a new one of size allocated */
   heap_count(h, &h->rec_resizes, 1);
   heap_count(h, &h->rec_bytes, size);
-  heap_count(h, &h->rec_hist[63 - __builtin_clzll((unsigned long long)size | 1)], 1);
+  heap_count(h, heap_rec_hist(h, size), 1);
   /* and, like a new block, the stack of the realloc */
-  uint32_t (*fn)(size_t, const void *) = atomic_load_explicit(&stack_fn, memory_order_acquire);
-  if (fn == NULL || h->state != HEAP_ACTIVE || h->rec_paused || h->rec_busy) return;
-  h->rec_busy = true;
-  r->stack = fn(size, __builtin_frame_address(0));
-  h->rec_busy = false;
+  if (h->state != HEAP_ACTIVE || h->rec_paused || h->rec_busy) return;
+  uint32_t id = ask_stack(h, size, __builtin_frame_address(0));
+  if (id != RH_HEAP_STACK_UNTRACKED) r->stack = id;
 }
 
 void heap_rec_moved(void *q) {

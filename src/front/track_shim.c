@@ -322,7 +322,7 @@ static bool heap_quiet(bool on) { return heap_record_pause != NULL && heap_recor
 /* With frame pointers, the walk starts from the heap's frame: the
  * tracker's frames are not walked, and the heap's are left out as met. */
 static uint32_t heap_stack(size_t size, const void *frame) {
-  if (inside) return RH_HEAP_STACK_UNTRACKED; /* the tracker's own */
+  if (inside) return RH_HEAP_STACK_UNTRACKED; /* the tracker's own: the heap keeps it quiet */
   inside = 1;
   uint32_t id;
   if (dwarf || frame == NULL) {
@@ -367,7 +367,6 @@ typedef struct live_fwd {
 } live_fwd_t;
 
 static void heap_live_one(const rh_heap_record_t *r, void *arg) {
-  if (r->stack_id == RH_HEAP_STACK_UNTRACKED) return; /* (the tracker's, outside its pauses) */
   live_fwd_t *f = arg;
   track_record_t t;
   memset(&t, 0, sizeof t);

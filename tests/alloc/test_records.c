@@ -26,6 +26,7 @@ static size_t nblk;
 
 static uint32_t stack_of(size_t size, const void *frame) {
   CHECK(frame != NULL);
+  if (size == 1027) return RH_HEAP_STACK_UNTRACKED; /* a block the recorder disowns */
   /* what the recorder allocates is recorded with no stack, and does not
    * call it again */
   void *q = rh_malloc(24);
@@ -106,7 +107,8 @@ static void *remote_free(void *arg) {
   return NULL;
 }
 
-/* Quiet blocks (from before the recorder, or a paused thread's): never
+/* Quiet blocks (from before the recorder, a paused thread's, or one the
+ * recorder gives RH_HEAP_STACK_UNTRACKED): never
  * walked, never counted, and their frees are no bad frees. */
 static void check_quiet(void *early_small, void *early_huge) {
   rh_heap_record_stats_t a, b;
@@ -116,7 +118,10 @@ static void check_quiet(void *early_small, void *early_huge) {
   void *q2 = rh_realloc(q, 9000); /* moved, and still quiet */
   void *q3 = rh_malloc(5 << 20);
   CHECK(q2 != NULL && q3 != NULL && rh_heap_record_pause(false) == true);
+  void *disowned = rh_malloc(1027); /* (a size no other block of the test has) */
+  CHECK(disowned != NULL);
   expect_live("with quiet blocks");
+  rh_free(disowned);
   atomic_store(&bad_kind, 0);
   rh_free(q2);
   rh_free(q3);
