@@ -402,9 +402,7 @@ static void heap_counts(track_counters_t *sum) {
 static void heap_counts_share(void) {
   track_counters_t *c = track_counters_mine();
   heap_counts(c); /* (its peak and live blocks are not summed: the region's peak is) */
-  int64_t peak = track_read(&c->peak_bytes), old = atomic_load(&track_region->peak);
-  while (peak > old && !atomic_compare_exchange_weak(&track_region->peak, &old, peak)) {
-  }
+  track_counters_peak(track_read(&c->peak_bytes));
 }
 
 /* Under --track on reheap's heap: its recording build, loaded before this

@@ -72,8 +72,13 @@ void track_counters_publish(track_counters_t *c) {
   int64_t delta = live - track_read(&c->published);
   int64_t now = atomic_fetch_add_explicit(&region->live, delta, memory_order_relaxed) + delta;
   atomic_store_explicit(&c->published, live, memory_order_relaxed);
+  track_counters_peak(now);
+}
+
+void track_counters_peak(int64_t bytes) {
+  if (region == NULL) return;
   int64_t old = atomic_load_explicit(&region->peak, memory_order_relaxed);
-  while (now > old && !atomic_compare_exchange_weak(&region->peak, &old, now)) {
+  while (bytes > old && !atomic_compare_exchange_weak(&region->peak, &old, bytes)) {
   }
 }
 

@@ -293,6 +293,8 @@ static inline track_counters_t *track_counters_mine(void) {
 /* Adds the thread's live bytes since it last did to the shared count and
  * peak. */
 TRACK_HIDDEN void track_counters_publish(track_counters_t *c);
+/* Raises the shared peak to bytes if it is below. */
+TRACK_HIDDEN void track_counters_peak(int64_t bytes);
 TRACK_HIDDEN void track_counters_sum(track_counters_t *out);
 /* Sums the blocks of a region (this process's, or one mapped from another
  * process's file). */
