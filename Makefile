@@ -1,9 +1,14 @@
 # Thin front door over CMake + CTest. Every target first installs what the
 # machine lacks (scripts/deps.sh), so a fresh machine needs nothing else.
-BUILD ?= build
-JOBS  ?= $(shell nproc)
+BUILD  ?= build
+JOBS   ?= $(shell nproc)
+PREFIX ?= /usr/local
+# Ninja prints one line per step; a build folder made before keeps the
+# generator it was made with.
+GENERATOR := $(if $(wildcard $(BUILD)/CMakeCache.txt),,-G Ninja)
+MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build demo check bench fuzz nvse clean
+.PHONY: all deps build demo check bench fuzz nvse install clean
 
 all: build
 
@@ -11,16 +16,23 @@ deps:
 	@scripts/deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: bin/reheap, the libraries,
+# headers, pkg-config and CMake package files, man pages, completion
+install: build
+	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@cmake --install $(BUILD)
 
 # The main job: a real program (CPython) on reheap's heap, with its summary.
 # PYTHONMALLOC=malloc sends Python's small objects to the C heap too.
 demo: build
-	PYTHONMALLOC=malloc $(BUILD)/bin/reheap run --stats -- /usr/bin/python3 examples/demo/alloc_heavy.py
+	@PYTHONMALLOC=malloc $(BUILD)/bin/reheap run --stats -- /usr/bin/python3 examples/demo/alloc_heavy.py
 
 check: build
-	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 bench: build
 	$(BUILD)/bin/rh-bench

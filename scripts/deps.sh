@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(
-  cmake make gcc g++ libc6-dev # build (libc6-dev: also the static libc a test links)
+  cmake ninja-build make gcc g++ libc6-dev # build (libc6-dev: also the static libc a test links)
   libzydis-dev                # x86 decoder for the hook engine
   clang libclang-rt-14-dev    # libFuzzer for the relocator's fuzz target
   gcc-multilib qemu-user      # 32-bit x86 hook tests, run under qemu-i386
@@ -27,6 +27,36 @@ pkgs=(
   wine64                      # runs the x86-64 Windows tests
 )
 
+apt_etc=${REHEAP_APT_ETC:-/etc/apt} # (another folder: the test's own sources)
+
+# The deb-src twin of every enabled 'deb' entry: deb822 stanzas (*.sources)
+# with their Types set to deb-src, one-line entries (sources.list, *.list)
+# with 'deb' turned to 'deb-src'; comments and disabled stanzas left out.
+derive_src() {
+  local f
+  for f in "$apt_etc"/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk '
+      function flush() { if (isdeb && !off && body != "") printf "Types: deb-src\n%s\n", body; body = ""; isdeb = 0; off = 0 }
+      /^[ \t]*#/ { next }
+      /^[ \t]*$/ { flush(); next }
+      /^Types:/ { for (i = 2; i <= NF; i++) if ($i == "deb") isdeb = 1; next }
+      /^Enabled:[ \t]*no/ { off = 1 }
+      { body = body $0 "\n" }
+      END { flush() }' "$f"
+  done
+  for f in "$apt_etc"/sources.list "$apt_etc"/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    sed -n 's/^[ \t]*deb[ \t]/deb-src /p' "$f"
+  done
+}
+
+# scripts/deps.sh --print-src: only print the deb-src entries it would add
+if [ "${1:-}" = --print-src ]; then
+  derive_src
+  exit 0
+fi
+
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -36,9 +66,9 @@ done
 
 # Debian ships Zydis for 64-bit only: the 32-bit tests build it from its
 # source package, which needs a deb-src entry for the same archive.
-src_list=/etc/apt/sources.list.d/reheap-src.sources
+src_list=$apt_etc/sources.list.d/reheap-src.sources
 need_src=0
-if ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+if ! grep -rqs '^Types:.*deb-src\|^deb-src ' "$apt_etc"/sources.list "$apt_etc"/sources.list.d/; then
   need_src=1
 fi
 [ ${#missing[@]} -eq 0 ] && [ $need_src -eq 0 ] && exit 0
@@ -48,14 +78,14 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 if [ $need_src -eq 1 ]; then
-  echo "deps: adding Debian's source archive ($src_list)" >&2
-  cat >"$src_list" <<EOS
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOS
+  # the machine's own archives (its mirror, suites, keys), as deb-src
+  if ! derive_src >"$src_list.new" || [ ! -s "$src_list.new" ]; then
+    rm -f "$src_list.new"
+    echo "deps: no 'deb' entry in /etc/apt/sources.list{,.d} to take a deb-src entry from; add one for Debian's archive" >&2
+    exit 1
+  fi
+  mv "$src_list.new" "$src_list"
+  echo "deps: added deb-src entries for the machine's own archives ($src_list)" >&2
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null

@@ -25,6 +25,13 @@ const rh_heap_choice_t *rh_heap_find(const char *name) {
 
 const char *rh_heap_names(void) { return "reheap, system, mimalloc, jemalloc, tcmalloc"; }
 
+/* RH_LIB_FROM_BIN: where the libraries are from this program's folder once
+ * installed (the install's bindir to its libdir); in the build tree they
+ * are in ../lib, which is also the default install's layout. */
+#ifndef RH_LIB_FROM_BIN
+#define RH_LIB_FROM_BIN "../lib"
+#endif
+
 bool rh_helper_library(const char *name, char *buf, size_t cap) {
   const char *env = getenv("REHEAP_LIB");
   if (strcmp(name, "libreheap.so") == 0 && env != NULL && *env != '\0') {
@@ -38,6 +45,10 @@ bool rh_helper_library(const char *name, char *buf, size_t cap) {
   char *slash = strrchr(exe, '/');
   if (slash == NULL) return false;
   *slash = '\0';
-  if (snprintf(buf, cap, "%s/../lib/%s", exe, name) >= (int)cap) return false;
-  return access(buf, R_OK) == 0;
+  static const char *const from_bin[] = {RH_LIB_FROM_BIN, "../lib"};
+  for (size_t i = 0; i < sizeof from_bin / sizeof from_bin[0]; i++) {
+    if (snprintf(buf, cap, "%s/%s/%s", exe, from_bin[i], name) >= (int)cap) return false;
+    if (access(buf, R_OK) == 0) return true;
+  }
+  return false;
 }
