@@ -85,9 +85,19 @@ RH_API void rh_free(void *p) {
 /* The preload front's free(). A pointer from anywhere else (the dynamic
  * loader's early allocations, a block handed over by another allocator)
  * must not be touched, and finding that out costs one bitmap load; the
- * front's foreign handler, when linked in, takes it. */
-extern void rh_foreign_free(void *p) __attribute__((weak, visibility("hidden")));
-extern void *rh_foreign_realloc(void *p, size_t size) __attribute__((weak, visibility("hidden")));
+ * front's foreign handlers, once it has given them, take it. */
+static void (*foreign_free)(void *p);
+static void *(*foreign_realloc)(void *p, size_t size);
+
+void heap_set_foreign(void (*free_fn)(void *p), void *(*realloc_fn)(void *p, size_t size)) {
+  __atomic_store_n(&foreign_free, free_fn, __ATOMIC_RELEASE);
+  __atomic_store_n(&foreign_realloc, realloc_fn, __ATOMIC_RELEASE);
+}
+
+static void free_foreign(void *p) {
+  void (*fn)(void *) = __atomic_load_n(&foreign_free, __ATOMIC_ACQUIRE);
+  if (fn != NULL) fn(p);
+}
 
 void heap_free_front(void *p) {
 #if RH_HEAP_RECORDS
@@ -102,12 +112,12 @@ void heap_free_front(void *p) {
     heap_rec_bad_free(p);
     return;
   }
-  if (p != NULL && heap_rec_foreign_free(p) && rh_foreign_free != NULL) rh_foreign_free(p);
+  if (p != NULL && heap_rec_foreign_free(p)) free_foreign(p);
 #else
   if (likely(heap_owns(p))) {
     heap_free_block(p);
-  } else if (p != NULL && rh_foreign_free != NULL) {
-    rh_foreign_free(p);
+  } else if (p != NULL) {
+    free_foreign(p);
   }
 #endif
 }
@@ -256,7 +266,8 @@ RH_API void *rh_realloc(void *p, size_t size) { return realloc_kind(p, size, KIN
  * (without one, they cannot be grown: NULL, ENOMEM). */
 void *heap_realloc_front(void *p, size_t size) {
   if (likely(p == NULL || heap_owns(p))) return rh_realloc(p, size);
-  if (rh_foreign_realloc != NULL) return rh_foreign_realloc(p, size);
+  void *(*fn)(void *, size_t) = __atomic_load_n(&foreign_realloc, __ATOMIC_ACQUIRE);
+  if (fn != NULL) return fn(p, size);
   errno = ENOMEM;
   return NULL;
 }

@@ -10,12 +10,18 @@
 #include "alloc/heap_internal.h"
 
 /* free() as the preload library exports it: reheap's blocks are freed,
- * NULL is ignored, anything else goes to the front's rh_foreign_free. */
+ * NULL is ignored, anything else goes to the front's foreign free (none
+ * given: left alone). */
 __attribute__((visibility("hidden"))) void heap_free_front(void *p);
 
 /* realloc() as the preload library exports it: blocks reheap does not own
- * go to the front's rh_foreign_realloc. */
+ * go to the front's foreign realloc (none given: NULL, ENOMEM). */
 __attribute__((visibility("hidden"))) void *heap_realloc_front(void *p, size_t size);
+
+/* What heap_free_front and heap_realloc_front do with a block the heap
+ * does not own (the front gives them before the program runs). */
+__attribute__((visibility("hidden"))) void heap_set_foreign(void (*free_fn)(void *p),
+                                                            void *(*realloc_fn)(void *p, size_t size));
 
 /* Has fn called about every 100 ms from some thread's slow path while the
  * program allocates (never on a fast path; not while it is idle). */

@@ -16,7 +16,7 @@
 
 #include "cli/cli.h"
 #include "os/os.h"
-#include "track/track_internal.h"
+#include "track/track_region.h"
 
 #define ANSWER_MS 10000 /* how long a live program may take to answer */
 

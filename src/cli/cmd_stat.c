@@ -13,7 +13,7 @@
 #include "cli/cli.h"
 #include "front/status_page.h"
 #include "os/os.h"
-#include "track/track_internal.h"
+#include "track/track_region.h"
 
 static const char stat_help[] =
     "usage: reheap stat [--watch] PID\n"

@@ -8,7 +8,7 @@
 
 #include "cli/cli.h"
 #include "os/os.h"
-#include "track/track_internal.h"
+#include "track/track_region.h"
 
 long rh_parse_pid(const char *arg) {
   char *end;

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "alloc/alloc_front.h"
 #include "front/foreign.h"
 #include "reheap/alloc.h"
 
@@ -17,9 +18,12 @@ typedef size_t (*usable_fn)(void *);
 static usable_fn libc_usable;
 static _Atomic uint64_t foreign_frees;
 
-__attribute__((constructor)) static void foreign_init(void) {
+/* First of this library's constructors: a foreign block freed before it
+ * (there are none in practice) is left alone, uncounted. */
+__attribute__((constructor(101))) static void foreign_init(void) {
   /* RTLD_NEXT from here finds the C library's own definition. */
   libc_usable = (usable_fn)dlsym(RTLD_NEXT, "malloc_usable_size");
+  heap_set_foreign(rh_foreign_free, rh_foreign_realloc);
 }
 
 void rh_foreign_free(void *p) {

@@ -58,6 +58,20 @@ extern const char __etext[] __attribute__((visibility("hidden")));
 
 static bool dwarf; /* unwind by DWARF tables instead of frame pointers */
 
+/* This thread's counters. The first count makes the tracker's counters
+ * region, shared or not: the tracker is told first where to share it. */
+static bool shared_path(char *path, size_t cap);
+
+__attribute__((noinline)) static track_counters_t *counters_attach(void) {
+  track_counters_set_share(shared_path);
+  return track_counters_attach();
+}
+
+static inline track_counters_t *counters_mine(void) {
+  track_counters_t *c = track_my_counters;
+  return __builtin_expect(c != NULL, 1) ? c : counters_attach();
+}
+
 static size_t capture_max(uintptr_t *frames, size_t max) {
   if (dwarf) return track_stack_capture_dwarf(frames, max, (uintptr_t)__ehdr_start, (uintptr_t)__etext);
   return track_stack_capture(frames, max, (uintptr_t)__ehdr_start, (uintptr_t)__etext);
@@ -122,7 +136,7 @@ static void record(void *p, size_t size, track_counters_t *c) {
  * runs out (the first allocation of a thread draws its countdown). */
 __attribute__((noinline)) static void sample_slow(void *p, size_t size) {
   inside = 1;
-  track_counters_t *c = track_counters_mine();
+  track_counters_t *c = counters_mine();
   track_add(&c->allocs, 1);
   track_add(&c->bytes_allocated, (int64_t)size);
   if (sample_state == 0) {
@@ -157,7 +171,7 @@ static void track_alloc(void *p, size_t size) {
   }
   inside = 1;
   /* live blocks are allocations less frees, summed when read */
-  track_counters_t *c = track_counters_mine();
+  track_counters_t *c = counters_mine();
   track_add(&c->allocs, 1);
   track_add(&c->bytes_allocated, (int64_t)size);
   track_add(&c->size_hist[log2_floor(size)], 1);
@@ -176,7 +190,7 @@ static inline void count_free(track_counters_t *c, const track_record_t *r) {
  * the blocks not sampled are not known). */
 __attribute__((noinline)) static void sampled_free_slow(void *p) {
   inside = 1;
-  track_counters_t *c = track_counters_mine();
+  track_counters_t *c = counters_mine();
   track_record_t *r = track_table_remove((uintptr_t)p);
   if (r != NULL) {
     count_free(c, r);
@@ -245,7 +259,7 @@ static int64_t heap_next(void) {
 static void heap_taken(void *p, size_t size) {
   if (inside) return;
   inside = 1;
-  track_counters_t *c = track_counters_mine();
+  track_counters_t *c = counters_mine();
   track_add(&c->allocs, track_sample_round(track_sample_weight(size), &sample_state));
   track_add(&c->bytes_allocated, est_bytes(size));
   record(p, size, c);
@@ -257,7 +271,7 @@ static bool heap_freed(void *p) {
   inside = 1;
   track_record_t *r = track_table_remove((uintptr_t)p);
   if (r != NULL) {
-    track_counters_t *c = track_counters_mine();
+    track_counters_t *c = counters_mine();
     track_add(&c->live_bytes, -est_bytes(r->size));
     track_add(&c->frees, track_sample_round(track_sample_weight(r->size), &sample_state));
     track_record_free(r);
@@ -339,7 +353,7 @@ static void heap_bad_free(void *p, int kind, const rh_heap_record_t *was) {
   int in = inside;
   inside = 1;
   bool quiet = heap_quiet(true);
-  track_counters_t *c = track_counters_mine();
+  track_counters_t *c = counters_mine();
   track_record_t rec;
   memset(&rec, 0, sizeof rec);
   if (was != NULL) {
@@ -400,7 +414,7 @@ static void heap_counts(track_counters_t *sum) {
  * put in the dump thread's own block when it asks (the program's threads
  * count nothing here but bad frees). */
 static void heap_counts_share(void) {
-  track_counters_t *c = track_counters_mine();
+  track_counters_t *c = counters_mine();
   heap_counts(c); /* (its peak and live blocks are not summed: the region's peak is) */
   track_counters_peak(track_read(&c->peak_bytes));
 }
@@ -454,7 +468,7 @@ static bool track_free(void *p) {
   inside = 1;
   bool pass = true;
   track_record_t *r = track_table_remove((uintptr_t)p);
-  track_counters_t *c = track_counters_mine();
+  track_counters_t *c = counters_mine();
   if (r != NULL) {
     count_free(c, r);
     track_table_retire(r);
@@ -507,7 +521,7 @@ EXPORT void *realloc(void *p, size_t size) {
    * reaches the heap; it goes back if the heap cannot grow the block */
   inside = 1;
   track_record_t *r = track_table_remove((uintptr_t)p);
-  track_counters_t *c = track_counters_mine();
+  track_counters_t *c = counters_mine();
   bool pass = r != NULL || sampling || untracked_free(p, c);
   inside = 0;
   if (!pass) {
@@ -709,7 +723,7 @@ static long env_long(const char *name, long fallback);
 
 /* Only the process `reheap run` started (or, preloaded by hand, every
  * one) shares its counters, in a file named after its pid. */
-bool track_counters_shared_path(char *path, size_t cap) {
+static bool shared_path(char *path, size_t cap) {
   long pid = env_long("REHEAP_TRACK_PID", 0);
   if (pid != 0 && pid != (long)getpid()) return false;
   track_counters_path((long)getpid(), path, cap);
@@ -728,6 +742,7 @@ static long env_long(const char *name, long fallback) {
 }
 
 __attribute__((constructor)) static void track_init(void) {
+  track_counters_set_share(shared_path);
   front_next_resolve();
   long how = env_long("REHEAP_TRACK_STACKS", 1);
   stacks = how != 0;

@@ -22,9 +22,12 @@ static os_lock_t lock = OS_LOCK_INIT;
 __thread track_counters_t *track_my_counters;
 static track_counters_t overflow; /* threads past TRACK_MAX_BLOCKS share it (rare) */
 
-/* The preload library says whether and where this process shares its
- * counters (absent where the tracker is linked alone, as in its tests). */
-TRACK_HIDDEN __attribute__((weak)) bool track_counters_shared_path(char *path, size_t cap);
+/* The library that loads the tracker says whether and where this process
+ * shares its counters (none said: the tracker linked alone, as in its
+ * tests, keeps them private). */
+static bool (*shared_path)(char *path, size_t cap);
+
+void track_counters_set_share(bool (*path)(char *path, size_t cap)) { shared_path = path; }
 
 /* Made at the first count, in its final place, a file mapping when shared:
  * threads keep a pointer to their block, so the region never moves (but
@@ -34,7 +37,7 @@ static bool region_ensure(void) {
   region_bytes = (sizeof(track_region_t) + os_page_size() - 1) & ~(os_page_size() - 1);
   track_region_t *r = NULL;
   char path[sizeof region_path];
-  if (track_counters_shared_path != NULL && track_counters_shared_path(path, sizeof path)) {
+  if (shared_path != NULL && shared_path(path, sizeof path)) {
     int fd = os_create_private_file(path);
     if (fd >= 0) {
       r = os_map_file_shared(fd, region_bytes, true);
