@@ -69,6 +69,7 @@ typedef struct rh_heap_stats_s {
   uint64_t os_purge_calls;  /* pages given back with madvise */
   uint64_t threads;         /* thread heaps ever made (reused ones count once) */
   uint64_t heaps_reused;    /* times an exited thread's heap was taken over */
+  uint64_t purged_bytes;    /* bytes given back to the OS by purges, in all */
 } rh_heap_stats_t;
 
 /* Number of size classes (for sizing the array below). */

@@ -22,6 +22,7 @@ typedef enum rh_status {
   RH_ERR_PROTECT,           /* the system refused to make the code writable */
   RH_ERR_THREADS,           /* the process's other threads could not be stopped */
   RH_ERR_NOT_FOUND,         /* no such symbol, module or import */
+  RH_ERR_NO_DECODER,        /* the x86 decoder (Zydis) could not be loaded */
   RH_STATUS_COUNT
 } rh_status_t;
 

@@ -211,33 +211,62 @@ void heap_delayed_process(heap_t *h) {
   }
 }
 
-static void heap_give_back_idle(heap_t *h) {
+static void heap_give_back_idle(heap_t *h, heap_purge_t mode) {
   heap_delayed_process(h);
   heap_pages_collect_all(h, true);
-  heap_segments_purge(h, true);
+  heap_segments_purge(h, mode);
   heap_stats_flush(h);
+}
+
+/* When memory that no running heap purges wants purging (0: none). */
+static _Atomic uint64_t purge_due_ms;
+
+void heap_purge_due(uint64_t delay_ms) {
+  uint64_t at = os_now_ms() + delay_ms;
+  uint64_t due = atomic_load_explicit(&purge_due_ms, memory_order_relaxed);
+  while ((due == 0 || at < due) &&
+         !atomic_compare_exchange_weak_explicit(&purge_due_ms, &due, at, memory_order_relaxed,
+                                                memory_order_relaxed)) {
+  }
 }
 
 /* Blocks freed into the heap of an exited thread wait there until a new
  * thread takes the heap over. So that their memory does not wait for that,
  * running threads tidy the waiting heaps now and then: they take the whole
  * list (so no one else touches those heaps meanwhile), give back what is
- * idle, and put it back. */
-void heap_abandoned_tidy(void) {
+ * idle (mode: PURGE_ABANDONED after a delay, PURGE_ALL at once), and put
+ * it back. */
+void heap_abandoned_tidy(heap_purge_t mode) {
   os_lock(&list_lock);
   heap_t *list = abandoned;
   abandoned = NULL;
   os_unlock(&list_lock);
   if (list == NULL) return;
   heap_t *last = list;
+  bool waiting = false;
   for (heap_t *h = list; h != NULL; h = h->next_abandoned) {
-    heap_give_back_idle(h);
+    heap_give_back_idle(h, mode);
+    waiting |= h->purge_deadline != 0;
     last = h;
   }
   os_lock(&list_lock);
   last->next_abandoned = abandoned;
   abandoned = list;
   os_unlock(&list_lock);
+  if (waiting) heap_purge_due(PURGE_DELAY_MS);
+}
+
+/* The purges no running heap's own deadline covers. */
+static void purge_others(uint64_t now) {
+  uint64_t due = atomic_load_explicit(&purge_due_ms, memory_order_relaxed);
+  if (due == 0 || now < due ||
+      !atomic_compare_exchange_strong_explicit(&purge_due_ms, &due, 0, memory_order_relaxed,
+                                               memory_order_relaxed))
+    return;
+  heap_abandoned_tidy(PURGE_ABANDONED);
+  bool waiting = heap_segment_cache_trim(false);
+  waiting |= heap_huge_cache_trim(false);
+  if (waiting) heap_purge_due(PURGE_DELAY_MS);
 }
 
 void (*_Atomic heap_periodic_hook)(void);
@@ -248,6 +277,7 @@ void heap_slow_tick(heap_t *h) {
   if (atomic_load_explicit(&h->delayed, memory_order_relaxed) != 0) heap_delayed_process(h);
   if ((++h->slow_ticks & 63) == 0) {
     uint64_t now = os_now_ms();
+    purge_others(now);
     if (now >= h->collect_deadline) {
       h->collect_deadline = now + COLLECT_PERIOD_MS;
       heap_pages_collect_all(h, false);
@@ -255,10 +285,13 @@ void heap_slow_tick(heap_t *h) {
       if (hook != NULL) hook();
     }
   }
-  if (h->purge_deadline != 0 && os_now_ms() >= h->purge_deadline) {
-    heap_segments_purge(h, false);
-    heap_abandoned_tidy();
-    heap_huge_cache_trim(false);
+  if (h->purge_deadline != 0) {
+    uint64_t now = os_now_ms();
+    if (now >= h->purge_deadline) {
+      heap_segments_purge(h, PURGE_TICK);
+      heap_huge_cache_trim(false);
+      purge_others(now);
+    }
   }
   /* The shared live count is one cache line every thread writes: a thread
    * adds its change only once it is worth a line's trip between cores (the
@@ -267,10 +300,14 @@ void heap_slow_tick(heap_t *h) {
     heap_stats_flush(h);
 }
 
+/* An exiting thread gives back at once only what was idle already; the
+ * rest waits a purge delay, for the thread that takes the heap over (in a
+ * pool of workers, one starts as another ends) or for the purge then. */
 static void heap_thread_exit(void *arg) {
   heap_t *h = arg;
   if (h == NULL || h != heap_tl_get() || h->state != HEAP_ACTIVE) return;
-  heap_give_back_idle(h);
+  heap_give_back_idle(h, PURGE_ABANDONED);
+  if (h->purge_deadline != 0) heap_purge_due(PURGE_DELAY_MS);
   os_heap_word_set(&heap_static);
   os_lock(&list_lock);
   h->state = HEAP_ABANDONED;
@@ -281,7 +318,8 @@ static void heap_thread_exit(void *arg) {
 
 void rh_heap_collect(void) {
   heap_t *h = heap_tl_get();
-  if (h->state == HEAP_ACTIVE) heap_give_back_idle(h);
-  heap_abandoned_tidy();
+  if (h->state == HEAP_ACTIVE) heap_give_back_idle(h, PURGE_ALL);
+  heap_abandoned_tidy(PURGE_ALL);
+  heap_segment_cache_trim(true);
   heap_huge_cache_trim(true);
 }

@@ -140,6 +140,7 @@ typedef struct heap_segment_s {
   uint64_t free_mask;            /* slices not in a page */
   uint64_t dirty_mask;           /* slices that may hold data (not purged) */
   uint64_t purge_candidates;     /* free+dirty at the last purge tick */
+  uint64_t cached_ms;            /* when it went to the cache of free segments */
   struct heap_segment_s *next;   /* in the owner's list, or the cache */
   struct heap_segment_s *prev;
   /* huge only */
@@ -212,6 +213,7 @@ HEAP_HIDDEN extern const uint8_t heap_small_class[SMALL_DIRECT_MAX / 16 + 1];
 
 typedef struct heap_global_stats_s {
   _Atomic uint64_t os_map_calls, os_unmap_calls, os_purge_calls;
+  _Atomic uint64_t purged; /* bytes given back by purges, in all */
   _Atomic uint64_t reserved, committed, peak_committed;
   _Atomic int64_t live;
   _Atomic uint64_t peak_live;
@@ -303,7 +305,16 @@ HEAP_HIDDEN bool heap_segment_page_grow(heap_page_t *pg, size_t slices);
 /* Grows the large block p (owned by h) in place to at least size; false
  * when the slices after it are taken. */
 HEAP_HIDDEN bool heap_large_grow(heap_t *h, heap_page_t *pg, void *p, size_t size);
-HEAP_HIDDEN void heap_segments_purge(heap_t *h, bool release_all_free);
+/* How heap_segments_purge gives back: PURGE_TICK, a running heap's tick
+ * (slices idle since the last tick are purged, one empty segment kept);
+ * PURGE_ABANDONED, a heap without a thread (the same, every empty segment
+ * to the cache, dirty); PURGE_RELEASE, only the empty segments to the
+ * cache (for a thread about to map one); PURGE_ALL, everything idle, now. */
+typedef enum { PURGE_TICK, PURGE_ABANDONED, PURGE_RELEASE, PURGE_ALL } heap_purge_t;
+HEAP_HIDDEN void heap_segments_purge(heap_t *h, heap_purge_t mode);
+/* Purges the cached free segments that waited a purge delay (all: every
+ * one); true when some still wait. */
+HEAP_HIDDEN bool heap_segment_cache_trim(bool all);
 HEAP_HIDDEN void heap_segment_cache_lock(bool lock);
 HEAP_HIDDEN void heap_segment_cache_reset(void);
 static inline heap_segment_t *heap_segment_of_page(heap_page_t *pg) {
@@ -330,15 +341,21 @@ HEAP_HIDDEN void heap_slow_tick(heap_t *h);
 /* Called about every COLLECT_PERIOD_MS from some thread's slow path, when
  * set (the front's status page for `reheap stat`); never on a fast path. */
 HEAP_HIDDEN extern void (*_Atomic heap_periodic_hook)(void);
-HEAP_HIDDEN void heap_abandoned_tidy(void);
+HEAP_HIDDEN void heap_abandoned_tidy(heap_purge_t mode);
+/* Memory that no running heap will purge (an exited thread's, the cache
+ * of free segments) wants a purge in about delay_ms: the next running
+ * thread's slow path past that time does it. */
+HEAP_HIDDEN void heap_purge_due(uint64_t delay_ms);
 HEAP_HIDDEN void heap_stats_flush(heap_t *h);
 HEAP_HIDDEN heap_t *heap_all_first(void);
 
 /* ---- huge.c ---- */
 HEAP_HIDDEN void *heap_huge_alloc(size_t size, size_t align, bool *zeroed, unsigned kind);
 HEAP_HIDDEN void heap_huge_free(heap_segment_t *seg);
-/* Unmaps cached huge mappings that waited long enough (all: every one). */
-HEAP_HIDDEN void heap_huge_cache_trim(bool all);
+/* Purges cached huge mappings that waited a purge delay and unmaps those
+ * that waited HUGE_CACHE_MS (all: every one, unmapped); true when some
+ * are left. */
+HEAP_HIDDEN bool heap_huge_cache_trim(bool all);
 HEAP_HIDDEN void heap_huge_cache_lock(bool take);
 HEAP_HIDDEN void heap_huge_cache_reset(void);
 HEAP_HIDDEN void *heap_huge_realloc(heap_segment_t *seg, size_t size);

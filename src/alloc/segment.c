@@ -2,13 +2,16 @@
  * runs. Free slices stay "dirty" (resident) for a while so that a page freed
  * and made again costs no page faults; a slice that stayed free across a
  * whole purge delay is given back to the OS. Fully free segments go to a
- * small process-wide cache, then back to the OS. */
+ * small process-wide cache, still dirty, so that a thread starting as
+ * another ends (a pool of workers) takes warm memory; those that wait there
+ * a purge delay are purged, and past the cache's size unmapped. */
 #include "alloc/heap_internal.h"
 #include "os/os.h"
 
 static os_lock_t cache_lock = OS_LOCK_INIT;
-static heap_segment_t *cache_first;
+static heap_segment_t *cache_first; /* the latest given back first: the warmest */
 static size_t cache_count;
+static _Atomic size_t cache_dirty;  /* cached segments not yet purged */
 
 static inline uint64_t run_mask(size_t n, size_t at) {
   return (n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << at;
@@ -59,6 +62,7 @@ static heap_segment_t *segment_obtain(void) {
     cache_first = seg->next;
     cache_count--;
   }
+  if (seg != NULL && seg->dirty_mask) atomic_fetch_sub_explicit(&cache_dirty, 1, memory_order_relaxed);
   os_unlock(&cache_lock);
   if (seg != NULL) return seg;
 
@@ -88,31 +92,23 @@ static heap_segment_t *segment_obtain(void) {
   return seg;
 }
 
-static void segment_give_back(heap_segment_t *seg) {
-  heap_assert(seg->free_mask == SLICES_USABLE_MASK);
-  if (seg->dirty_mask) {
-    os_purge((uint8_t *)seg + SLICE_SIZE, SEG_SIZE - SLICE_SIZE);
-    heap_gadd(&heap_gstats.os_purge_calls, 1);
-    committed_add(-(int64_t)((size_t)__builtin_popcountll(seg->dirty_mask) * SLICE_SIZE));
-    seg->dirty_mask = 0;
-  }
-  seg->purge_candidates = 0;
-  atomic_store_explicit(&seg->heap, NULL, memory_order_relaxed);
-  os_lock(&cache_lock);
-  if (cache_count < SEGMENT_CACHE_MAX) {
-    seg->next = cache_first;
-    cache_first = seg;
-    cache_count++;
-    seg = NULL;
-  }
-  os_unlock(&cache_lock);
-  if (seg == NULL) return;
+static void segment_purge_all(heap_segment_t *seg) {
+  if (seg->dirty_mask == 0) return;
+  os_purge((uint8_t *)seg + SLICE_SIZE, SEG_SIZE - SLICE_SIZE);
+  heap_gadd(&heap_gstats.os_purge_calls, 1);
+  heap_gadd(&heap_gstats.purged, (uint64_t)__builtin_popcountll(seg->dirty_mask) * SLICE_SIZE);
+  committed_add(-(int64_t)((size_t)__builtin_popcountll(seg->dirty_mask) * SLICE_SIZE));
+  seg->dirty_mask = 0;
+}
+
+static void segment_unmap(heap_segment_t *seg) {
 #if RH_HEAP_RECORDS
   heap_rec_map_lock(true);
   heap_head_mark(seg, false);
   os_unmap(seg->recs, SEG_SIZE);
 #endif
   heap_owner_mark(seg, SEG_SIZE, false);
+  committed_add(-(int64_t)((size_t)__builtin_popcountll(seg->dirty_mask) * SLICE_SIZE));
   os_unmap(seg, SEG_SIZE);
 #if RH_HEAP_RECORDS
   heap_rec_map_lock(false);
@@ -120,6 +116,47 @@ static void segment_give_back(heap_segment_t *seg) {
   heap_gadd(&heap_gstats.os_unmap_calls, 1);
   atomic_fetch_sub_explicit(&heap_gstats.reserved, SEG_SIZE, memory_order_relaxed);
   committed_add(-(int64_t)SLICE_SIZE);
+}
+
+/* A fully free segment goes to the cache as it is (purge: purged first). */
+static void segment_give_back(heap_segment_t *seg, bool purge) {
+  heap_assert(seg->free_mask == SLICES_USABLE_MASK);
+  if (purge) segment_purge_all(seg);
+  seg->purge_candidates = 0;
+  seg->cached_ms = os_now_ms();
+  atomic_store_explicit(&seg->heap, NULL, memory_order_relaxed);
+  os_lock(&cache_lock);
+  if (cache_count < SEGMENT_CACHE_MAX) {
+    seg->next = cache_first;
+    cache_first = seg;
+    cache_count++;
+    if (seg->dirty_mask) atomic_fetch_add_explicit(&cache_dirty, 1, memory_order_relaxed);
+    seg = NULL;
+  }
+  os_unlock(&cache_lock);
+  if (seg == NULL) {
+    if (!purge) heap_purge_due(PURGE_DELAY_MS);
+    return;
+  }
+  segment_unmap(seg);
+}
+
+bool heap_segment_cache_trim(bool all) {
+  if (atomic_load_explicit(&cache_dirty, memory_order_relaxed) == 0) return false;
+  uint64_t now = os_now_ms();
+  bool waiting = false;
+  os_lock(&cache_lock);
+  for (heap_segment_t *seg = cache_first; seg != NULL; seg = seg->next) {
+    if (seg->dirty_mask == 0) continue;
+    if (all || now - seg->cached_ms >= PURGE_DELAY_MS) {
+      segment_purge_all(seg);
+      atomic_fetch_sub_explicit(&cache_dirty, 1, memory_order_relaxed);
+    } else {
+      waiting = true;
+    }
+  }
+  os_unlock(&cache_lock);
+  return waiting;
 }
 
 static void segment_unlink(heap_t *h, heap_segment_t *seg) {
@@ -134,18 +171,22 @@ heap_page_t *heap_segment_page_alloc(heap_t *h, size_t slices) {
   heap_segment_t *seg = NULL;
   int at = -1;
   size_t best = SLICE_COUNT + 1;
-  for (heap_segment_t *s = h->segments; s != NULL && best != slices; s = s->next) {
-    size_t len;
-    int i = best_run(s->free_mask, slices, &len);
-    if (i >= 0 && len < best) {
-      best = len;
-      seg = s;
-      at = i;
+  /* Free slices still resident first (a page made there costs no page
+   * fault and no more memory), the best fit among them; then any. */
+  for (int pass = 0; pass < 2 && seg == NULL; pass++) {
+    for (heap_segment_t *s = h->segments; s != NULL && best != slices; s = s->next) {
+      size_t len;
+      int i = best_run(pass == 0 ? s->free_mask & s->dirty_mask : s->free_mask, slices, &len);
+      if (i >= 0 && len < best) {
+        best = len;
+        seg = s;
+        at = i;
+      }
     }
   }
   if (seg == NULL) {
     /* Before asking the OS: memory may be idle in exited threads' heaps. */
-    heap_abandoned_tidy();
+    heap_abandoned_tidy(PURGE_RELEASE);
     seg = segment_obtain();
     if (seg == NULL) return NULL;
     atomic_store_explicit(&seg->heap, h, memory_order_relaxed);
@@ -216,6 +257,7 @@ static void segment_purge_mask(heap_segment_t *seg, uint64_t m) {
     int len = rest ? __builtin_ctzll(rest) : 64 - i;
     os_purge((uint8_t *)seg + ((size_t)i << SLICE_SHIFT), (size_t)len << SLICE_SHIFT);
     heap_gadd(&heap_gstats.os_purge_calls, 1);
+    heap_gadd(&heap_gstats.purged, (uint64_t)len * SLICE_SIZE);
     committed_add(-(int64_t)((size_t)len * SLICE_SIZE));
     uint64_t done = run_mask((size_t)len, (size_t)i);
     seg->dirty_mask &= ~done;
@@ -223,8 +265,9 @@ static void segment_purge_mask(heap_segment_t *seg, uint64_t m) {
   }
 }
 
-void heap_segments_purge(heap_t *h, bool all) {
-  bool kept_free_segment = false;
+void heap_segments_purge(heap_t *h, heap_purge_t mode) {
+  bool all = mode == PURGE_ALL;
+  bool kept_free_segment = mode != PURGE_TICK; /* only a running heap keeps one */
   bool waiting = false;
   heap_segment_t *next;
   for (heap_segment_t *seg = h->segments; seg != NULL; seg = next) {
@@ -233,22 +276,26 @@ void heap_segments_purge(heap_t *h, bool all) {
     /* Two-step: a slice is purged only if it was already free and dirty at
      * the previous purge tick, so memory freed a moment ago and about to be
      * reused is left alone. */
-    uint64_t purge = all ? idle : (idle & seg->purge_candidates);
-    segment_purge_mask(seg, purge);
-    seg->purge_candidates = all ? 0 : (idle & ~purge);
-    if (seg->purge_candidates) waiting = true;
+    if (mode != PURGE_RELEASE) {
+      uint64_t purge = all ? idle : (idle & seg->purge_candidates);
+      segment_purge_mask(seg, purge);
+      seg->purge_candidates = all ? 0 : (idle & ~purge);
+    }
     if (seg->free_mask == SLICES_USABLE_MASK) {
       /* One empty segment stays with a running heap: the next page needs
        * no mapping. */
-      if (!all && !kept_free_segment) {
+      if (!kept_free_segment) {
         kept_free_segment = true;
+        if (seg->purge_candidates) waiting = true;
         continue;
       }
       segment_unlink(h, seg);
-      segment_give_back(seg);
+      segment_give_back(seg, all);
+      continue;
     }
+    if (seg->purge_candidates) waiting = true;
   }
-  h->purge_deadline = waiting ? os_now_ms() + PURGE_DELAY_MS : 0;
+  if (mode != PURGE_RELEASE || waiting) h->purge_deadline = waiting ? os_now_ms() + PURGE_DELAY_MS : 0;
 }
 
 void heap_segment_cache_lock(bool lock) {

@@ -54,6 +54,7 @@ void rh_heap_stats(rh_heap_stats_t *out, rh_class_stats_t *classes, size_t nclas
   out->os_map_calls = atomic_load_explicit(&g->os_map_calls, memory_order_relaxed);
   out->os_unmap_calls = atomic_load_explicit(&g->os_unmap_calls, memory_order_relaxed);
   out->os_purge_calls = atomic_load_explicit(&g->os_purge_calls, memory_order_relaxed);
+  out->purged_bytes = atomic_load_explicit(&g->purged, memory_order_relaxed);
   out->threads = atomic_load_explicit(&g->threads, memory_order_relaxed);
   out->heaps_reused = atomic_load_explicit(&g->heaps_reused, memory_order_relaxed);
 }

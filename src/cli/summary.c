@@ -62,6 +62,22 @@ void rh_summary_print(const char *program, const char *heap, const char *line, i
           "reheap:   peak resident   %s\n"
           "reheap:   OS map calls    %s\n",
           program, heap, ended, seconds, allocs, frees, peak_live, rss, maps);
+  /* reheap's heap: what it held from the OS, gave back, and held at the end */
+  unsigned long long held, peak_held, purged, purges, live;
+  if (line != NULL && field(line, "peak_committed_bytes", &peak_held) && field(line, "committed_bytes", &held) &&
+      field(line, "purged_bytes", &purged) && field(line, "os_purge_calls", &purges) &&
+      field(line, "live_bytes", &live)) {
+    char a[48], b[48], c[48], d[48];
+    bytes(a, sizeof a, peak_held);
+    bytes(b, sizeof b, purged);
+    bytes(c, sizeof c, held);
+    bytes(d, sizeof d, held > live ? held - live : 0);
+    fprintf(stderr,
+            "reheap:   peak held       %s (memory the heap had from the OS)\n"
+            "reheap:   given back      %s in %llu purges\n"
+            "reheap:   held at exit    %s, of which cached (free, kept for reuse) %s\n",
+            a, b, purges, c, d);
+  }
   const char *refused = line != NULL ? strstr(line, " takeover_refused=") : NULL;
   if (refused != NULL) {
     refused += strlen(" takeover_refused=");

@@ -40,6 +40,9 @@ void rh_exit_stats_write_now(void) {
   rh_line_u64(&l, "live_bytes", st.live_bytes);
   rh_line_u64(&l, "peak_live_bytes", st.peak_live_bytes);
   rh_line_u64(&l, "peak_committed_bytes", st.peak_committed_bytes);
+  rh_line_u64(&l, "committed_bytes", st.committed_bytes);
+  rh_line_u64(&l, "purged_bytes", st.purged_bytes);
+  rh_line_u64(&l, "os_purge_calls", st.os_purge_calls);
   rh_line_u64(&l, "os_map_calls", st.os_map_calls);
   rh_line_u64(&l, "os_unmap_calls", st.os_unmap_calls);
   rh_line_u64(&l, "threads", st.threads);

@@ -13,9 +13,9 @@
  * Refused: a function that ends before the patch does, a branch elsewhere in
  * the function back into the covered bytes, and instructions that cannot run
  * from elsewhere (loop/jrcxz, a branch into the middle of an instruction). */
-#include <Zydis/Zydis.h>
 #include <string.h>
 
+#include "hook/decoder_x86.h"
 #include "hook/hook_internal.h"
 #include "os/os.h"
 
@@ -92,7 +92,7 @@ size_t hook_emit_jmp_indirect(uint8_t *dst, uintptr_t dst_addr, uintptr_t slot_a
   return 6;
 }
 
-static void decoder_init(ZydisDecoder *d) { ZydisDecoderInit(d, MACHINE_MODE, STACK_WIDTH); }
+static void decoder_init(ZydisDecoder *d) { hook_decoder_init(d, MACHINE_MODE, STACK_WIDTH); }
 
 static bool ends_flow(const ZydisDecodedInstruction *in) {
   switch (in->meta.category) {
@@ -139,7 +139,7 @@ static rh_status_t scan_for_branch_in(const ZydisDecoder *dec, const uint8_t *si
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
   bool after_end = false;
   while (p < end) {
-    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(dec, p, (size_t)(end - p), &in, ops))) break;
+    if (!hook_decode(dec, p, (size_t)(end - p), &in, ops)) break;
     /* when the length is a guess: padding after a return or jump is where
      * the function ends */
     if (guessed && after_end && (in.mnemonic == ZYDIS_MNEMONIC_INT3 || in.mnemonic == ZYDIS_MNEMONIC_NOP))
@@ -161,6 +161,7 @@ rh_status_t hook_relocate(const uint8_t *target, size_t func_len, uintptr_t code
   bool guessed = (func_len & HOOK_LEN_GUESSED) != 0;
   func_len &= ~HOOK_LEN_GUESSED;
   memset(out, 0, sizeof *out);
+  if (!hook_decoder_ready()) return RH_ERR_NO_DECODER;
   ZydisDecoder dec;
   decoder_init(&dec);
   const uint8_t *site = target;
@@ -176,7 +177,7 @@ rh_status_t hook_relocate(const uint8_t *target, size_t func_len, uintptr_t code
   while (off < patch_len) {
     if (func_len != 0 && out->skip + off >= func_len)
       return guessed ? RH_ERR_DECODE : RH_ERR_TOO_SHORT;
-    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, site + off, 15, &in, ops)))
+    if (!hook_decode(&dec, site + off, 15, &in, ops))
       return RH_ERR_DECODE;
     if (out->insn_count == HOOK_STOLEN_MAX || pos + 32 > HOOK_CODE_MAX)
       return RH_ERR_UNRELOCATABLE;

@@ -19,6 +19,7 @@ static const char *const messages[RH_STATUS_COUNT] = {
     [RH_ERR_PROTECT] = "the system refused to make code writable or memory executable",
     [RH_ERR_THREADS] = "the process's other threads could not be stopped",
     [RH_ERR_NOT_FOUND] = "no such symbol, module or import",
+    [RH_ERR_NO_DECODER] = "the x86 decoder Zydis (Debian's libzydis4.0) cannot be loaded; install it",
 };
 
 const char *rh_strerror(rh_status_t status) {
