@@ -7,7 +7,7 @@
  * assets, a decoder's frames) would otherwise pay a map, an unmap and a
  * page fault per page every time. The cache is bounded in entries and in
  * bytes, and what has waited HUGE_CACHE_MS goes back on the next tick. */
-#include "alloc/heap_internal.h"
+#include "alloc/heap_record.h"
 #include "os/os.h"
 
 #define HUGE_HEADER ((size_t)4096)

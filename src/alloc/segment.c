@@ -3,7 +3,7 @@
  * and made again costs no page faults; a slice that stayed free across a
  * whole purge delay is given back to the OS. Fully free segments go to a
  * small process-wide cache, then back to the OS. */
-#include "alloc/heap_internal.h"
+#include "alloc/heap_record.h"
 #include "os/os.h"
 
 static os_lock_t cache_lock = OS_LOCK_INIT;
