@@ -11,31 +11,22 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/time.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "rh_bench.h"
 
 /* ---- workloads and heaps --------------------------------------------------- */
 
-static const char *const wl_names[] = {
+const char *const wl_names[] = {
     "churn", "larson", "xmalloc", "mstress", "cache-scratch",
     "realloc", "aligned", "large", "frame", "pair",
 };
-#define NWL ((int)(sizeof wl_names / sizeof wl_names[0]))
 
-enum { H_GLIBC, H_REHEAP, H_MIMALLOC, H_JEMALLOC, H_TCMALLOC, NHEAP };
-
-static const char *const heap_names[NHEAP] = {"glibc", "reheap", "mimalloc", "jemalloc", "tcmalloc"};
-static const char *heap_lib[NHEAP] = {
+const char *const heap_names[NHEAP] = {"glibc", "reheap", "mimalloc", "jemalloc", "tcmalloc"};
+const char *heap_lib[NHEAP] = {
     NULL, /* glibc: no preload */
     NULL, /* reheap: resolved at run time */
     "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2",
@@ -49,78 +40,16 @@ static const char *heap_lib[NHEAP] = {
 
 /* ---- results ------------------------------------------------------------------ */
 
-struct run {
-    int done; /* attempted */
-    int ok;
-    double ms, rss_mib;
-    double p50_us, p99_us, pair_ns; /* NAN when not reported */
-};
+struct run *runs; /* [rep][wl][heap] */
+int nreps = 7;
+int wl_on[NWL], heap_on[NHEAP];
 
-static struct run *runs; /* [rep][wl][heap] */
-static int nreps = 7;
-static int wl_on[NWL], heap_on[NHEAP];
-static int nfail;
-/* Failures of reheap or glibc fail the run; a comparison heap's own bug
- * (Debian's mimalloc 2.0.9 misaligns aligned_alloc(512, 512), upstream
- * issue #700) is reported and its cells left empty, but is not ours. */
-static int nfail_own;
-static char fail_log[64][512];
-
-static struct run *R(int rep, int w, int h)
+struct run *R(int rep, int w, int h)
 {
     return &runs[((size_t)rep * NWL + (size_t)w) * NHEAP + (size_t)h];
 }
 
 /* ---- small helpers ---------------------------------------------------------------- */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    if (n == 0)
-        return NAN;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-enum field { F_MS, F_RSS, F_P50, F_P99, F_PAIR };
-
-static double field_of(const struct run *r, enum field f)
-{
-    switch (f) {
-    case F_MS: return r->ms;
-    case F_RSS: return r->rss_mib;
-    case F_P50: return r->p50_us;
-    case F_P99: return r->p99_us;
-    case F_PAIR: return r->pair_ns;
-    }
-    return NAN;
-}
-
-/* Median of a field over the successful repetitions; NAN if none. */
-static double med(int w, int h, enum field f)
-{
-    double v[nreps > 0 ? nreps : 1];
-    int n = 0;
-    for (int rep = 0; rep < nreps; rep++) {
-        const struct run *r = R(rep, w, h);
-        double x = field_of(r, f);
-        if (r->ok && !isnan(x))
-            v[n++] = x;
-    }
-    return median(v, n);
-}
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -180,337 +109,6 @@ static int parse_list(const char *opt, const char *list, const char *const *name
         }
     }
     return 0;
-}
-
-/* ---- one run ----------------------------------------------------------------------- */
-
-static void record_failure(const char *fmt, const char *wl, const char *heap, int rep, const char *detail)
-{
-    char line[512];
-    snprintf(line, sizeof line, fmt, wl, heap, rep + 1, detail);
-    fprintf(stderr, "  rh-bench: FAIL: %s\n", line);
-    if (strcmp(heap, "reheap") == 0 || strcmp(heap, "glibc") == 0)
-        nfail_own++;
-    if (nfail < (int)(sizeof fail_log / sizeof fail_log[0]))
-        snprintf(fail_log[nfail], sizeof fail_log[nfail], "%s", line);
-    nfail++;
-}
-
-/* Value of "key=" in line, or NAN. */
-static double get_field(const char *line, const char *key)
-{
-    size_t kl = strlen(key);
-    for (const char *p = line; (p = strstr(p, key)) != NULL; p += kl) {
-        if ((p == line || p[-1] == ' ') && p[kl] == '=') {
-            char *end;
-            double v = strtod(p + kl + 1, &end);
-            if (end != p + kl + 1)
-                return v;
-        }
-    }
-    return NAN;
-}
-
-/* Read the child's stdout and stderr until both close. stdout is kept (its
- * first 4 KiB) in out; stderr is echoed to our stderr and its last line kept
- * in last_err. */
-static void keep_line(char *dst, size_t dstsz, const char *src, size_t len)
-{
-    if (len > dstsz - 1)
-        len = dstsz - 1;
-    memcpy(dst, src, len);
-    dst[len] = '\0';
-}
-
-static void drain(int ofd, int efd, char *out, size_t outsz, char *last_err, size_t errsz, const char *tag)
-{
-    size_t olen = 0;
-    char eline[512];
-    size_t elen = 0;
-    out[0] = '\0';
-    last_err[0] = '\0';
-    struct pollfd pf[2] = {{ofd, POLLIN, 0}, {efd, POLLIN, 0}};
-    int open_fds = 2;
-    while (open_fds > 0) {
-        if (poll(pf, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        for (int i = 0; i < 2; i++) {
-            if (pf[i].fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            char tmp[4096];
-            ssize_t n = read(pf[i].fd, tmp, sizeof tmp);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                pf[i].fd = -1;
-                open_fds--;
-                continue;
-            }
-            if (i == 0) {
-                size_t take = (size_t)n;
-                if (take > outsz - 1 - olen)
-                    take = outsz - 1 - olen;
-                memcpy(out + olen, tmp, take);
-                olen += take;
-                out[olen] = '\0';
-            } else {
-                for (ssize_t k = 0; k < n; k++) {
-                    if (tmp[k] == '\n') {
-                        if (elen > 0) {
-                            keep_line(last_err, errsz, eline, elen);
-                            fprintf(stderr, "  (%s stderr) %s\n", tag, last_err);
-                        }
-                        elen = 0;
-                    } else if (elen < sizeof eline - 1) {
-                        eline[elen++] = tmp[k];
-                    }
-                }
-            }
-        }
-    }
-    if (elen > 0) {
-        keep_line(last_err, errsz, eline, elen);
-        fprintf(stderr, "  (%s stderr) %s\n", tag, last_err);
-    }
-}
-
-static void run_one(const char *exe, const char *scale, int timeout_s, int rep, int w, int h, struct run *out)
-{
-    const char *wl = wl_names[w], *heap = heap_names[h];
-    int ofd[2], efd[2];
-    memset(out, 0, sizeof *out);
-    out->done = 1;
-    out->p50_us = out->p99_us = out->pair_ns = NAN;
-    if (pipe(ofd) != 0) {
-        record_failure("%s on %s (rep %d): pipe: %s", wl, heap, rep, strerror(errno));
-        return;
-    }
-    if (pipe(efd) != 0) {
-        close(ofd[0]);
-        close(ofd[1]);
-        record_failure("%s on %s (rep %d): pipe: %s", wl, heap, rep, strerror(errno));
-        return;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    double t0 = now_s();
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(ofd[0]);
-        close(ofd[1]);
-        close(efd[0]);
-        close(efd[1]);
-        record_failure("%s on %s (rep %d): fork: %s", wl, heap, rep, strerror(errno));
-        return;
-    }
-    if (pid == 0) {
-        close(ofd[0]);
-        close(efd[0]);
-        if (dup2(ofd[1], STDOUT_FILENO) < 0 || dup2(efd[1], STDERR_FILENO) < 0)
-            _exit(126);
-        close(ofd[1]);
-        close(efd[1]);
-        if (heap_lib[h])
-            setenv("LD_PRELOAD", heap_lib[h], 1);
-        else
-            unsetenv("LD_PRELOAD");
-        alarm((unsigned)timeout_s); /* survives exec: a hung workload dies of SIGALRM */
-        char *argv[] = {(char *)exe, (char *)scale, NULL};
-        execv(exe, argv);
-        fprintf(stderr, "rh-bench: exec %s: %s\n", exe, strerror(errno));
-        _exit(127);
-    }
-    close(ofd[1]);
-    close(efd[1]);
-    char buf[4096], last_err[200], tag[64];
-    snprintf(tag, sizeof tag, "%s/%s", wl, heap);
-    drain(ofd[0], efd[0], buf, sizeof buf, last_err, sizeof last_err, tag);
-    close(ofd[0]);
-    close(efd[0]);
-    int status = 0;
-    struct rusage ru;
-    memset(&ru, 0, sizeof ru);
-    pid_t got;
-    do
-        got = wait4(pid, &status, 0, &ru);
-    while (got < 0 && errno == EINTR);
-    double t1 = now_s();
-    if (got < 0) {
-        record_failure("%s on %s (rep %d): wait4: %s", wl, heap, rep, strerror(errno));
-        return;
-    }
-
-    char *nl = strchr(buf, '\n');
-    if (nl)
-        *nl = '\0';
-    char detail[400];
-    if (WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        snprintf(detail, sizeof detail, "killed by signal %d (%s)%s%s%s", sig, strsignal(sig),
-                 sig == SIGALRM ? ", timed out" : "", last_err[0] ? ": " : "", last_err);
-        record_failure("%s on %s (rep %d): %s", wl, heap, rep, detail);
-        return;
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(detail, sizeof detail, "exit status %d%s%s", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-                 last_err[0] ? ": " : "", last_err);
-        record_failure("%s on %s (rep %d): %s", wl, heap, rep, detail);
-        return;
-    }
-    if (strncmp(buf, "ok", 2) != 0 || (buf[2] != '\0' && buf[2] != ' ')) {
-        snprintf(detail, sizeof detail, "no 'ok' line in output (got \"%.100s\")", buf);
-        record_failure("%s on %s (rep %d): %s", wl, heap, rep, detail);
-        return;
-    }
-    out->ms = (t1 - t0) * 1000.0;
-    out->rss_mib = (double)ru.ru_maxrss / 1024.0;
-    out->p50_us = get_field(buf, "p50_us");
-    out->p99_us = get_field(buf, "p99_us");
-    out->pair_ns = get_field(buf, "pair_ns");
-    if (strcmp(wl, "frame") == 0 && (isnan(out->p50_us) || isnan(out->p99_us))) {
-        record_failure("%s on %s (rep %d): %s", wl, heap, rep, "missing p50_us/p99_us");
-        return;
-    }
-    if (strcmp(wl, "pair") == 0 && isnan(out->pair_ns)) {
-        record_failure("%s on %s (rep %d): %s", wl, heap, rep, "missing pair_ns");
-        return;
-    }
-    out->ok = 1;
-}
-
-/* ---- output ------------------------------------------------------------------------- */
-
-#define COL0 15
-#define COLW 9
-
-static void print_header(const char *first, const char *suffix)
-{
-    printf("| %-*s |", COL0, first);
-    for (int h = 0; h < NHEAP; h++) {
-        if (!heap_on[h])
-            continue;
-        char c[64];
-        snprintf(c, sizeof c, "%s%s", heap_names[h], suffix);
-        printf(" %*s |", COLW + 3, c);
-    }
-    printf("\n|-");
-    for (int i = 0; i < COL0; i++)
-        putchar('-');
-    printf("-|");
-    for (int h = 0; h < NHEAP; h++) {
-        if (!heap_on[h])
-            continue;
-        putchar('-');
-        for (int i = 0; i < COLW + 3; i++)
-            putchar('-');
-        printf(":|");
-    }
-    putchar('\n');
-}
-
-static void print_cell(double v, const char *fmt)
-{
-    char c[64];
-    if (isnan(v))
-        snprintf(c, sizeof c, "-");
-    else
-        snprintf(c, sizeof c, fmt, v);
-    printf(" %*s |", COLW + 3, c);
-}
-
-/* Geomean over enabled workloads of med(w,h)/med(w,ref); NAN if none. */
-static double geomean_ratio(int h, int ref, enum field f)
-{
-    double s = 0;
-    int n = 0;
-    for (int w = 0; w < NWL; w++) {
-        if (!wl_on[w])
-            continue;
-        double a = med(w, h, f), b = med(w, ref, f);
-        if (isnan(a) || isnan(b) || a <= 0 || b <= 0)
-            continue;
-        s += log(a / b);
-        n++;
-    }
-    return n ? exp(s / n) : NAN;
-}
-
-/* A table of medians, or of ratios to ref (ref >= 0), with a geomean row. */
-static void print_table(const char *title, enum field f, int ref, const char *unit_suffix, const char *fmt)
-{
-    printf("\n### %s\n\n", title);
-    print_header("workload", unit_suffix);
-    for (int w = 0; w < NWL; w++) {
-        if (!wl_on[w])
-            continue;
-        printf("| %-*s |", COL0, wl_names[w]);
-        for (int h = 0; h < NHEAP; h++) {
-            if (!heap_on[h])
-                continue;
-            double v = med(w, h, f);
-            if (ref >= 0) {
-                double b = med(w, ref, f);
-                v = (isnan(v) || isnan(b) || b <= 0) ? NAN : v / b;
-            }
-            print_cell(v, fmt);
-        }
-        putchar('\n');
-    }
-    if (ref >= 0) {
-        printf("| %-*s |", COL0, "geomean");
-        for (int h = 0; h < NHEAP; h++)
-            if (heap_on[h])
-                print_cell(geomean_ratio(h, ref, f), fmt);
-        putchar('\n');
-    }
-}
-
-static void print_target(const char *what, double v, double goal, const char *why_na)
-{
-    char m[32];
-    const char *status;
-    if (isnan(v)) {
-        snprintf(m, sizeof m, "n/a");
-        status = why_na;
-    } else {
-        snprintf(m, sizeof m, "%.2f", v);
-        status = v <= goal ? "met" : "MISSED";
-    }
-    char g[32];
-    snprintf(g, sizeof g, "<= %.2f", goal);
-    printf("| %-32s | %8s | %7s | %-22s |\n", what, m, g, status);
-}
-
-static void print_first_line(void)
-{
-    char date[64] = "?";
-    time_t t = time(NULL);
-    struct tm tm;
-    if (localtime_r(&t, &tm))
-        strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S %Z", &tm);
-    char cpu[256] = "unknown";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[512];
-        while (fgets(line, sizeof line, f)) {
-            if (strncmp(line, "model name", 10) == 0) {
-                char *c = strchr(line, ':');
-                if (c) {
-                    c++;
-                    while (*c == ' ' || *c == '\t')
-                        c++;
-                    c[strcspn(c, "\n")] = '\0';
-                    snprintf(cpu, sizeof cpu, "%s", c);
-                }
-                break;
-            }
-        }
-        fclose(f);
-    }
-    printf("rh-bench %s | nproc %ld | CPU: %s\n", date, sysconf(_SC_NPROCESSORS_ONLN), cpu);
 }
 
 /* ---- main ---------------------------------------------------------------------------- */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "alloc/alloc_front.h"
-#include "alloc/heap_internal.h"
+#include "alloc/heap_free.h"
 
 static inline void count_alloc(heap_t *h, size_t cls, size_t bs) {
   heap_count_own(&h->allocs[cls], 1);

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "alloc/heap_internal.h"
+#include "alloc/heap_free.h"
 
 /* free() as the preload library exports it: reheap's blocks are freed,
  * NULL is ignored, anything else goes to the front's foreign free (none

@@ -1,6 +1,6 @@
 /* Every free that is not the owner's fast path: remote frees, full pages,
  * large and huge blocks, threads without a heap. */
-#include "alloc/heap_internal.h"
+#include "alloc/heap_free.h"
 
 static void push_delayed(heap_t *owner, heap_block_t *b) {
   uintptr_t old = atomic_load_explicit(&owner->delayed, memory_order_relaxed);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "alloc/alloc_front.h"
-#include "alloc/heap_internal.h"
+#include "alloc/heap_record.h"
 #include "os/os.h"
 
 heap_page_t heap_page_empty;

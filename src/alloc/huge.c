@@ -11,7 +11,7 @@
  * HUGE_CACHE_BYTES: past that a freed mapping is kept purged); a mapping
  * not taken again within PURGE_DELAY_MS is purged, and what has waited
  * HUGE_CACHE_MS is unmapped, on the next tick. */
-#include "alloc/heap_internal.h"
+#include "alloc/heap_record.h"
 #include "os/os.h"
 
 #define HUGE_HEADER ((size_t)4096)

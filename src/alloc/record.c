@@ -17,7 +17,7 @@
  * Invariant: a live record exists only for a block handed out and not
  * freed. A page is released only once all its blocks are back, so a page
  * made again over the same slices finds no live record left behind. */
-#include "alloc/heap_internal.h"
+#include "alloc/heap_free.h"
 #include "os/os.h"
 
 #if RH_HEAP_RECORDS

@@ -9,7 +9,7 @@
  *
  * The mark is set and cleared by the page's owner only (the page's flags
  * are the owner's); other threads that free a sample count it down. */
-#include "alloc/heap_internal.h"
+#include "alloc/heap_record.h"
 
 #if RH_HEAP_SAMPLING
 static rh_heap_sampler_t sampler;

@@ -5,7 +5,7 @@
  * small process-wide cache, still dirty, so that a thread starting as
  * another ends (a pool of workers) takes warm memory; those that wait there
  * a purge delay are purged, and past the cache's size unmapped. */
-#include "alloc/heap_internal.h"
+#include "alloc/heap_record.h"
 #include "os/os.h"
 
 static os_lock_t cache_lock = OS_LOCK_INIT;

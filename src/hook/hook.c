@@ -6,7 +6,8 @@
  * relay_to to the newest enabled hook's detour. Each hook's "original" is
  * its onward jump, which goes through onward_to[i] to the next older enabled
  * hook's detour or, past the last, to the relocated code. Every change of
- * the function's bytes is made with the other threads stopped.
+ * the function's bytes is made with the other threads stopped
+ * (hook_batch.c).
  *
  * Bookkeeping is static (no malloc: the engine may be replacing it) and
  * guarded by one lock. */
@@ -15,53 +16,27 @@
 #include "hook/hook_internal.h"
 #include "os/os.h"
 
-#define SITES_MAX 256
 #define HOOKS_MAX 1024
-
-typedef struct hook_site {
-  uint8_t *target; /* function entry; NULL: site unused */
-  uint8_t *patch;  /* where the jump goes (after endbr64) */
-  hook_reloc_t reloc;
-  hook_slot_t *slot;
-  size_t patch_len;                    /* 5, or 14 for the far form */
-  uint8_t saved[HOOK_PATCH_FAR_LEN];   /* original bytes under the jump */
-  uint8_t written[HOOK_PATCH_FAR_LEN]; /* the jump */
-  bool patched;
-  int prot, prot_end; /* of the patch's pages, as found */
-  rh_hook_t *chain[HOOK_CHAIN_MAX]; /* by seat (its onward jump); creation order in seq */
-} hook_site_t;
-
-struct rh_hook {
-  bool used;
-  rh_hook_kind_t kind;
-  hook_site_t *site; /* inline */
-  hook_got_t *got;   /* GOT */
-  void *target;
-  void *detour;
-  unsigned seat; /* index of its onward jump in the slot */
-  unsigned long seq; /* creation order: later hooks are reached first */
-  bool enabled;
-};
 
 #define GOTS_MAX 64
 static hook_got_t gots[GOTS_MAX];
 static bool got_used[GOTS_MAX];
 
-static hook_site_t sites[SITES_MAX];
+static hook_site_t sites[HOOK_SITES_MAX];
 static rh_hook_t hooks[HOOKS_MAX];
 static unsigned long next_seq;
 static size_t enabled_count;
 static os_lock_t engine_lock = OS_LOCK_INIT;
 
 static hook_site_t *site_find(const uint8_t *target) {
-  for (size_t i = 0; i < SITES_MAX; i++)
+  for (size_t i = 0; i < HOOK_SITES_MAX; i++)
     if (sites[i].target == target) return &sites[i];
   return NULL;
 }
 
 static rh_status_t site_open(uint8_t *target, hook_site_t **out) {
   hook_site_t *s = NULL;
-  for (size_t i = 0; i < SITES_MAX && s == NULL; i++)
+  for (size_t i = 0; i < HOOK_SITES_MAX && s == NULL; i++)
     if (sites[i].target == NULL) s = &sites[i];
   if (s == NULL) return RH_ERR_NO_MEMORY;
   rh_status_t st;
@@ -111,16 +86,13 @@ static rh_status_t site_open(uint8_t *target, hook_site_t **out) {
   return RH_OK;
 }
 
-static void batch_work_none(void *arg) { (void)arg; }
-static void site_jump(hook_site_t *s, uint8_t *out);
-
 static void site_close(hook_site_t *s) {
   hook_slot_free(s->slot);
   memset(s, 0, sizeof *s);
 }
 
 /* Points the relay and every onward jump of a site at what each must reach now. */
-static void chain_rebuild(hook_site_t *s) {
+void hook_chain_rebuild(hook_site_t *s) {
   uintptr_t code = (uintptr_t)s->slot->code;
   uintptr_t newest = code;
   unsigned long newest_seq = 0;
@@ -146,7 +118,7 @@ static void chain_rebuild(hook_site_t *s) {
   atomic_store_explicit(&s->slot->relay_to, newest, memory_order_release);
 }
 
-static bool site_any_enabled(const hook_site_t *s) {
+bool hook_site_any_enabled(const hook_site_t *s) {
   for (unsigned i = 0; i < HOOK_CHAIN_MAX; i++)
     if (s->chain[i] != NULL && s->chain[i]->enabled) return true;
   return false;
@@ -192,7 +164,7 @@ rh_status_t rh_hook_create_ex(void *target, void *detour, const rh_hook_options_
     s->chain[seat] = h;
     hook_emit_jmp_indirect(s->slot->onward[seat], (uintptr_t)s->slot->onward[seat],
                            (uintptr_t)&s->slot->onward_to[seat]);
-    chain_rebuild(s);
+    hook_chain_rebuild(s);
     *original = s->slot->onward[seat];
     *out = h;
   } else if (opened) {
@@ -204,167 +176,6 @@ rh_status_t rh_hook_create_ex(void *target, void *detour, const rh_hook_options_
 
 rh_status_t rh_hook_create(void *target, void *detour, void **original, rh_hook_t **out) {
   return rh_hook_create_ex(target, detour, NULL, original, out);
-}
-
-/* ---- writing and unwriting patches with the other threads stopped ---- */
-
-/* One site's change in a batch: the bytes it must hold now, the bytes to
- * write, and whether it is patched afterwards. */
-typedef struct batch_entry {
-  hook_site_t *site;
-  bool write;
-  bool patched_before;
-  bool patched_after;
-  uint8_t from[HOOK_PATCH_FAR_LEN];
-  uint8_t to[HOOK_PATCH_FAR_LEN];
-} batch_entry_t;
-
-typedef struct batch {
-  batch_entry_t e[SITES_MAX];
-  size_t n;
-  bool close; /* the sites' slots are about to be freed */
-  rh_status_t status;
-} batch_t;
-
-/* Runs once the bytes are written, the threads still stopped: a thread
- * stopped in bytes just replaced goes to the same instruction in the
- * trampoline, and one stopped in the trampoline of a function just put back
- * goes to the same instruction in the function (past its first); one in a
- * slot about to be freed goes back to the function, or, in a relay or
- * onward jump, to where it leads. Nothing moves if the writing failed. */
-static void batch_fix_ip(uintptr_t *ip, void *arg) {
-  batch_t *b = arg;
-  if (b->status != RH_OK) return;
-  for (size_t i = 0; i < b->n; i++) {
-    batch_entry_t *e = &b->e[i];
-    hook_site_t *s = e->site;
-    uintptr_t patch = (uintptr_t)s->patch, code = (uintptr_t)s->slot->code;
-    bool entering = e->write && !e->patched_before && e->patched_after;
-    bool leaving = (e->write && e->patched_before && !e->patched_after) || b->close;
-    if (entering && *ip > patch && *ip < patch + s->reloc.stolen) {
-      long to = hook_reloc_map(&s->reloc, *ip - patch);
-      if (to >= 0) *ip = code + (uintptr_t)to;
-    }
-    if (leaving && *ip >= code && *ip < code + s->reloc.code_len) {
-      size_t off = *ip - code;
-      if (off == s->reloc.back_off) *ip = patch + s->reloc.stolen;
-      /* Not to the first instruction, though, unless the slot goes: a
-       * thread there is inside an "original" call, and if the function
-       * were hooked again before it moved on, it would enter the detour a
-       * second time. Left in the trampoline, it runs the same code. */
-      for (size_t k = 0; k < s->reloc.insn_count; k++)
-        if (s->reloc.new_off[k] == off && (s->reloc.old_off[k] != 0 || b->close))
-          *ip = patch + s->reloc.old_off[k];
-    }
-    if (!b->close) continue;
-    if (*ip == (uintptr_t)s->slot->relay) *ip = atomic_load(&s->slot->relay_to);
-    for (unsigned k = 0; k < HOOK_CHAIN_MAX; k++)
-      if (*ip == (uintptr_t)s->slot->onward[k]) *ip = atomic_load(&s->slot->onward_to[k]);
-  }
-}
-
-static void batch_work(void *arg) {
-  batch_t *b = arg;
-  size_t done = 0;
-  b->status = RH_OK;
-  for (; done < b->n; done++) {
-    batch_entry_t *e = &b->e[done];
-    hook_site_t *s = e->site;
-    if (!e->write) continue;
-    if (memcmp(s->patch, e->from, s->patch_len) != 0) {
-      b->status = s->patched ? RH_ERR_MODIFIED : RH_ERR_BYTES_DIFFER;
-      break;
-    }
-    b->status = hook_write_code(s->patch, e->to, s->patch_len, s->prot, s->prot_end);
-    if (b->status != RH_OK) break;
-  }
-  if (b->status != RH_OK) {
-    /* all or none: what was written goes back */
-    while (done-- > 0) {
-      batch_entry_t *e = &b->e[done];
-      if (e->write)
-        (void)hook_write_code(e->site->patch, e->from, e->site->patch_len, e->site->prot,
-                              e->site->prot_end);
-    }
-    return;
-  }
-  for (size_t i = 0; i < b->n; i++) {
-    batch_entry_t *e = &b->e[i];
-    if (!e->write) continue;
-    e->site->patched = e->patched_after;
-    if (e->patched_after) memcpy(e->site->written, e->to, e->site->patch_len);
-  }
-}
-
-static rh_status_t batch_run(batch_t *b) {
-  if (b->n == 0) return RH_OK;
-  b->status = RH_ERR_THREADS;
-  if (!os_stop_world(batch_work, batch_fix_ip, b)) return RH_ERR_THREADS;
-  return b->status;
-}
-
-/* The jump a site's entry must hold for its enabled hooks: straight to the
- * detour when there is one and it is in reach, else to the relay, which
- * leads along the chain. */
-static void site_jump(hook_site_t *s, uint8_t *out) {
-  rh_hook_t *only = NULL;
-  unsigned count = 0;
-  for (unsigned i = 0; i < HOOK_CHAIN_MAX; i++)
-    if (s->chain[i] != NULL && s->chain[i]->enabled) {
-      only = s->chain[i];
-      count++;
-    }
-  uintptr_t relay = (uintptr_t)s->slot->relay;
-  if (s->patch_len == HOOK_PATCH_FAR_LEN) {
-    hook_emit_jmp_abs(out, count == 1 ? (uintptr_t)only->detour : relay);
-    return;
-  }
-  if (count == 1 && hook_emit_patch(out, (uintptr_t)s->patch, (uintptr_t)only->detour)) return;
-  hook_emit_patch(out, (uintptr_t)s->patch, relay); /* in reach: checked when the site opened */
-}
-
-/* What site s must change now that its hooks' flags changed, if anything. */
-static void batch_plan(batch_t *b, hook_site_t *s) {
-  for (size_t i = 0; i < b->n; i++)
-    if (b->e[i].site == s) return;
-  batch_entry_t *e = &b->e[b->n];
-  e->site = s;
-  e->write = true;
-  e->patched_before = s->patched;
-  if (site_any_enabled(s)) {
-    site_jump(s, e->to);
-    e->patched_after = true;
-    if (!s->patched) memcpy(e->from, s->saved, s->patch_len);
-    else if (memcmp(s->written, e->to, s->patch_len) != 0) memcpy(e->from, s->written, s->patch_len);
-    else return; /* the jump already goes where it must */
-  } else {
-    if (!s->patched) return;
-    memcpy(e->from, s->written, s->patch_len);
-    memcpy(e->to, s->saved, s->patch_len);
-    e->patched_after = false;
-  }
-  b->n++;
-}
-
-/* The inline hooks of a list, switched together: chains first, then one
- * stop of the other threads for every patch that must be written. */
-static rh_status_t switch_inline(rh_hook_t *const *list, size_t n, bool on) {
-  static batch_t b; /* under engine_lock */
-  b.n = 0;
-  b.close = false;
-  for (size_t i = 0; i < n; i++)
-    if (list[i]->kind == RH_HOOK_INLINE) list[i]->enabled = on;
-  for (size_t i = 0; i < n; i++)
-    if (list[i]->kind == RH_HOOK_INLINE) chain_rebuild(list[i]->site);
-  for (size_t i = 0; i < n; i++)
-    if (list[i]->kind == RH_HOOK_INLINE) batch_plan(&b, list[i]->site);
-  rh_status_t st = batch_run(&b);
-  for (size_t i = 0; i < n; i++) {
-    if (list[i]->kind != RH_HOOK_INLINE) continue;
-    if (st != RH_OK) list[i]->enabled = !on;
-    chain_rebuild(list[i]->site);
-  }
-  return st;
 }
 
 static rh_status_t switch_got(rh_hook_t *h, bool on) {
@@ -382,7 +193,7 @@ static rh_status_t switch_locked(rh_hook_t *const *list, size_t n, bool on) {
     for (size_t j = 0; j < i; j++)
       if (list[j] == list[i]) return RH_ERR_STATE;
   }
-  rh_status_t st = switch_inline(list, n, on);
+  rh_status_t st = hook_switch_inline(list, n, on);
   if (st != RH_OK) return st;
   size_t done = 0;
   for (; done < n && st == RH_OK; done++)
@@ -391,7 +202,7 @@ static rh_status_t switch_locked(rh_hook_t *const *list, size_t n, bool on) {
     done--; /* the one that failed changed nothing */
     while (done-- > 0)
       if (list[done]->kind == RH_HOOK_GOT) (void)switch_got(list[done], !on);
-    (void)switch_inline(list, n, !on);
+    (void)hook_switch_inline(list, n, !on);
     return st;
   }
   enabled_count = on ? enabled_count + n : enabled_count - n;
@@ -426,16 +237,10 @@ rh_status_t rh_hook_destroy(rh_hook_t *h) {
     memset(h, 0, sizeof *h);
     if (site_empty(s)) {
       /* threads still inside the slot are moved out before it is freed */
-      static batch_t b;
-      b.n = 1;
-      b.e[0].site = s;
-      b.e[0].write = false;
-      b.close = true;
-      b.status = RH_OK;
-      if (os_stop_world(batch_work_none, batch_fix_ip, &b)) site_close(s);
+      if (hook_batch_close(s)) site_close(s);
       else st = RH_ERR_THREADS; /* the slot stays: freeing it could crash a thread */
     } else {
-      chain_rebuild(s);
+      hook_chain_rebuild(s);
     }
   }
   os_unlock(&engine_lock);

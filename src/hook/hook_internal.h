@@ -127,4 +127,40 @@ HOOK_HIDDEN void hook_got_scan(hook_got_scan_t *sc);
 HOOK_HIDDEN rh_status_t hook_write_code(void *dst, const void *src, size_t len, int prot,
                                         int prot_end);
 
+/* ---- hook.c and hook_batch.c: sites and hooks ---- */
+#define HOOK_SITES_MAX 256
+
+typedef struct hook_site {
+  uint8_t *target; /* function entry; NULL: site unused */
+  uint8_t *patch;  /* where the jump goes (after endbr64) */
+  hook_reloc_t reloc;
+  hook_slot_t *slot;
+  size_t patch_len;                    /* 5, or 14 for the far form */
+  uint8_t saved[HOOK_PATCH_FAR_LEN];   /* original bytes under the jump */
+  uint8_t written[HOOK_PATCH_FAR_LEN]; /* the jump */
+  bool patched;
+  int prot, prot_end; /* of the patch's pages, as found */
+  rh_hook_t *chain[HOOK_CHAIN_MAX]; /* by seat (its onward jump); creation order in seq */
+} hook_site_t;
+
+struct rh_hook {
+  bool used;
+  rh_hook_kind_t kind;
+  hook_site_t *site; /* inline */
+  hook_got_t *got;   /* GOT */
+  void *target;
+  void *detour;
+  unsigned seat; /* index of its onward jump in the slot */
+  unsigned long seq; /* creation order: later hooks are reached first */
+  bool enabled;
+};
+
+/* hook.c: a site's chain of hooks */
+HOOK_HIDDEN void hook_chain_rebuild(hook_site_t *s);
+HOOK_HIDDEN bool hook_site_any_enabled(const hook_site_t *s);
+/* hook_batch.c: the patches written with the other threads stopped (the
+ * engine's lock held) */
+HOOK_HIDDEN rh_status_t hook_switch_inline(rh_hook_t *const *list, size_t n, bool on);
+HOOK_HIDDEN bool hook_batch_close(hook_site_t *s);
+
 #endif

@@ -11,84 +11,13 @@
 
 #include "os/os.h"
 #include "track/reach.h"
+#include "track/report_groups.h"
 #include "track/suppress.h"
 #include "track/symbols.h"
 #include "track/track_internal.h"
 
 void (*track_exact_counts)(track_counters_t *sum);
 bool track_sampled_by_heap;
-
-#define GROUPS_MAX 65536 /* as many as stacks.c can hold, and the no-stack group */
-
-typedef struct group {
-  uint32_t stack_id;
-  bool suppressed;
-  bool used;
-  int64_t bytes, blocks; /* rounded from the sums below once every block is in */
-  double wbytes, wblocks; /* each block counted by its weight (1 unless sampled) */
-  int64_t samples;        /* the blocks actually recorded */
-} group_t;
-
-typedef struct groups {
-  group_t *g;
-  size_t n;
-} groups_t;
-
-static void add_block(groups_t *c, uint32_t stack_id, size_t size) {
-  /* linear probing on the stack id: the groups table is a hash set */
-  size_t slot = (stack_id * 2654435761u) & (GROUPS_MAX - 1);
-  for (size_t i = 0; i < GROUPS_MAX; i++, slot = (slot + 1) & (GROUPS_MAX - 1)) {
-    group_t *g = &c->g[slot];
-    if (!g->used) {
-      g->used = true;
-      g->stack_id = stack_id;
-      c->n++;
-    } else if (g->stack_id != stack_id) {
-      continue;
-    }
-    double w = track_sample_weight(size);
-    g->wbytes += (double)size * w;
-    g->wblocks += w;
-    g->samples++;
-    g->bytes = (int64_t)(g->wbytes + 0.5);
-    g->blocks = (int64_t)(g->wblocks + 0.5);
-    return;
-  }
-}
-
-static void add_record(const track_record_t *r, void *arg) { add_block(arg, r->stack_id, r->size); }
-
-/* The used slots of a hash set, moved to its front. */
-static void compact(groups_t *c) {
-  size_t n = 0;
-  for (size_t i = 0; i < GROUPS_MAX; i++)
-    if (c->g[i].used) c->g[n++] = c->g[i];
-  c->n = n;
-}
-
-static void add_stack(uint32_t id, int64_t bytes, int64_t blocks, void *arg) {
-  groups_t *c = arg;
-  if (c->n == GROUPS_MAX) return;
-  c->g[c->n++] = (group_t){.stack_id = id, .used = true, .bytes = bytes, .blocks = blocks};
-}
-
-/* Biggest bytes first; ties by blocks, then by stack, so that two runs of
- * one program print in one order. Shell sort: no recursion, no memory. */
-static bool before(const group_t *a, const group_t *b) {
-  if (a->bytes != b->bytes) return a->bytes > b->bytes;
-  if (a->blocks != b->blocks) return a->blocks > b->blocks;
-  return a->stack_id < b->stack_id;
-}
-
-static void sort_groups(group_t *g, size_t n) {
-  for (size_t gap = n / 2; gap > 0; gap /= 2)
-    for (size_t i = gap; i < n; i++) {
-      group_t t = g[i];
-      size_t j = i;
-      for (; j >= gap && before(&t, &g[j - gap]); j -= gap) g[j] = g[j - gap];
-      g[j] = t;
-    }
-}
 
 /* ---- the output buffer ---- */
 
@@ -214,7 +143,7 @@ static void put_json_frames(out_t *o, const uintptr_t *frames, size_t depth) {
 
 /* One line per group, outermost frame first, for flame-graph tools:
  * "main;parse;xmalloc 4096". */
-static void put_folded(out_t *o, const group_t *g, size_t n) {
+static void put_folded(out_t *o, const track_group_t *g, size_t n) {
   for (size_t i = 0; i < n; i++) {
     const uintptr_t *frames;
     size_t depth = track_stack_get(g[i].stack_id, &frames);
@@ -251,9 +180,9 @@ static bool suppressed(uint32_t stack_id) {
 
 typedef struct report {
   track_counters_t sum;
-  groups_t leaks;     /* lost, unsuppressed, sorted */
-  groups_t allocated; /* sorted; only for the formats that show them */
-  groups_t reachable; /* sorted; JSON only */
+  track_groups_t leaks;     /* lost, unsuppressed, sorted */
+  track_groups_t allocated; /* sorted; only for the formats that show them */
+  track_groups_t reachable; /* sorted; JSON only */
   int64_t suppressed_bytes, suppressed_blocks;
   int64_t reachable_bytes, reachable_blocks;
   size_t threads_not_scanned;
@@ -293,7 +222,7 @@ static void report_json(out_t *o, report_t *r) {
   static const char *const heads[] = {"},\n \"leaks\": [", "\n ],\n \"allocated\": [",
                                       "\n ],\n \"reachable\": ["};
   for (int part = 0; part < 3; part++) {
-    groups_t *gs = part == 0 ? &r->leaks : part == 1 ? &r->allocated : &r->reachable;
+    track_groups_t *gs = part == 0 ? &r->leaks : part == 1 ? &r->allocated : &r->reachable;
     put(o, heads[part]);
     for (size_t i = 0; i < gs->n; i++) {
       put(o, i ? ",\n  {" : "\n  {");
@@ -361,7 +290,7 @@ static void report_text(out_t *o, report_t *r, size_t max_groups) {
     put(o, " threads were running and not scanned; blocks only they reference are counted as "
            "leaked\n");
   }
-  group_t *g = r->leaks.g;
+  track_group_t *g = r->leaks.g;
   for (size_t i = 0; i < r->leaks.n && i < max_groups; i++) {
     put(o, sampled ? "live " : "leak ");
     put_u(o, i + 1);
@@ -390,33 +319,33 @@ static void report_text(out_t *o, report_t *r, size_t max_groups) {
  * failed), suppressed groups counted and dropped; the reachable ones
  * counted, and grouped when r->reachable has a table. */
 static void collect_leaks(report_t *r) {
-  groups_t *c = &r->leaks;
+  track_groups_t *c = &r->leaks;
   track_reach_t reach;
   /* sampled, most blocks are not known: none can be told reachable */
   if (track_sample_mean == 0 && track_reach_enabled() && track_reach_classify(&reach)) {
     for (size_t i = 0; i < reach.n; i++) {
       const track_block_t *b = &reach.blocks[i];
       if (!b->reachable) {
-        add_block(c, b->stack_id, b->size);
+        track_groups_add(c, b->stack_id, b->size);
         continue;
       }
       r->reachable_bytes += (int64_t)b->size;
       r->reachable_blocks++;
-      if (r->reachable.g != NULL) add_block(&r->reachable, b->stack_id, b->size);
+      if (r->reachable.g != NULL) track_groups_add(&r->reachable, b->stack_id, b->size);
     }
     r->threads_not_scanned = reach.threads_not_scanned;
     track_reach_release(&reach);
   } else {
-    track_live_each(add_record, c);
+    track_live_each(track_groups_add_record, c);
   }
   if (r->reachable.g != NULL) {
-    compact(&r->reachable);
-    sort_groups(r->reachable.g, r->reachable.n);
+    track_groups_compact(&r->reachable);
+    track_groups_sort(r->reachable.g, r->reachable.n);
   }
   bool filter = track_suppress_count() > 0;
   size_t n = 0;
-  for (size_t i = 0; i < GROUPS_MAX; i++) {
-    group_t *g = &c->g[i];
+  for (size_t i = 0; i < TRACK_GROUPS_MAX; i++) {
+    track_group_t *g = &c->g[i];
     if (!g->used) continue;
     if (filter && suppressed(g->stack_id)) {
       r->suppressed_bytes += g->bytes;
@@ -426,7 +355,7 @@ static void collect_leaks(report_t *r) {
     }
   }
   c->n = n;
-  sort_groups(c->g, n);
+  track_groups_sort(c->g, n);
 }
 
 /* The page, with the summary as the text report says it (its first
@@ -451,7 +380,7 @@ void track_report(int fd, track_format_t format, size_t max_groups) {
   memset(&r, 0, sizeof r);
   track_counters_sum(&r.sum);
   if (track_exact_counts != NULL) track_exact_counts(&r.sum);
-  size_t bytes = GROUPS_MAX * sizeof(group_t);
+  size_t bytes = TRACK_GROUPS_MAX * sizeof(track_group_t);
   /* anonymous maps, zeroed: the groups table starts empty */
   if (format != TRACK_FORMAT_FOLDED_ALLOCATED && format != TRACK_FORMAT_SVG_ALLOCATED) {
     r.leaks.g = os_map_aligned(bytes, os_page_size(), 0);
@@ -461,12 +390,12 @@ void track_report(int fd, track_format_t format, size_t max_groups) {
   if (format == TRACK_FORMAT_JSON || format == TRACK_FORMAT_FOLDED_ALLOCATED || format == TRACK_FORMAT_SVG_ALLOCATED) {
     r.allocated.g = os_map_aligned(bytes, os_page_size(), 0);
     if (r.allocated.g != NULL) {
-      track_stack_each(add_stack, &r.allocated);
-      sort_groups(r.allocated.g, r.allocated.n);
+      track_stack_each(track_groups_add_stack, &r.allocated);
+      track_groups_sort(r.allocated.g, r.allocated.n);
     }
   }
   if (format == TRACK_FORMAT_SVG || format == TRACK_FORMAT_SVG_ALLOCATED || format == TRACK_FORMAT_HTML) {
-    groups_t *gs = format == TRACK_FORMAT_SVG_ALLOCATED ? &r.allocated : &r.leaks;
+    track_groups_t *gs = format == TRACK_FORMAT_SVG_ALLOCATED ? &r.allocated : &r.leaks;
     track_svg_stack_t *st = gs->g != NULL ? os_map_aligned((gs->n + 1) * sizeof *st, os_page_size(), 0) : NULL;
     for (size_t i = 0; st != NULL && i < gs->n; i++)
       st[i] = (track_svg_stack_t){gs->g[i].stack_id, gs->g[i].bytes, gs->g[i].blocks};

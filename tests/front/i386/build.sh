@@ -18,7 +18,7 @@ gcc -m32 -O2 -g -fPIC -D_GNU_SOURCE -DZYDIS_STATIC_BUILD -DZYCORE_STATIC_BUILD \
   -Wall -Wextra -Werror -Wno-psabi -fno-omit-frame-pointer \
   -I"$zydis/zydis-include" -I"$src/include" -I"$src/src" -I"$src/tests/common" \
   "$src"/src/alloc/*.c "${hook_src[@]}" "${os_src[@]}" \
-  "$src/src/front/hook_spec.c" "$src/src/front/takeover.c" "$src/src/front/takeover_quarantine.c" "$src/src/front/takeover_scrap.c" "$src/src/front/takeover_symbols.c" "$src/src/front/takeover_signature.c" \
+  "$src/src/front/hook_spec.c" "$src/src/front/takeover.c" "$src/src/front/takeover_install.c" "$src/src/front/takeover_quarantine.c" "$src/src/front/takeover_scrap.c" "$src/src/front/takeover_symbols.c" "$src/src/front/takeover_signature.c" \
   "$src/src/front/takeover_i386.c" "$src/src/front/takeover_i386.S" \
   "$src/tests/front/i386/test_takeover_i386.c" "$src/tests/front/i386/call_measured_i386.S" \
   "$zydis/libzydis32.a" -rdynamic -ldl -lpthread -o "$out/takeover_test_i386"
