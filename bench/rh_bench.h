@@ -5,7 +5,7 @@
 
 /* ---- workloads and heaps (rh_bench.c) ---- */
 
-#define NWL 10 /* the names below: their definition must have as many */
+#define NWL 11 /* the names below: their definition must have as many */
 extern const char *const wl_names[NWL];
 
 enum { H_GLIBC, H_REHEAP, H_MIMALLOC, H_JEMALLOC, H_TCMALLOC, NHEAP };

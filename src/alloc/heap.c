@@ -162,9 +162,12 @@ heap_t *heap_thread_init(void) {
   if (h->state != HEAP_STATIC) return h;
   if (!process_init()) return NULL;
   os_lock(&list_lock);
-  h = abandoned;
+  /* the first waiting heap that no running thread is tidying */
+  heap_t **at = &abandoned;
+  while (*at != NULL && (*at)->tidying) at = &(*at)->next_abandoned;
+  h = *at;
   if (h != NULL) {
-    abandoned = h->next_abandoned;
+    *at = h->next_abandoned;
     h->next_abandoned = NULL;
     h->state = HEAP_ACTIVE;
   }
@@ -232,26 +235,27 @@ void heap_purge_due(uint64_t delay_ms) {
 
 /* Blocks freed into the heap of an exited thread wait there until a new
  * thread takes the heap over. So that their memory does not wait for that,
- * running threads tidy the waiting heaps now and then: they take the whole
- * list (so no one else touches those heaps meanwhile), give back what is
- * idle (mode: PURGE_ABANDONED after a delay, PURGE_ALL at once), and put
- * it back. */
+ * running threads tidy the waiting heaps now and then, one at a time: a
+ * heap being tidied stays on the list, marked, so that a thread starting
+ * meanwhile takes another (or makes one) rather than wait, and no one
+ * else touches it; it gives back what is idle (mode: PURGE_ABANDONED after
+ * a delay, PURGE_RELEASE its empty segments, PURGE_ALL everything now). */
 void heap_abandoned_tidy(heap_purge_t mode) {
-  os_lock(&list_lock);
-  heap_t *list = abandoned;
-  abandoned = NULL;
-  os_unlock(&list_lock);
-  if (list == NULL) return;
-  heap_t *last = list;
   bool waiting = false;
-  for (heap_t *h = list; h != NULL; h = h->next_abandoned) {
+  os_lock(&list_lock);
+  heap_t *h = abandoned;
+  while (h != NULL && h->tidying) h = h->next_abandoned;
+  while (h != NULL) {
+    h->tidying = true;
+    os_unlock(&list_lock);
     heap_give_back_idle(h, mode);
     waiting |= h->purge_deadline != 0;
-    last = h;
+    os_lock(&list_lock);
+    /* still on the list (a marked heap is never taken): its next is current */
+    h->tidying = false;
+    h = h->next_abandoned;
+    while (h != NULL && h->tidying) h = h->next_abandoned;
   }
-  os_lock(&list_lock);
-  last->next_abandoned = abandoned;
-  abandoned = list;
   os_unlock(&list_lock);
   if (waiting) heap_purge_due(PURGE_DELAY_MS);
 }

@@ -199,6 +199,7 @@ typedef struct heap_s {
 #endif
   struct heap_s *next_all;
   struct heap_s *next_abandoned;
+  bool tidying;                  /* abandoned, being tidied by a running thread (list_lock) */
 } heap_t;
 
 /* ---- globals (heap.c, stats.c) ---- */
