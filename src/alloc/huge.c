@@ -15,7 +15,7 @@
 #include "os/os.h"
 
 #define HUGE_HEADER ((size_t)4096)
-#define HUGE_CACHE_SLOTS 8
+#define HUGE_CACHE_SLOTS 32
 #define HUGE_CACHE_BYTES ((size_t)64 << 20)
 #define HUGE_CACHE_MIN ((size_t)32 << 20)
 #define HUGE_CACHE_MS 1000
