@@ -84,6 +84,9 @@
 #define COLLECT_PERIOD_MS 100
 /* Largest block size whose last empty page a heap keeps (page.c). */
 #define KEEP_EMPTY_MAX_BLOCK 1024
+/* Free slices kept resident in the heaps' segments: at most as much as the
+ * live bytes, and at least this much (segment.c). */
+#define FREE_DIRTY_MIN ((size_t)64 << 20)
 /* Fully free segments kept process-wide (already purged) before unmapping. */
 #define SEGMENT_CACHE_MAX 8
 

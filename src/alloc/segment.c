@@ -12,6 +12,23 @@ static os_lock_t cache_lock = OS_LOCK_INIT;
 static heap_segment_t *cache_first; /* the latest given back first: the warmest */
 static size_t cache_count;
 static _Atomic size_t cache_dirty;  /* cached segments not yet purged */
+/* Free slices still resident in the heaps' segments (bytes), all heaps:
+ * memory kept warm for new pages, bounded by a share of the live bytes. */
+static _Atomic int64_t free_dirty;
+
+static inline void free_dirty_add(uint64_t slices_mask, int sign) {
+  int64_t b = (int64_t)__builtin_popcountll(slices_mask) * (int64_t)SLICE_SIZE;
+  if (b != 0) atomic_fetch_add_explicit(&free_dirty, sign * b, memory_order_relaxed);
+}
+
+/* As much as the live bytes, at least FREE_DIRTY_MIN: past that a page's
+ * slices are purged as it is freed, so that a program does not keep more
+ * free memory warm than it has in use. */
+static bool free_dirty_over(void) {
+  int64_t live = atomic_load_explicit(&heap_gstats.live, memory_order_relaxed);
+  int64_t budget = live > (int64_t)FREE_DIRTY_MIN ? live : (int64_t)FREE_DIRTY_MIN;
+  return atomic_load_explicit(&free_dirty, memory_order_relaxed) > budget;
+}
 
 static inline uint64_t run_mask(size_t n, size_t at) {
   return (n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << at;
@@ -160,6 +177,7 @@ bool heap_segment_cache_trim(bool all) {
 }
 
 static void segment_unlink(heap_t *h, heap_segment_t *seg) {
+  free_dirty_add(seg->free_mask & seg->dirty_mask, -1);
   if (seg->prev) seg->prev->next = seg->next;
   else h->segments = seg->next;
   if (seg->next) seg->next->prev = seg->prev;
@@ -195,6 +213,7 @@ heap_page_t *heap_segment_page_alloc(heap_t *h, size_t slices) {
     if (h->segments) h->segments->prev = seg;
     h->segments = seg;
     h->segment_count++;
+    free_dirty_add(seg->free_mask & seg->dirty_mask, 1);
     at = find_run(seg->free_mask, slices);
     heap_assert(at >= 0);
   }
@@ -202,6 +221,7 @@ heap_page_t *heap_segment_page_alloc(heap_t *h, size_t slices) {
   committed_add((int64_t)((size_t)__builtin_popcountll(run & ~seg->dirty_mask) * SLICE_SIZE));
   heap_page_t *pg = &seg->pages[at];
   pg->is_zero = (seg->dirty_mask & run) == 0;
+  free_dirty_add(run & seg->dirty_mask, -1);
   seg->free_mask &= ~run;
   seg->dirty_mask |= run;
   seg->purge_candidates &= ~run;
@@ -222,6 +242,7 @@ bool heap_segment_page_grow(heap_page_t *pg, size_t slices) {
   uint64_t extra = run_mask(slices - have, at + have);
   if ((seg->free_mask & extra) != extra) return false;
   committed_add((int64_t)((size_t)__builtin_popcountll(extra & ~seg->dirty_mask) * SLICE_SIZE));
+  free_dirty_add(extra & seg->dirty_mask, -1);
   seg->free_mask &= ~extra;
   seg->dirty_mask |= extra;
   seg->purge_candidates &= ~extra;
@@ -229,6 +250,8 @@ bool heap_segment_page_grow(heap_page_t *pg, size_t slices) {
   pg->slice_count = (uint8_t)slices;
   return true;
 }
+
+static void segment_purge_mask(heap_segment_t *seg, uint64_t m);
 
 void heap_segment_page_release(heap_t *h, heap_page_t *pg) {
   heap_segment_t *seg = heap_segment_of_page(pg);
@@ -246,6 +269,9 @@ void heap_segment_page_release(heap_t *h, heap_page_t *pg) {
   pg->flags = 0;
   atomic_store_explicit(&pg->samples, 0, memory_order_relaxed);
   pg->free = NULL;
+  free_dirty_add(run & seg->dirty_mask, 1);
+  /* past the bound on warm free memory, these slices go back now */
+  if (free_dirty_over()) segment_purge_mask(seg, run & seg->dirty_mask);
   if (h->purge_deadline == 0) h->purge_deadline = os_now_ms() + PURGE_DELAY_MS;
 }
 
@@ -260,6 +286,7 @@ static void segment_purge_mask(heap_segment_t *seg, uint64_t m) {
     heap_gadd(&heap_gstats.purged, (uint64_t)len * SLICE_SIZE);
     committed_add(-(int64_t)((size_t)len * SLICE_SIZE));
     uint64_t done = run_mask((size_t)len, (size_t)i);
+    free_dirty_add(done & seg->free_mask & seg->dirty_mask, -1);
     seg->dirty_mask &= ~done;
     m &= ~done;
   }
