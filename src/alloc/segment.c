@@ -79,7 +79,10 @@ static heap_segment_t *segment_obtain(void) {
     cache_first = seg->next;
     cache_count--;
   }
-  if (seg != NULL && seg->dirty_mask) atomic_fetch_sub_explicit(&cache_dirty, 1, memory_order_relaxed);
+  if (seg != NULL && seg->dirty_mask) {
+    atomic_fetch_sub_explicit(&cache_dirty, 1, memory_order_relaxed);
+    free_dirty_add(seg->dirty_mask, -1); /* (counted again as its heap's) */
+  }
   os_unlock(&cache_lock);
   if (seg != NULL) return seg;
 
@@ -135,9 +138,17 @@ static void segment_unmap(heap_segment_t *seg) {
   committed_add(-(int64_t)SLICE_SIZE);
 }
 
-/* A fully free segment goes to the cache as it is (purge: purged first). */
+/* A fully free segment goes to the cache as it is (purge: purged first;
+ * so too when the warm free memory is past its bound). */
 static void segment_give_back(heap_segment_t *seg, bool purge) {
   heap_assert(seg->free_mask == SLICES_USABLE_MASK);
+  if (!purge && seg->dirty_mask) {
+    free_dirty_add(seg->dirty_mask, 1);
+    if (free_dirty_over()) {
+      free_dirty_add(seg->dirty_mask, -1);
+      purge = true;
+    }
+  }
   if (purge) segment_purge_all(seg);
   seg->purge_candidates = 0;
   seg->cached_ms = os_now_ms();
@@ -155,6 +166,7 @@ static void segment_give_back(heap_segment_t *seg, bool purge) {
     if (!purge) heap_purge_due(PURGE_DELAY_MS);
     return;
   }
+  free_dirty_add(seg->dirty_mask, -1);
   segment_unmap(seg);
 }
 
@@ -166,6 +178,7 @@ bool heap_segment_cache_trim(bool all) {
   for (heap_segment_t *seg = cache_first; seg != NULL; seg = seg->next) {
     if (seg->dirty_mask == 0) continue;
     if (all || now - seg->cached_ms >= PURGE_DELAY_MS) {
+      free_dirty_add(seg->dirty_mask, -1);
       segment_purge_all(seg);
       atomic_fetch_sub_explicit(&cache_dirty, 1, memory_order_relaxed);
     } else {
@@ -270,8 +283,16 @@ void heap_segment_page_release(heap_t *h, heap_page_t *pg) {
   atomic_store_explicit(&pg->samples, 0, memory_order_relaxed);
   pg->free = NULL;
   free_dirty_add(run & seg->dirty_mask, 1);
-  /* past the bound on warm free memory, these slices go back now */
-  if (free_dirty_over()) segment_purge_mask(seg, run & seg->dirty_mask);
+  /* past the bound on warm free memory, these slices go back now (the
+   * bound follows the live bytes: this heap's frees are counted first) */
+  if (h->live_delta <= -LIVE_FLUSH_BYTES) heap_stats_flush(h);
+  if (free_dirty_over()) {
+    /* this segment's free slices first, then the heap's others until the
+     * warm memory is back within its bound (as live memory shrinks) */
+    segment_purge_mask(seg, seg->free_mask & seg->dirty_mask);
+    for (heap_segment_t *s = h->segments; s != NULL && free_dirty_over(); s = s->next)
+      segment_purge_mask(s, s->free_mask & s->dirty_mask);
+  }
   if (h->purge_deadline == 0) h->purge_deadline = os_now_ms() + PURGE_DELAY_MS;
 }
 

@@ -3,8 +3,8 @@
  * none takes it; a freed huge mapping serves the next huge block (cut to
  * size, or moved into a bigger one, or grown into by realloc) without a map
  * call, is purged when it waits, and reads as zeros then; freed mappings
- * past the cache's budget are purged at once; rh_heap_collect gives back
- * everything idle. Counts from rh_heap_stats. */
+ * past the cache's budget are purged at once, and so are free slices past
+ * theirs; rh_heap_collect gives back everything idle. Counts from rh_heap_stats. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -169,11 +169,33 @@ static void test_budget(void) {
   CHECK(s2.committed_bytes <= s0.committed_bytes + 1 * MiB);
 }
 
+/* Free memory kept warm in the heap's own segments is bounded too: past
+ * the live bytes (at least 64 MiB), a freed page goes back at once. */
+static void test_free_slices_bound(void) {
+  rh_heap_collect();
+  rh_heap_stats_t s0 = snap();
+  enum { N = 5000 };
+  static void *p[N];
+  for (int i = 0; i < N; i++) {
+    p[i] = rh_malloc(40 * KiB);
+    CHECK(p[i] != NULL);
+    memset(p[i], 9, 40 * KiB);
+  }
+  rh_heap_stats_t s1 = snap();
+  CHECK(s1.committed_bytes >= s0.committed_bytes + 180 * MiB);
+  for (int i = 0; i < N; i++) rh_free(p[i]);
+  rh_heap_stats_t s2 = snap();
+  CHECK(s2.committed_bytes <= s0.committed_bytes + 72 * MiB);
+  CHECK(s2.purged_bytes >= s1.purged_bytes + 100 * MiB);
+  rh_heap_collect();
+}
+
 int main(void) {
   test_thread_exit();
   test_huge_cache();
   test_huge_moves();
   test_budget();
+  test_free_slices_bound();
   puts("test_give_back: ok");
   return 0;
 }
