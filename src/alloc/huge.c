@@ -77,20 +77,19 @@ static void huge_unmap(heap_segment_t *seg, bool live) {
 #endif
 }
 
-/* The smallest cached mapping of at least total bytes (*purged: whether
- * its block's pages were given back, so read as zeros), cut to total when
- * it is much bigger: its pages in front are resident already, the rest
- * goes back to the OS at once. dirty_ok: a mapping not purged will do.
- * NULL when none fits. */
-static heap_segment_t *cache_take(size_t total, bool dirty_ok, bool *purged) {
+/* Takes a cached mapping out: with bigger, the smallest of at least total
+ * bytes (dirty_ok: one not purged will do); else the biggest not purged
+ * and smaller than total. *purged: whether its pages were given back (so
+ * read as zeros). NULL when none is. */
+static heap_segment_t *cache_pick(size_t total, bool bigger, bool dirty_ok, bool *purged) {
   if (atomic_load_explicit(&cache_nonempty, memory_order_relaxed) == 0) return NULL;
   heap_segment_t *found = NULL;
   size_t best = 0;
   os_lock(&cache_lock);
   for (size_t i = 0; i < cache_count; i++) {
     size_t have = cache[i].seg->map_size;
-    if (have >= total && (dirty_ok || cache[i].weight == 0) &&
-        (found == NULL || have < cache[best].seg->map_size)) {
+    bool fits = bigger ? have >= total && (dirty_ok || cache[i].weight == 0) : have < total && cache[i].weight != 0;
+    if (fits && (found == NULL || (bigger ? have < cache[best].seg->map_size : have > cache[best].seg->map_size))) {
       found = cache[i].seg;
       best = i;
     }
@@ -102,6 +101,14 @@ static heap_segment_t *cache_take(size_t total, bool dirty_ok, bool *purged) {
   }
   atomic_store_explicit(&cache_nonempty, cache_count, memory_order_relaxed);
   os_unlock(&cache_lock);
+  return found;
+}
+
+/* The smallest cached mapping of at least total bytes, cut to total when
+ * it is much bigger: its pages in front are resident already, the rest
+ * goes back to the OS at once. */
+static heap_segment_t *cache_take(size_t total, bool dirty_ok, bool *purged) {
+  heap_segment_t *found = cache_pick(total, true, dirty_ok, purged);
   if (found != NULL && found->map_size - total > total / 2) {
     size_t cut = found->map_size - total;
     uint8_t *tail = (uint8_t *)found + total;
@@ -116,29 +123,6 @@ static heap_segment_t *cache_take(size_t total, bool dirty_ok, bool *purged) {
       found->huge_usable = total - off;
     }
   }
-  return found;
-}
-
-/* The biggest cached mapping not yet purged, smaller than total: its
- * resident pages can start a bigger block. NULL when none. */
-static heap_segment_t *cache_take_smaller(size_t total) {
-  if (atomic_load_explicit(&cache_nonempty, memory_order_relaxed) == 0) return NULL;
-  heap_segment_t *found = NULL;
-  size_t best = 0;
-  os_lock(&cache_lock);
-  for (size_t i = 0; i < cache_count; i++) {
-    size_t have = cache[i].seg->map_size;
-    if (have < total && cache[i].weight != 0 && (found == NULL || have > cache[best].seg->map_size)) {
-      found = cache[i].seg;
-      best = i;
-    }
-  }
-  if (found != NULL) {
-    cache_bytes -= cache[best].weight;
-    cache[best] = cache[--cache_count];
-  }
-  atomic_store_explicit(&cache_nonempty, cache_count, memory_order_relaxed);
-  os_unlock(&cache_lock);
   return found;
 }
 
@@ -271,7 +255,9 @@ void *heap_huge_alloc(size_t size, size_t align, bool *zeroed, unsigned kind) {
     /* a smaller freed mapping, still resident, moves its pages to the new
      * one's front: fewer faults, and its memory serves again instead of
      * waiting in the cache beside the new block */
-    heap_segment_t *old = seg != NULL && (zeroed == NULL || size <= HUGE_CALLOC_REUSE) ? cache_take_smaller(total) : NULL;
+    bool was_purged;
+    heap_segment_t *old = NULL;
+    if (seg != NULL && (zeroed == NULL || size <= HUGE_CALLOC_REUSE)) old = cache_pick(total, false, true, &was_purged);
     if (old != NULL) {
       size_t old_total = old->map_size;
       huge_account_live(old, false, false);
