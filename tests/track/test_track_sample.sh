@@ -39,7 +39,15 @@ want_alloc = {"churn_small": (12800000, 200000), "churn_mixed": (20010000, 20000
 for fn, (b, k) in want_alloc.items():
     gs = stack(r["allocated"], fn)
     near(f"{fn} bytes allocated", sum(g["bytes"] for g in gs), b)
-    near(f"{fn} blocks allocated", sum(g["blocks"] for g in gs), k)
+    # churn_mixed's blocks go down to 1 byte: one sample of a 1-byte block
+    # stands for 4096 blocks, a fifth of them, and about 1 run in 50 meets
+    # one of 1 or 2 bytes (its bytes' estimate has no such tail)
+    near(f"{fn} blocks allocated", sum(g["blocks"] for g in gs), k, 0.5 if fn == "churn_mixed" else 0.12)
+# churn_small has about 3,125 samples: 8% is over four standard errors,
+# close enough to see a countdown that starts late on the first thread
+# (it once took 8% off, inside the 12% above)
+gs = stack(r["allocated"], "churn_small")
+near("churn_small bytes allocated (8%)", sum(g["bytes"] for g in gs), 12800000, 0.08)
 live = stack(r["leaks"], "keep_some")
 near("keep_some live bytes", sum(g["bytes"] for g in live), 5120000)
 near("keep_some live blocks", sum(g["blocks"] for g in live), 20000)
