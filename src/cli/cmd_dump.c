@@ -28,24 +28,6 @@ static const char dump_help[] =
     "without stopping it. The report goes to standard output, or to FILE\n"
     "(created owner-only; a symbolic link at its name is refused).\n";
 
-static bool parse_format(const char *s, track_format_t *f) {
-  static const struct { const char *name; track_format_t f; } formats[] = {
-      {"text", TRACK_FORMAT_TEXT},
-      {"json", TRACK_FORMAT_JSON},
-      {"folded", TRACK_FORMAT_FOLDED},
-      {"folded-allocated", TRACK_FORMAT_FOLDED_ALLOCATED},
-      {"pprof", TRACK_FORMAT_PPROF},
-      {"svg", TRACK_FORMAT_SVG},
-      {"svg-allocated", TRACK_FORMAT_SVG_ALLOCATED},
-      {"html", TRACK_FORMAT_HTML},
-  };
-  for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
-    if (strcmp(s, formats[i].name) == 0) {
-      *f = formats[i].f;
-      return true;
-    }
-  return false;
-}
 
 static uint64_t now_ms(void) {
   struct timespec ts;
@@ -130,7 +112,7 @@ int rh_cmd_dump(int argc, char **argv) {
     if (strncmp(a, "--format=", 9) == 0) v = a + 9;
     else if (strcmp(a, "--format") == 0 && i + 1 < argc) v = argv[++i];
     if (v != NULL || strcmp(a, "--format") == 0) {
-      if (v == NULL || !parse_format(v, &format))
+      if (v == NULL || !track_format_from_name(v, &format))
         return rh_cli_fail("dump: --format takes text, json, folded, folded-allocated, pprof, svg, svg-allocated or html");
       continue;
     }

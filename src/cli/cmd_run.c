@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "track/track_region.h"
 #include "front/hook_spec.h"
 #include "track/suppress.h"
 
@@ -266,10 +267,8 @@ int rh_cmd_run(int argc, char **argv) {
       if (report == NULL || *report == '\0') return rh_cli_fail("run: --report needs a file name");
     } else if (strcmp(a, "--format") == 0 || strncmp(a, "--format=", 9) == 0) {
       format = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
-      if (format == NULL || (strcmp(format, "text") != 0 && strcmp(format, "json") != 0 &&
-                             strcmp(format, "folded") != 0 && strcmp(format, "folded-allocated") != 0 &&
-                             strcmp(format, "pprof") != 0 && strcmp(format, "svg") != 0 &&
-                             strcmp(format, "svg-allocated") != 0 && strcmp(format, "html") != 0))
+      track_format_t known;
+      if (!track_format_from_name(format, &known))
         return rh_cli_fail("run: --format takes text, json, folded, folded-allocated, pprof, svg, svg-allocated "
                            "or html");
     } else if (strcmp(a, "--suppress") == 0 || strncmp(a, "--suppress=", 11) == 0) {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 #include "front/takeover_home.h"
-#include "track/track_internal.h"
+#include "track/track.h"
 
 extern size_t malloc_usable_size(void *p);
 

@@ -15,7 +15,7 @@
 #include "front/next_heap.h"
 #include "front/takeover_home.h"
 #include "front/track_shim.h"
-#include "track/track_internal.h"
+#include "track/track.h"
 
 #define EXPORT __attribute__((visibility("default")))
 

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "track/track_internal.h"
+#include "track/track.h"
 
 #define TRACK_SHIM_HIDDEN __attribute__((visibility("hidden")))
 #define DEPTH_MAX 64

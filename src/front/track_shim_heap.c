@@ -13,7 +13,7 @@
 #include "front/track_shim.h"
 #include "os/os.h"
 #include "reheap/alloc.h"
-#include "track/track_internal.h"
+#include "track/track.h"
 
 static bool sampling_in_heap; /* the heap counts down and hands over its samples */
 /* the heap keeps every block's record itself (libreheap_recorded.so) */

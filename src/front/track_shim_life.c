@@ -22,7 +22,7 @@
 #include "os/os.h"
 #include "reheap/track.h"
 #include "track/suppress.h"
-#include "track/track_internal.h"
+#include "track/track.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -158,27 +158,15 @@ EXPORT bool rh_track_stats(rh_track_stats_t *out) {
 }
 
 EXPORT bool rh_track_report(int fd, const char *name) {
-  static const struct { const char *name; track_format_t f; } formats[] = {
-      {"text", TRACK_FORMAT_TEXT},
-      {"json", TRACK_FORMAT_JSON},
-      {"folded", TRACK_FORMAT_FOLDED},
-      {"folded-allocated", TRACK_FORMAT_FOLDED_ALLOCATED},
-      {"pprof", TRACK_FORMAT_PPROF},
-      {"svg", TRACK_FORMAT_SVG},
-      {"svg-allocated", TRACK_FORMAT_SVG_ALLOCATED},
-      {"html", TRACK_FORMAT_HTML},
-  };
-  for (size_t i = 0; name != NULL && i < sizeof formats / sizeof formats[0]; i++) {
-    if (strcmp(name, formats[i].name) != 0) continue;
-    int was = track_shim_inside;
-    track_shim_inside = 1;
-    bool quiet = track_shim_heap_quiet(true);
-    track_report(fd, formats[i].f, 50);
-    track_shim_heap_quiet(quiet);
-    track_shim_inside = was;
-    return true;
-  }
-  return false;
+  track_format_t f;
+  if (!track_format_from_name(name, &f)) return false;
+  int was = track_shim_inside;
+  track_shim_inside = 1;
+  bool quiet = track_shim_heap_quiet(true);
+  track_report(fd, f, 50);
+  track_shim_heap_quiet(quiet);
+  track_shim_inside = was;
+  return true;
 }
 
 /* The ways out that skip the exit handlers: the report first. */
@@ -248,13 +236,7 @@ __attribute__((constructor)) static void track_init(void) {
   long dfd = env_long("REHEAP_TRACK_DONE_FD", -1);
   done_fd = dfd >= 0 && dfd < (1 << 20) ? (int)dfd : -1;
   const char *fmt = getenv("REHEAP_TRACK_FORMAT");
-  if (fmt != NULL && strcmp(fmt, "json") == 0) format = TRACK_FORMAT_JSON;
-  if (fmt != NULL && strcmp(fmt, "folded") == 0) format = TRACK_FORMAT_FOLDED;
-  if (fmt != NULL && strcmp(fmt, "folded-allocated") == 0) format = TRACK_FORMAT_FOLDED_ALLOCATED;
-  if (fmt != NULL && strcmp(fmt, "pprof") == 0) format = TRACK_FORMAT_PPROF;
-  if (fmt != NULL && strcmp(fmt, "svg") == 0) format = TRACK_FORMAT_SVG;
-  if (fmt != NULL && strcmp(fmt, "svg-allocated") == 0) format = TRACK_FORMAT_SVG_ALLOCATED;
-  if (fmt != NULL && strcmp(fmt, "html") == 0) format = TRACK_FORMAT_HTML;
+  if (fmt != NULL) (void)track_format_from_name(fmt, &format); /* (another name: text) */
   const char *path = getenv("REHEAP_TRACK_REPORT");
   if (path == NULL || strcmp(path, "-") == 0) {
     track_shim_report_fd = 2;

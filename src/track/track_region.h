@@ -8,6 +8,7 @@
 #define REHEAP_TRACK_REGION_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +70,10 @@ typedef enum {
   TRACK_FORMAT_SVG_ALLOCATED,
   TRACK_FORMAT_HTML
 } track_format_t;
+
+/* The format named name (text, json, folded, folded-allocated, pprof, svg,
+ * svg-allocated, html) in *out; false for any other name. */
+TRACK_HIDDEN bool track_format_from_name(const char *name, track_format_t *out);
 
 /* Sums the blocks of a region (this process's, or one mapped from another
  * process's file). */
