@@ -39,6 +39,7 @@ bench: build
 	$(BUILD)/bin/rh-hook-bench
 	$(BUILD)/bin/rh-track-bench
 	bash bench/track_sample_accuracy.sh $(BUILD)/bin
+	bash bench/track_only_bench.sh $(BUILD)
 	$(BUILD)/bin/rh-track-compare
 	$(BUILD)/bin/rh-legacy-bench
 	$(BUILD)/bin/rh-py-bench

@@ -47,6 +47,12 @@ RH_API size_t rh_usable_size(const void *p);
  * anything the system or another allocator handed out. This is the test the
  * front uses to send foreign pointers back to their own allocator. */
 RH_API bool  rh_owns(const void *p);
+/* Calls fn, in address order, on each range of the heap's own bookkeeping
+ * (segment headers, page descriptors) within [lo, hi): memory that holds
+ * pointers to blocks without being a block, which a leak checker scanning
+ * the heap's memory for pointers must leave out. */
+RH_API void  rh_heap_meta_each(uintptr_t lo, uintptr_t hi, void (*fn)(uintptr_t mlo, uintptr_t mhi, void *arg),
+                               void *arg);
 
 /* Counts by size class, for rh_heap_stats(). */
 typedef struct rh_class_stats_s {

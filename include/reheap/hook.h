@@ -63,9 +63,21 @@ rh_status_t rh_hook_destroy(rh_hook_t *hook);
  * Enabled, disabled and destroyed like an inline hook. */
 rh_status_t rh_got_hook_create(const char *symbol, void *detour, const char *module,
                                void **original, rh_hook_t **out);
+/* Which modules a GOT hook reaches: filter is asked with each module's
+ * path (the program's own path for the program itself) and arg. */
+typedef bool (*rh_module_filter_fn)(const char *path, void *arg);
+/* Like rh_got_hook_create, for the modules filter takes. No module
+ * importing symbol yet is no failure: the hook is created, and enabling
+ * it reaches whatever modules import it then (and on refresh). */
+rh_status_t rh_got_hook_create_filtered(const char *symbol, void *detour, rh_module_filter_fn filter, void *arg,
+                                        void **original, rh_hook_t **out);
 /* After dlopen: extends every enabled GOT hook to the modules loaded since
  * it was enabled. */
 rh_status_t rh_hook_refresh(void);
+/* After dlclose: every GOT hook forgets, writing nothing, the slots of
+ * modules no longer loaded (so that disabling it never writes into memory
+ * that is gone). Returns how many slots were forgotten. */
+size_t rh_hook_forget_unloaded(void);
 
 /* Enables (or disables) hooks[0..n) as one: all of them or, on any failure,
  * none, with every byte already written put back. */

@@ -24,3 +24,23 @@ void heap_owner_mark(void *base, size_t size, bool owned) {
 }
 
 RH_API bool rh_owns(const void *p) { return heap_owns(p); }
+
+/* A granule the heap owns starts with a segment (its header slice: the
+ * page descriptors), or with a huge block's header when the block comes
+ * after it in the granule, or holds only a huge block's bytes: those are
+ * told by the header's kind, which data can only rarely mimic (and then
+ * 64 KiB of a block's bytes are left out of a scan: a pointer missed,
+ * never memory misread). */
+RH_API void rh_heap_meta_each(uintptr_t lo, uintptr_t hi, void (*fn)(uintptr_t mlo, uintptr_t mhi, void *arg),
+                              void *arg) {
+  for (uintptr_t g = lo & ~(uintptr_t)SEG_MASK; g < hi && g >= (lo & ~(uintptr_t)SEG_MASK); g += SEG_SIZE) {
+    if (!heap_owns((const void *)g)) continue;
+    const heap_segment_t *seg = (const heap_segment_t *)g;
+    uintptr_t end = 0;
+    if (seg->kind == SEG_NORMAL) end = g + SLICE_SIZE;
+    else if (seg->kind == SEG_HUGE && (uintptr_t)seg->huge_block > g && (uintptr_t)seg->huge_block <= g + SEG_SIZE)
+      end = (uintptr_t)seg->huge_block;
+    uintptr_t a = g > lo ? g : lo, b = end < hi ? end : hi;
+    if (end != 0 && a < b) fn(a, b, arg);
+  }
+}

@@ -58,6 +58,16 @@ typedef enum {
 
 rh_program_kind_t rh_program_kind(const char *path);
 
+/* --only and --except (module_regex.c): the regular expressions given,
+ * one a line. */
+typedef struct rh_module_regex {
+  char *text; /* NULL: none */
+  int count;
+} rh_module_regex_t;
+/* Checks re and adds it; 0, or the exit status after one line naming
+ * option. */
+int rh_module_regex_add(rh_module_regex_t *list, const char *option, const char *re);
+
 /* What --stats prints, from the child's stats line (may be NULL when the
  * program ended without running its exit handlers) and wait4's usage. */
 void rh_summary_print(const char *program, const char *heap, const char *stats_line, int status,

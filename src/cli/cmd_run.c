@@ -24,12 +24,14 @@
 
 static const char run_usage[] =
     "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|dwarf|nostacks|sample[=BYTES]]] [--depth N] "
-    "[--report FILE] [--format text|json|folded|folded-allocated|pprof|svg|svg-allocated|html] [--suppress FILE] "
+    "[--only REGEX ...] [--except REGEX ...] [--report FILE] "
+    "[--format text|json|folded|folded-allocated|pprof|svg|svg-allocated|html] [--suppress FILE] "
     "[--profile FILE | --hook SPEC ...] [--strict] -- PROGRAM [ARGS...]";
 
 static const char run_help[] =
     "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|dwarf|nostacks|sample[=BYTES]]]\n"
-    "                  [--depth N] [--report FILE] [--format F] [--suppress FILE]\n"
+    "                  [--depth N] [--only REGEX ...] [--except REGEX ...]\n"
+    "                  [--report FILE] [--format F] [--suppress FILE]\n"
     "                  [--profile FILE | --hook SPEC ...] [--strict] -- PROGRAM [ARGS...]\n"
     "\n"
     "Runs PROGRAM on a heap and exits with its status (128+N if signal N\n"
@@ -54,6 +56,13 @@ static const char run_help[] =
     "               estimates, and the blocks live at exit are shown, not told\n"
     "               leaked or reachable\n"
     "  --depth N    frames per call stack (1-64, default 16)\n"
+    "  --only REGEX track only the calls made by the modules (the program, its\n"
+    "               libraries, those loaded later) whose path matches REGEX\n"
+    "               (extended, as grep -E; repeat for more): the tracker's GOT\n"
+    "               hooks reach them, other modules' calls go straight to the\n"
+    "               heap, untracked\n"
+    "  --except REGEX\n"
+    "               the same, for all the modules but those matching REGEX\n"
     "  --report FILE\n"
     "               write the track report to FILE (created owner-only)\n"
     "               instead of stderr\n"
@@ -225,6 +234,7 @@ int rh_cmd_run(int argc, char **argv) {
   char sample[24] = "";     /* --track=sample: the mean bytes between samples */
   const char *depth = NULL, *report = NULL, *format = NULL, *suppress = NULL, *profile = NULL;
   hooks_t hooks = {NULL, 0};
+  rh_module_regex_t only = {NULL, 0}, except = {NULL, 0};
   int i = 0;
   for (; i < argc; i++) {
     const char *a = argv[i];
@@ -262,6 +272,13 @@ int rh_cmd_run(int argc, char **argv) {
       long d = depth ? strtol(depth, &end, 10) : 0;
       if (depth == NULL || *depth == '\0' || *end != '\0' || d < 1 || d > 64)
         return rh_cli_fail("run: --depth needs a number of frames from 1 to 64");
+    } else if (strcmp(a, "--only") == 0 || strncmp(a, "--only=", 7) == 0) {
+      int rc = rh_module_regex_add(&only, "run: --only", a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL));
+      if (rc != 0) return rc;
+    } else if (strcmp(a, "--except") == 0 || strncmp(a, "--except=", 9) == 0) {
+      int rc =
+          rh_module_regex_add(&except, "run: --except", a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL));
+      if (rc != 0) return rc;
     } else if (strcmp(a, "--report") == 0 || strncmp(a, "--report=", 9) == 0) {
       report = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
       if (report == NULL || *report == '\0') return rh_cli_fail("run: --report needs a file name");
@@ -325,7 +342,14 @@ int rh_cmd_run(int argc, char **argv) {
   /* --track on reheap's heap: its recording build keeps every block's
    * record beside the block (a takeover keeps its own records, in the
    * tracker's table, so it stays on the plain build) */
-  bool records_in_heap = track != NULL && sample[0] == '\0' &&
+  /* --only, --except: the tracker through GOT hooks, the heap plain */
+  bool by_got = only.count > 0 || except.count > 0;
+  if (by_got && track == NULL) return rh_cli_fail("run: --only and --except go with --track");
+  if (by_got && (profile != NULL || hooks.len != 0))
+    return rh_cli_fail("run: --only and --except do not go with a takeover (--profile, --hook): the takeover's "
+                       "blocks are tracked by the whole-process tracker; leave out --only");
+  if (by_got) sample_in_heap = false;
+  bool records_in_heap = !by_got && track != NULL && sample[0] == '\0' &&
                          strcmp(heap->name, "reheap") == 0 && profile == NULL && hooks.len == 0;
   if (strcmp(heap->name, "reheap") == 0) {
     const char *name = sample_in_heap ? "libreheap_sampled.so"
@@ -371,9 +395,16 @@ int rh_cmd_run(int argc, char **argv) {
   }
   if (track != NULL) {
     char tlib[PATH_MAX];
-    if (!rh_helper_library("libreheap_track.so", tlib, sizeof tlib))
-      return rh_cli_fail("run: libreheap_track.so not found next to this reheap; build it with "
-                         "'make'");
+    const char *tname = by_got ? "libreheap_track_got.so" : "libreheap_track.so";
+    if (!rh_helper_library(tname, tlib, sizeof tlib))
+      return rh_cli_fail("run: %s not found next to this reheap; build it with 'make'", tname);
+    if (by_got) {
+      setenv("REHEAP_TRACK_GOT", "1", 1);
+      setenv("REHEAP_TRACK_ONLY", only.text != NULL ? only.text : "", 1);
+      setenv("REHEAP_TRACK_EXCEPT", except.text != NULL ? except.text : "", 1);
+    } else {
+      unsetenv("REHEAP_TRACK_GOT");
+    }
     if (preload(tlib) != 0) return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));
     if ((sample_in_heap || records_in_heap) && preload(library) != 0)
       return rh_cli_fail("run: cannot set LD_PRELOAD: %s", strerror(errno));

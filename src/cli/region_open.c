@@ -23,7 +23,7 @@ track_region_t *rh_region_open(long pid, bool writable, size_t *size, const char
   if (fd < 0 || *size < sizeof(track_region_t) || kill((pid_t)pid, 0) != 0) {
     if (fd >= 0) os_close(fd);
     fprintf(stderr, "reheap: %s: no live counters for process %ld: it must run under "
-                    "'reheap run --track' and belong to you\n", verb, pid);
+                    "'reheap run --track' (or be tracked by 'reheap attach') and belong to you\n", verb, pid);
     return NULL;
   }
   track_region_t *r = mmap(NULL, *size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
@@ -33,6 +33,12 @@ track_region_t *rh_region_open(long pid, bool writable, size_t *size, const char
     fprintf(stderr, "reheap: %s: %s is not the counters of process %ld (a reheap of another "
                     "version, or a stale file)\n", verb, path, pid);
     if (r != MAP_FAILED) munmap(r, *size);
+    return NULL;
+  }
+  if (atomic_load(&r->detached)) {
+    fprintf(stderr, "reheap: %s: process %ld is not tracked now ('reheap detach' ended it); "
+                    "'reheap attach %ld' tracks it again\n", verb, pid, pid);
+    munmap(r, *size);
     return NULL;
   }
   return r;

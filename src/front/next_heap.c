@@ -20,6 +20,14 @@ void *front_boot_alloc(size_t size) {
 }
 
 
+/* libreheap_track_got.so defines the malloc family for its GOT hooks
+ * alone and exports none of it: the heap its calls go on to is the
+ * program's own, the first definition in the default scope. */
+#if REHEAP_TRACK_GOT
+#undef RTLD_NEXT
+#define RTLD_NEXT RTLD_DEFAULT
+#endif
+
 void front_next_resolve(void) {
   if (front_next.usable != NULL) return;
   atomic_store(&resolving, 1);

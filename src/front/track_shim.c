@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "front/next_heap.h"
+#if !REHEAP_TRACK_GOT
 #include "front/takeover_home.h"
+#endif
 #include "front/track_shim.h"
 #include "track/track.h"
 
@@ -153,7 +155,9 @@ static void track_alloc(void *p, size_t size) {
 }
 
 static inline void count_free(track_counters_t *c, const track_record_t *r) {
+#if !REHEAP_TRACK_GOT /* (the takeover is libreheap_track.so's only) */
   if (__builtin_expect(r->takeover, 0)) home_gone();
+#endif
   track_add(&c->frees, 1);
   track_add(&c->live_bytes, -track_shim_est_bytes(r->size));
 }
@@ -194,6 +198,14 @@ static inline void sampled_free(void *p) {
  * freed already, or points into a block or nowhere: reported, and the
  * free skipped so that the program goes on). */
 __attribute__((noinline, cold)) static bool untracked_free(void *p, track_counters_t *c) {
+#if REHEAP_TRACK_GOT
+  /* Through GOT hooks the blocks other modules allocate are not seen: an
+   * address freed once and now theirs, or one of theirs, is no bad free
+   * the tracker can tell. Counted, passed on. */
+  (void)p;
+  track_add(&c->unknown_frees, 1);
+  return true;
+#endif
   uintptr_t a = (uintptr_t)p;
   track_record_t rec;
   uintptr_t frames[DEPTH_MAX];

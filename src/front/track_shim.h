@@ -52,5 +52,11 @@ TRACK_SHIM_HIDDEN void track_shim_records_in_heap(void);
 
 /* ---- track_shim_life.c ---- */
 TRACK_SHIM_HIDDEN bool track_shim_shared_path(char *path, size_t cap);
+/* A setting (REHEAP_TRACK_...): from the environment, or from the block
+ * given (attach: NAME=value strings, each ended by a NUL, then a NUL). */
+TRACK_SHIM_HIDDEN const char *track_shim_setting(const char *name);
+TRACK_SHIM_HIDDEN void track_shim_given(const char *block);
+TRACK_SHIM_HIDDEN void track_shim_read_settings(void);
+TRACK_SHIM_HIDDEN void track_shim_start(bool attached);
 
 #endif

@@ -60,7 +60,9 @@ static void fork_child(void) {
   track_counters_after_fork();
   /* the child has no dump thread and writes no report */
   dump_region = NULL;
+#if !REHEAP_TRACK_GOT
   track_signals_forget();
+#endif
   track_shim_inside = 0;
 }
 
@@ -127,7 +129,7 @@ static void dump_serve(void *arg) {
 /* A signal that ends the program: the dump thread writes the exit report
  * (in a thread of its own, as this one may hold a tracker lock, and with
  * the time bounded, as it may then wait for this one). */
-static void report_from_signal(void) {
+__attribute__((unused)) static void report_from_signal(void) {
   track_region_t *r = dump_region;
   if (r == NULL || atomic_exchange(&final_pending, 1)) return;
   uint32_t req = __atomic_add_fetch(&r->dump_request, 1, __ATOMIC_RELEASE);
@@ -178,7 +180,31 @@ EXPORT void _exit(int status) {
 
 EXPORT void _Exit(int status) { _exit(status); }
 
-static long env_long(const char *name, long fallback);
+/* Settings: the environment `reheap run` prepared or, in a process
+ * `reheap attach` loaded the tracker into, the block of NAME=value
+ * strings it passed (each ended by a NUL, the block by another). */
+static const char *given;
+
+const char *track_shim_setting(const char *name) {
+  if (given == NULL) return getenv(name);
+  size_t len = strlen(name);
+  for (const char *e = given; *e; e += strlen(e) + 1)
+    if (strncmp(e, name, len) == 0 && e[len] == '=') return e + len + 1;
+  return NULL;
+}
+
+void track_shim_given(const char *block) { given = block; }
+
+static long env_long(const char *name, long fallback) {
+  const char *s = track_shim_setting(name);
+  if (s == NULL || *s == '\0') return fallback;
+  long v = 0;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9' || v > 1000000000) return fallback;
+    v = v * 10 + (*s - '0');
+  }
+  return v;
+}
 
 /* Only the process `reheap run` started (or, preloaded by hand, every
  * one) shares its counters, in a file named after its pid. */
@@ -189,30 +215,32 @@ bool track_shim_shared_path(char *path, size_t cap) {
   return true;
 }
 
-static long env_long(const char *name, long fallback) {
-  const char *s = getenv(name);
-  if (s == NULL || *s == '\0') return fallback;
-  long v = 0;
-  for (; *s; s++) {
-    if (*s < '0' || *s > '9' || v > 1000000000) return fallback;
-    v = v * 10 + (*s - '0');
-  }
-  return v;
-}
-
-__attribute__((constructor)) static void track_init(void) {
-  track_counters_set_share(track_shim_shared_path);
-  front_next_resolve();
+/* What may change from one attach to the next. */
+void track_shim_read_settings(void) {
   long how = env_long("REHEAP_TRACK_STACKS", 1);
   track_shim_stacks = how != 0;
   track_shim_dwarf = how == 2;
-  track_sample_mean = (uint64_t)env_long("REHEAP_TRACK_SAMPLE", 0);
-  track_shim_sampling = track_sample_mean != 0;
   long d = env_long("REHEAP_TRACK_DEPTH", 16);
   track_shim_depth = d < 1 ? 1 : d > DEPTH_MAX ? DEPTH_MAX : (size_t)d;
+  const char *fmt = track_shim_setting("REHEAP_TRACK_FORMAT");
+  format = TRACK_FORMAT_TEXT;
+  if (fmt != NULL) (void)track_format_from_name(fmt, &format); /* (another name: text) */
+}
+
+/* Once per process: the settings, the shared counters and the dump
+ * thread, the report's file. attached: loaded into a running process,
+ * which has no exit report unless one was asked for. */
+void track_shim_start(bool attached) {
+  track_counters_set_share(track_shim_shared_path);
+  front_next_resolve();
+  track_shim_read_settings();
+  track_sample_mean = (uint64_t)env_long("REHEAP_TRACK_SAMPLE", 0);
+  track_shim_sampling = track_sample_mean != 0;
   track_shim_inside = 1;
+#if !REHEAP_TRACK_GOT /* (the GOT hooks track some modules' blocks: the table keeps them) */
   if (track_shim_sampling) track_shim_sample_in_heap();
   else track_shim_records_in_heap();
+#endif
   bool quiet = track_shim_heap_quiet(true); /* what the set-up allocates is the tracker's */
   track_shim_inside = 0;
   long pid = env_long("REHEAP_TRACK_PID", 0);
@@ -224,21 +252,23 @@ __attribute__((constructor)) static void track_init(void) {
   os_atfork(fork_prepare, fork_parent, fork_child);
   /* the live view for `reheap stat` */
   track_shim_inside = 1;
-  const char *page = getenv("REHEAP_TRACK_FORMAT");
+  const char *page = track_shim_setting("REHEAP_TRACK_FORMAT");
   timeline = page != NULL && strcmp(page, "html") == 0;
   if (timeline) track_timeline_tick(); /* its first point: the start */
   if (track_counters_share()) {
     __atomic_store_n(&track_region->counts_on_request, track_shim_heap_records ? 1u : 0u, __ATOMIC_RELEASE);
     if (os_thread_start(dump_serve, track_region)) dump_region = track_region;
   }
+#if !REHEAP_TRACK_GOT /* (signal() and sigaction() are this library's only when preloaded in front) */
   track_signals_catch(report_from_signal);
+#endif
   track_shim_inside = 0;
   long dfd = env_long("REHEAP_TRACK_DONE_FD", -1);
   done_fd = dfd >= 0 && dfd < (1 << 20) ? (int)dfd : -1;
-  const char *fmt = getenv("REHEAP_TRACK_FORMAT");
-  if (fmt != NULL) (void)track_format_from_name(fmt, &format); /* (another name: text) */
-  const char *path = getenv("REHEAP_TRACK_REPORT");
-  if (path == NULL || strcmp(path, "-") == 0) {
+  const char *path = track_shim_setting("REHEAP_TRACK_REPORT");
+  if (path == NULL && attached) {
+    track_shim_report_fd = -1;
+  } else if (path == NULL || strcmp(path, "-") == 0) {
     track_shim_report_fd = 2;
   } else {
     track_shim_inside = 1;
@@ -252,9 +282,13 @@ __attribute__((constructor)) static void track_init(void) {
       track_shim_report_fd = 2;
     }
   }
-  track_suppress_init(getenv("REHEAP_TRACK_SUPPRESS"), 2);
+  track_suppress_init(track_shim_setting("REHEAP_TRACK_SUPPRESS"), 2);
   track_shim_heap_quiet(quiet);
 }
+
+#if !REHEAP_TRACK_GOT
+__attribute__((constructor)) static void track_init(void) { track_shim_start(false); }
+#endif
 
 __attribute__((destructor)) static void track_fini(void) {
   if (track_shim_report_fd < 0 || getpid() != report_pid) return;

@@ -6,7 +6,9 @@
  * the new one; nothing needs stopping. */
 #include <elf.h>
 #include <link.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hook/hook_internal.h"
 #include "os/os.h"
@@ -25,7 +27,23 @@
 
 typedef hook_got_scan_t scan_t;
 
+/* The program's own path, for a filter (dl_iterate_phdr names it ""). */
+static const char *program_path(void) {
+  static char path[4096];
+  static _Atomic int known;
+  if (!known) {
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    path[n > 0 ? n : 0] = '\0';
+    known = 1;
+  }
+  return path;
+}
+
 static bool module_matches(const hook_got_t *g, const char *path) {
+  if (g->filter != NULL) {
+    if (path != NULL && path[0] == '\0') path = program_path();
+    return hook_got_wants(g, path);
+  }
   if (g->module[0] == '\0') return true;
   if (path == NULL) return false;
   const char *base = strrchr(path, '/');
@@ -81,7 +99,7 @@ static void scan_module(struct dl_phdr_info *info, scan_t *sc) {
       }
       sc->found++;
       if (sc->detour == NULL) continue; /* counting only */
-      sc->status = hook_got_take(g, slot, sc->detour);
+      sc->status = hook_got_take(g, slot, sc->detour, (uintptr_t)dyn);
       if (sc->status != RH_OK) return;
     }
   }
@@ -96,3 +114,17 @@ static int visit(struct dl_phdr_info *info, size_t size, void *arg) {
 }
 
 void hook_got_scan(hook_got_scan_t *sc) { dl_iterate_phdr(visit, sc); }
+
+/* A module is named by its dynamic section's address: a module loaded
+ * later at the same base has its own (it is read from the module's own
+ * headers, which dlclose unmapped). */
+static int find_owner(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size;
+  uintptr_t *want = arg;
+  for (int i = 0; i < info->dlpi_phnum; i++)
+    if (info->dlpi_phdr[i].p_type == PT_DYNAMIC && info->dlpi_addr + info->dlpi_phdr[i].p_vaddr == *want)
+      return 1;
+  return 0;
+}
+
+bool hook_got_owner_loaded(uintptr_t owner) { return dl_iterate_phdr(find_owner, &owner) != 0; }

@@ -13,8 +13,8 @@
 typedef hook_got_scan_t scan_t;
 
 static bool scan_module(const char *path, uintptr_t base, void *arg) {
-  (void)path;
   scan_t *sc = arg;
+  if (!hook_got_wants(sc->g, path)) return true;
   const uint8_t *b = (const uint8_t *)base;
   const IMAGE_DOS_HEADER *dos = (const IMAGE_DOS_HEADER *)b;
   if (dos->e_magic != IMAGE_DOS_SIGNATURE) return true;
@@ -36,11 +36,25 @@ static bool scan_module(const char *path, uintptr_t base, void *arg) {
       if (hook_got_known(sc->g, slot)) continue;
       sc->found++;
       if (sc->detour == NULL) continue; /* counting only */
-      sc->status = hook_got_take(sc->g, slot, sc->detour);
+      sc->status = hook_got_take(sc->g, slot, sc->detour, base);
       if (sc->status != RH_OK) return false;
     }
   }
   return true;
+}
+
+static bool base_is(const char *path, uintptr_t base, void *arg) {
+  (void)path;
+  uintptr_t *want = arg;
+  if (base != *want) return true;
+  *want = 0; /* found */
+  return false;
+}
+
+bool hook_got_owner_loaded(uintptr_t owner) {
+  uintptr_t want = owner;
+  os_module_each(NULL, base_is, &want);
+  return want == 0;
 }
 
 void hook_got_scan(hook_got_scan_t *sc) {

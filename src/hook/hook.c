@@ -281,8 +281,8 @@ size_t rh_hook_list(rh_hook_info_t *out, size_t max) {
   return n;
 }
 
-rh_status_t rh_got_hook_create(const char *symbol, void *detour, const char *module,
-                               void **original, rh_hook_t **out) {
+static rh_status_t got_create(const char *symbol, void *detour, const char *module, rh_module_filter_fn filter,
+                              void *arg, void **original, rh_hook_t **out) {
   if (symbol == NULL || detour == NULL || original == NULL || out == NULL) return RH_ERR_ARGS;
   os_lock(&engine_lock);
   hook_got_t *g = NULL;
@@ -291,9 +291,9 @@ rh_status_t rh_got_hook_create(const char *symbol, void *detour, const char *mod
     if (!got_used[i]) g = &gots[i];
   for (size_t i = 0; i < HOOKS_MAX && h == NULL; i++)
     if (!hooks[i].used) h = &hooks[i];
-  rh_status_t st = g == NULL || h == NULL ? RH_ERR_NO_MEMORY : hook_got_prepare(g, symbol, module);
+  rh_status_t st = g == NULL || h == NULL ? RH_ERR_NO_MEMORY : hook_got_prepare(g, symbol, module, filter, arg);
   void *def = os_symbol_lookup(symbol);
-  if (st == RH_OK && def == NULL) st = RH_ERR_NOT_FOUND;
+  if (st == RH_OK && def == NULL && filter == NULL) st = RH_ERR_NOT_FOUND; /* (filtered: it may come later) */
   if (st == RH_OK) {
     got_used[g - gots] = true;
     *h = (rh_hook_t){true, RH_HOOK_GOT, NULL, g, def, detour, 0, ++next_seq, false};
@@ -302,6 +302,26 @@ rh_status_t rh_got_hook_create(const char *symbol, void *detour, const char *mod
   }
   os_unlock(&engine_lock);
   return st;
+}
+
+rh_status_t rh_got_hook_create(const char *symbol, void *detour, const char *module, void **original,
+                               rh_hook_t **out) {
+  return got_create(symbol, detour, module, NULL, NULL, original, out);
+}
+
+rh_status_t rh_got_hook_create_filtered(const char *symbol, void *detour, rh_module_filter_fn filter, void *arg,
+                                        void **original, rh_hook_t **out) {
+  if (filter == NULL) return RH_ERR_ARGS;
+  return got_create(symbol, detour, NULL, filter, arg, original, out);
+}
+
+size_t rh_hook_forget_unloaded(void) {
+  os_lock(&engine_lock);
+  size_t n = 0;
+  for (size_t i = 0; i < HOOKS_MAX; i++)
+    if (hooks[i].used && hooks[i].kind == RH_HOOK_GOT) n += hook_got_forget_gone(hooks[i].got);
+  os_unlock(&engine_lock);
+  return n;
 }
 
 rh_status_t rh_hook_refresh(void) {

@@ -87,18 +87,25 @@ HOOK_HIDDEN extern bool hook_test_no_near_memory;
 HOOK_HIDDEN void hook_slot_free(hook_slot_t *slot);
 
 /* ---- got_elf.c (ELF GOT) and got_pe.c (PE IAT): import slots ---- */
-#define HOOK_GOT_SLOTS 64
+/* A program with many modules (an interpreter's extensions) imports one
+ * symbol in each: room for that many. */
+#define HOOK_GOT_SLOTS 256
 typedef struct hook_got {
   char symbol[128];
-  char module[256]; /* "" = every module */
+  char module[256]; /* "" = every module (or those filter takes) */
+  rh_module_filter_fn filter; /* NULL: by module */
+  void *filter_arg;
+  bool lenient; /* no slot found is no failure (modules may come later) */
   size_t nslots;
   void **slots[HOOK_GOT_SLOTS];
   void *saved[HOOK_GOT_SLOTS];
+  uintptr_t owner[HOOK_GOT_SLOTS]; /* the module's identity, for forgetting it unloaded */
 } hook_got_t;
 
 /* Records what to hook; RH_ERR_NOT_FOUND when no matching module imports
  * the symbol. */
-HOOK_HIDDEN rh_status_t hook_got_prepare(hook_got_t *g, const char *symbol, const char *module);
+HOOK_HIDDEN rh_status_t hook_got_prepare(hook_got_t *g, const char *symbol, const char *module,
+                                         rh_module_filter_fn filter, void *filter_arg);
 /* Points every matching slot not yet taken (new modules too) at detour. */
 HOOK_HIDDEN rh_status_t hook_got_apply(hook_got_t *g, void *detour);
 /* Gives every taken slot back what it held; refuses, writing nothing, if
@@ -107,8 +114,16 @@ HOOK_HIDDEN rh_status_t hook_got_remove(hook_got_t *g, void *detour);
 /* got_slots.c, shared by the formats: slots from index from on given back
  * (all or none), one slot taken, whether a slot is taken already. */
 HOOK_HIDDEN rh_status_t hook_got_restore(hook_got_t *g, size_t from, void *detour);
-HOOK_HIDDEN rh_status_t hook_got_take(hook_got_t *g, void **slot, void *detour);
+HOOK_HIDDEN rh_status_t hook_got_take(hook_got_t *g, void **slot, void *detour, uintptr_t owner);
 HOOK_HIDDEN bool hook_got_known(const hook_got_t *g, void **slot);
+/* Whether a module (its path; the program's own path for the program)
+ * is one g reaches. */
+HOOK_HIDDEN bool hook_got_wants(const hook_got_t *g, const char *path);
+/* Forgets, writing nothing, the slots whose module is no longer loaded;
+ * returns how many. */
+HOOK_HIDDEN size_t hook_got_forget_gone(hook_got_t *g);
+/* The format's part: whether the module owner names is still loaded. */
+HOOK_HIDDEN bool hook_got_owner_loaded(uintptr_t owner);
 /* The format's part (got_elf.c, got_pe.c): visits every matching module's
  * slots importing g->symbol; counts them in found, and when detour is set
  * takes each one not taken yet (hook_got_take); stops at a failed status. */

@@ -81,6 +81,7 @@ void os_close(int fd);
  * nor anything but a regular file. */
 long os_read_small_file(const char *path, char *buf, size_t cap);
 bool os_is_dir(const char *path);
+bool os_is_file(const char *path); /* a regular file (through links) */
 void os_remove(const char *path);
 
 /* Sleeps while *word (shared with other processes) equals seen, at most
@@ -190,6 +191,9 @@ bool os_mapping_of(uintptr_t addr, os_mapping_t *m);
  * whose code or data holds the address mark. */
 void os_module_data_each(void (*fn)(uintptr_t lo, uintptr_t hi, bool holds_mark, void *arg),
                          const void *mark, void *arg);
+/* Calls fn on every private writable mapping no file backs (heaps, the
+ * other threads' stacks, anonymous memory) but the main thread's stack. */
+void os_anon_writable_each(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
 /* The definition of name that comes after the calling module's own in
  * symbol order (dlsym's RTLD_NEXT), or NULL. */
 void *os_symbol_next(const char *name);

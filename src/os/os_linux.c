@@ -192,6 +192,11 @@ long os_read_small_file(const char *path, char *buf, size_t cap) {
 }
 void os_remove(const char *path) { unlink(path); }
 
+bool os_is_file(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 bool os_is_dir(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);

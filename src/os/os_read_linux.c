@@ -350,3 +350,30 @@ bool os_threads_each(void (*fn)(const os_thread_regs_t *t, void *arg), void *arg
 }
 
 bool os_is_main_thread(void) { return syscall(SYS_gettid) == getpid(); }
+
+typedef struct {
+  void (*fn)(uintptr_t lo, uintptr_t hi, void *arg);
+  void *arg;
+} anon_t;
+
+static bool anon_one(uintptr_t lo, uintptr_t hi, const char *p, void *arg) {
+  anon_t *a = arg;
+  if (p[0] != 'r' || p[1] != 'w' || p[3] != 'p') return false;
+  p += 4;
+  for (int field = 0; field < 2; field++) { /* offset, device */
+    while (*p == ' ') p++;
+    while (*p != ' ' && *p != '\0' && *p != '\n') p++;
+  }
+  while (*p == ' ') p++;
+  if (*p != '0' || (p[1] != ' ' && p[1] != '\n' && p[1] != '\0')) return false; /* an inode: a file's */
+  p++;
+  while (*p == ' ') p++;
+  if (strncmp(p, "[stack]", 7) == 0) return false; /* the main thread's */
+  a->fn(lo, hi, a->arg);
+  return false;
+}
+
+void os_anon_writable_each(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg) {
+  anon_t a = {fn, arg};
+  (void)os_maps_each(anon_one, &a);
+}

@@ -211,3 +211,11 @@ void track_table_fork_lock(int phase) {
       if (&rings[i] != mine) atomic_store(&rings[i].owned, 0);
   }
 }
+
+static void drop_one(const track_record_t *r, void *arg) {
+  (void)arg;
+  track_record_t *t = track_table_remove(track_addr(r));
+  if (t != NULL) track_record_free(t);
+}
+
+void track_table_clear(void) { track_table_each(drop_one, NULL); }

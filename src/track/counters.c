@@ -106,6 +106,18 @@ void track_region_sum(track_region_t *r, track_counters_t *out) {
   atomic_store(&out->peak_bytes, peak > live ? peak : live);
 }
 
+void track_counters_reset(void) {
+  if (region == NULL) return;
+  uint64_t n = atomic_load(&region->nblocks);
+  for (uint64_t i = 0; i < n && i < TRACK_MAX_BLOCKS; i++) {
+    track_counters_t *c = &region->blocks[i];
+    track_count_t *first = &c->allocs, *end = (track_count_t *)(c + 1);
+    for (track_count_t *k = first; k < end; k++) atomic_store_explicit(k, 0, memory_order_relaxed);
+  }
+  atomic_store(&region->live, 0);
+  atomic_store(&region->peak, 0);
+}
+
 void track_counters_sum(track_counters_t *out) {
   if (region == NULL) {
     memset(out, 0, sizeof *out);

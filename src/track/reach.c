@@ -22,6 +22,8 @@
 
 #define CHUNK (64 * 1024) /* bytes read at a time */
 #define TLS_BLOCKS_MAX 256
+#define SPS_MAX 4096
+#define META_MAX 4096
 #define NONE ((size_t)-1)
 #define DIGIT_BITS 16 /* radix sort: 4 passes over an address, at most */
 
@@ -36,6 +38,11 @@ typedef struct scan {
   uintptr_t own_lo, own_hi; /* this mapping: never a root */
   size_t threads_not_scanned;
   uintptr_t tls_blocks[TLS_BLOCKS_MAX];
+  uintptr_t sps[SPS_MAX]; /* the stack pointers of the stacks scanned */
+  size_t nsps;
+  uintptr_t meta[META_MAX][2]; /* a mapping's ranges of heap bookkeeping */
+  size_t nmeta;
+  bool starts_only; /* only a word naming a block's first byte marks it */
   os_span_t spans[OS_READ_MANY_MAX];
   uint32_t batch[OS_READ_MANY_MAX];
 } scan_t;
@@ -131,6 +138,7 @@ static void take(scan_t *s, uintptr_t word, bool heap_data) {
   size_t i = find(s, word);
   if (i == NONE || s->b[i].reachable) return;
   if (heap_data && next_chunk_header(&s->b[i], word)) return;
+  if (s->starts_only && word != s->b[i].addr) return;
   mark(s, i);
 }
 
@@ -206,6 +214,7 @@ static void module_data(uintptr_t lo, uintptr_t hi, bool heap_module, void *arg)
  * as coroutines do: that block is in use). False when sp is in no
  * mapping. */
 static bool scan_stack(scan_t *s, uintptr_t sp) {
+  if (s->nsps < SPS_MAX) s->sps[s->nsps++] = sp;
   size_t i = find(s, sp);
   if (i != NONE) {
     mark(s, i);
@@ -265,6 +274,62 @@ static void loader_blocks(scan_t *s) {
   }
 }
 
+bool track_reach_untracked_roots;
+
+/* The first block starting at or above p. */
+static size_t first_from(const scan_t *s, uintptr_t p) {
+  size_t lo = 0, hi = s->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (s->b[mid].addr < p) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+typedef void (*meta_each_fn)(uintptr_t, uintptr_t, void (*)(uintptr_t, uintptr_t, void *), void *);
+static meta_each_fn meta_each; /* reheap's heap's (rh_heap_meta_each), when it is the program's */
+
+static void meta_one(uintptr_t lo, uintptr_t hi, void *arg) {
+  scan_t *s = arg;
+  if (s->nmeta == META_MAX) return; /* (past them: scanned, pointers the heap keeps may hide leaks) */
+  s->meta[s->nmeta][0] = lo;
+  s->meta[s->nmeta++][1] = hi;
+}
+
+/* [lo, hi) of a mapping, but the heap's bookkeeping in it: its page
+ * descriptors point at blocks in use. */
+static void untracked_gap(scan_t *s, uintptr_t lo, uintptr_t hi, size_t *k) {
+  while (*k < s->nmeta && s->meta[*k][1] <= lo) (*k)++;
+  for (; lo < hi && *k < s->nmeta && s->meta[*k][0] < hi; (*k)++) {
+    if (s->meta[*k][0] > lo) scan_root(s, lo, s->meta[*k][0], true);
+    if (s->meta[*k][1] > lo) lo = s->meta[*k][1];
+  }
+  if (lo < hi) scan_root(s, lo, hi, true);
+}
+
+/* A mapping of anonymous memory, but the tracked blocks in it; not a
+ * thread's stack (scanned from its stack pointer up: below lie the dead
+ * frames, whose stale pointers would hide leaks). Only a block's start
+ * counts there: the heap's free memory holds what its blocks held before
+ * (links of another size class's free lists, old data) at any offset,
+ * while a live block that keeps another keeps its start. */
+static void untracked_root(uintptr_t lo, uintptr_t hi, void *arg) {
+  scan_t *s = arg;
+  for (size_t k = 0; k < s->nsps; k++)
+    if (s->sps[k] >= lo && s->sps[k] < hi) return;
+  s->nmeta = 0;
+  if (meta_each != NULL) meta_each(lo, hi, meta_one, s);
+  size_t k = 0;
+  uintptr_t at = lo;
+  for (size_t i = first_from(s, lo); i < s->n && s->b[i].addr < hi; i++) {
+    if (s->b[i].addr > at) untracked_gap(s, at, s->b[i].addr, &k);
+    uintptr_t end = s->b[i].addr + s->b[i].size;
+    if (end > at) at = end;
+  }
+  if (at < hi) untracked_gap(s, at, hi, &k);
+}
+
 static bool scan_roots(scan_t *s, uintptr_t sp) {
   loader_blocks(s);
   os_module_data_each(module_data, os_symbol_next("malloc"), s);
@@ -277,7 +342,14 @@ static bool scan_roots(scan_t *s, uintptr_t sp) {
     for (size_t k = 0; k < nblocks; k++) take(s, s->tls_blocks[k], false);
   }
   if (main_tp != 0 && !os_is_main_thread()) scan_thread_area(s, main_lo, main_hi, main_tp);
-  return os_threads_each(other_thread, s);
+  bool all = os_threads_each(other_thread, s);
+  if (track_reach_untracked_roots) { /* (after the stacks, which are then known) */
+    meta_each = (meta_each_fn)(uintptr_t)os_symbol_lookup("rh_heap_meta_each");
+    s->starts_only = true;
+    os_anon_writable_each(untracked_root, s);
+    s->starts_only = false;
+  }
+  return all;
 }
 
 /* Below the frame that saved the registers: nothing it holds (block

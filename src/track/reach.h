@@ -36,6 +36,11 @@ typedef struct track_reach {
 /* False when REHEAP_TRACK_REACHABLE=0 asks for every live block to count
  * as leaked, as before the scan existed. */
 TRACK_HIDDEN bool track_reach_enabled(void);
+/* Where only some blocks are tracked (GOT hooks, attach): the memory of
+ * the blocks not tracked may hold the only pointer to a tracked one, and
+ * it cannot be told from the heap's other memory, so all of the private
+ * anonymous memory but the tracked blocks is a root. */
+TRACK_HIDDEN extern bool track_reach_untracked_roots;
 /* Copies the live blocks and marks the reachable ones. False when the OS
  * refused memory or the process's maps or threads cannot be read: then r
  * holds nothing and no block is classified. */

@@ -33,5 +33,8 @@ TRACK_HIDDEN void track_groups_compact(track_groups_t *c);
 /* track_stack_each's visitor: a group of each stack's own counts, in order. */
 TRACK_HIDDEN void track_groups_add_stack(uint32_t id, int64_t bytes, int64_t blocks, void *arg);
 TRACK_HIDDEN void track_groups_sort(track_group_t *g, size_t n);
+/* report_modules.c: the leaks of g[0..n) by the library that allocated
+ * them, as lines of the text report on fd. */
+TRACK_HIDDEN void track_report_modules(int fd, const track_group_t *g, size_t n);
 
 #endif

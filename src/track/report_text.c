@@ -249,7 +249,7 @@ static void report_text(out_t *o, report_t *r, size_t max_groups) {
   put_count(o, track_read(&s->bytes_allocated));
   put(o, ", peak live bytes ");
   put_count(o, track_read(&s->peak_bytes));
-  put(o, ", frees of blocks never seen ");
+  put(o, track_report_by_module ? ", frees of blocks not tracked " : ", frees of blocks never seen ");
   put_count(o, track_read(&s->unknown_frees));
   put(o, ", double frees ");
   put_count(o, track_read(&s->double_frees));
@@ -312,6 +312,10 @@ static void report_text(out_t *o, report_t *r, size_t max_groups) {
     put(o, "(");
     put_u(o, r->leaks.n - max_groups);
     put(o, " smaller stacks not shown)\n");
+  }
+  if (track_report_by_module && o->fd >= 0) {
+    flush(o);
+    track_report_modules(o->fd, g, r->leaks.n);
   }
 }
 

@@ -112,9 +112,29 @@ static void copy(char *dst, size_t cap, const char *src) {
  * lock held forever. */
 static void fork_child(void) { os_lock_reset(&lock); }
 
+/* Modules dlclose'd while their blocks lived on: named from their files
+ * where they were (where no module is now). */
+#define UNLOADED_MAX 64
+static struct {
+  char path[PATH_MAX];
+  uintptr_t bias;
+} unloaded[UNLOADED_MAX];
+static unsigned nunloaded;
+
+void track_symbols_unloaded(const char *path, uintptr_t bias) {
+  os_lock(&lock);
+  if (path != NULL && path[0] == '/' && nunloaded < UNLOADED_MAX) {
+    copy(unloaded[nunloaded].path, sizeof unloaded[nunloaded].path, path);
+    unloaded[nunloaded++].bias = bias;
+  }
+  os_unlock(&lock);
+}
+
 static bool report_maps(void) {
   dwfl_report_begin(dwfl);
   bool ok = dwfl_linux_proc_report(dwfl, getpid()) == 0;
+  for (unsigned i = 0; i < nunloaded; i++) /* (refused where a module is loaded now) */
+    (void)dwfl_report_elf(dwfl, unloaded[i].path, unloaded[i].path, -1, unloaded[i].bias, false);
   return dwfl_report_end(dwfl, NULL, NULL) == 0 && ok;
 }
 

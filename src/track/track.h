@@ -112,6 +112,8 @@ static inline bool track_table_insert(track_record_t *r) {
   return true;
 }
 
+/* Takes every record out of the table, back to the pool. */
+TRACK_HIDDEN void track_table_clear(void);
 /* Takes the record of the block at addr out of the table; NULL when none. */
 static inline track_record_t *track_table_remove(uintptr_t addr) {
   track_slot_t *s = (addr & 15) == 0 ? track_slot_find(addr) : NULL;
@@ -225,6 +227,17 @@ TRACK_HIDDEN void track_counters_publish(track_counters_t *c);
 /* Raises the shared peak to bytes if it is below. */
 TRACK_HIDDEN void track_counters_peak(int64_t bytes);
 TRACK_HIDDEN void track_counters_sum(track_counters_t *out);
+/* ---- symbols.c ---- */
+/* A module dlclose'd (its path, its load bias): its frames are named from
+ * its file. */
+TRACK_HIDDEN void track_symbols_unloaded(const char *path, uintptr_t bias);
+/* The reports say which library each leak came from (the module of each
+ * stack's first frame): set where the tracker tracks chosen modules. */
+TRACK_HIDDEN extern bool track_report_by_module;
+/* (reach.c) the memory of blocks not tracked counts as a root */
+TRACK_HIDDEN extern bool track_reach_untracked_roots;
+/* Every count back to zero (an attach that starts again). */
+TRACK_HIDDEN void track_counters_reset(void);
 /* Whether the counters are in the owner-only file `reheap stat` reads
  * (made at the first count, where the function given to
  * track_counters_set_share, before that count, gave its path). */

@@ -55,7 +55,9 @@ typedef struct track_region {
   uint32_t dump_busy, dump_request, dump_done, dump_status;
   uint32_t dump_format; /* a track_format_t */
   uint32_t counts_request, counts_done;
-  uint32_t dump_pad;
+  /* 1 while a process `reheap attach` tracked is detached: its counts are
+   * an earlier attach's */
+  _Atomic uint32_t detached;
   char dump_path[4096];
   track_counters_t blocks[TRACK_MAX_BLOCKS];
 } track_region_t;

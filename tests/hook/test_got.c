@@ -20,6 +20,12 @@ static long my_strtol(const char *s, char **end, int base) {
   return orig_strtol(s, end, base) + 1000;
 }
 static long own_call(const char *s) { return strtol(s, NULL, 10); }
+static int filter_calls;
+static bool wants_later(const char *path, void *arg) {
+  (void)arg;
+  filter_calls++;
+  return strstr(path, "later") != NULL;
+}
 
 int main(int argc, char **argv) {
   CHECK(argc == 2); /* path of the library to dlopen later */
@@ -60,6 +66,33 @@ int main(int argc, char **argv) {
   CHECK(got_fixture_parse("1") == 1 && own_call("2") == 2 && later_fn("3") == 3);
   CHECK(rh_hook_destroy(h) == RH_OK);
   CHECK(rh_hook_list(NULL, 0) == 0);
+  dlclose(later);
+
+  /* by a filter, made before the module it wants is loaded; that module's
+   * slots are forgotten, not written, once dlclose has unmapped it */
+  CHECK(rh_got_hook_create_filtered("strtol", (void *)my_strtol, NULL, NULL, (void **)&orig_strtol, &h) ==
+        RH_ERR_ARGS);
+  filter_calls = 0;
+  CHECK(rh_got_hook_create_filtered("strtol", (void *)my_strtol, wants_later, NULL, (void **)&orig_strtol, &h) ==
+        RH_OK);
+  CHECK(filter_calls > 0); /* asked about the modules loaded now */
+  CHECK(rh_hook_enable(h) == RH_OK); /* none of them yet: no failure */
+  hooked_calls = 0;
+  CHECK(got_fixture_parse("1") == 1 && own_call("2") == 2 && hooked_calls == 0);
+  later = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+  CHECK(later != NULL);
+  later_fn = (fixture_t)dlsym(later, "got_fixture_later_parse");
+  CHECK(rh_hook_refresh() == RH_OK);
+  CHECK(later_fn("3") == 1003 && got_fixture_parse("1") == 1 && hooked_calls == 1);
+  CHECK(rh_hook_forget_unloaded() == 0); /* still loaded: kept */
+  CHECK(dlclose(later) == 0);
+  CHECK(rh_hook_forget_unloaded() >= 1);
+  CHECK(rh_hook_disable(h) == RH_OK); /* writes nothing where the module was */
+  CHECK(rh_hook_destroy(h) == RH_OK);
+  /* a symbol no module imports, filtered: made and enabled all the same */
+  CHECK(rh_got_hook_create_filtered("no_such_symbol_at_all", (void *)my_strtol, wants_later, NULL, &orig, &h) ==
+        RH_OK);
+  CHECK(rh_hook_enable(h) == RH_OK && rh_hook_disable(h) == RH_OK && rh_hook_destroy(h) == RH_OK);
   puts("got hooks: ok");
   return 0;
 }

@@ -12,7 +12,7 @@ zydis="$3"
 hook_src=()
 for f in "$src"/src/hook/*.c; do [[ $f == */symbols_elf.c || $f == */got_pe.c ]] || hook_src+=("$f"); done
 os_src=()
-for f in "$src"/src/os/*.c; do [[ $f == *_windows.c ]] || os_src+=("$f"); done
+for f in "$src"/src/os/*.c; do [[ $f == *_windows.c || $f == */os_remote_* ]] || os_src+=("$f"); done
 mkdir -p "$out"
 gcc -m32 -O2 -g -fPIC -D_GNU_SOURCE -DZYDIS_STATIC_BUILD -DZYCORE_STATIC_BUILD \
   -Wall -Wextra -Werror -Wno-psabi -fno-omit-frame-pointer \
