@@ -19,7 +19,7 @@ target_compile_definitions(reheap_cli PRIVATE RH_LIB_FROM_BIN="${rh_lib_from_bin
 
 install(TARGETS reheap_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS reheap_preload reheap_preload_checked reheap_preload_sampled reheap_preload_recorded
-                reheap_count reheap_track_preload reheap_symbols
+                reheap_count reheap_track_preload reheap_track_got reheap_symbols
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS reheap_static reheap_hook_static ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/reheap DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}

@@ -20,6 +20,8 @@ void rh_cli_format_line(char *buf, size_t cap, const char *fmt, va_list ap) __at
 int rh_cmd_run(int argc, char **argv);
 int rh_cmd_stat(int argc, char **argv);
 int rh_cmd_dump(int argc, char **argv);
+int rh_cmd_attach(int argc, char **argv);
+int rh_cmd_detach(int argc, char **argv);
 
 /* A number of bytes given on the command line (digits, then K, M or G for
  * 1024s), from 1 to 1 GiB; false if it is not one. */

@@ -18,15 +18,19 @@ static const char help_text[] =
     "commands:\n"
     "  run [--heap=NAME] [--stats] -- PROGRAM [ARGS...]\n"
     "        run PROGRAM on reheap's heap (or another, for comparison)\n"
+    "  attach [--only REGEX ...] [--except REGEX ...] PID\n"
+    "        track a running process from now on, through GOT hooks\n"
+    "  detach PID\n"
+    "        stop tracking it: every GOT slot given back\n"
     "  stat [--watch] PID\n"
-    "        live counters of a program running under 'reheap run --track'\n"
+    "        live counters of a program tracked ('run --track', 'attach')\n"
     "  dump [--format F] [--output FILE] PID\n"
     "        make such a program write its report now, without stopping it\n"
     "  report [--format text|json|folded|folded-allocated] [--top N] [--reachable] FILE\n"
     "        a report saved with 'run --track --format json' in another format\n"
     "\n"
     "  reheap --help           this text\n"
-    "  reheap COMMAND --help   options of run, stat, dump or report\n"
+    "  reheap COMMAND --help   options of run, attach, stat, dump or report\n"
     "  reheap --version        version\n";
 
 int rh_cli_vfail(int status, const char *fmt, va_list ap) {
@@ -58,6 +62,8 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "run") == 0) return rh_cmd_run(argc - 2, argv + 2);
   if (strcmp(cmd, "stat") == 0) return rh_cmd_stat(argc - 2, argv + 2);
   if (strcmp(cmd, "dump") == 0) return rh_cmd_dump(argc - 2, argv + 2);
+  if (strcmp(cmd, "attach") == 0) return rh_cmd_attach(argc - 2, argv + 2);
+  if (strcmp(cmd, "detach") == 0) return rh_cmd_detach(argc - 2, argv + 2);
   if (strcmp(cmd, "report") == 0) return rh_cmd_report(argc - 2, argv + 2);
   if (cmd[0] == '-') return rh_cli_fail("unknown option '%s'; try 'reheap --help'", cmd);
   return rh_cli_fail("unknown command '%s'; try 'reheap --help'", cmd);

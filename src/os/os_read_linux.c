@@ -366,9 +366,6 @@ static bool anon_one(uintptr_t lo, uintptr_t hi, const char *p, void *arg) {
   }
   while (*p == ' ') p++;
   if (*p != '0' || (p[1] != ' ' && p[1] != '\n' && p[1] != '\0')) return false; /* an inode: a file's */
-  p++;
-  while (*p == ' ') p++;
-  if (strncmp(p, "[stack]", 7) == 0) return false; /* the main thread's */
   a->fn(lo, hi, a->arg);
   return false;
 }

@@ -14,7 +14,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 cmake --install "$build" --prefix "$tmp/first" >/dev/null
 mv "$tmp/first" "$tmp/pfx"
 pfx=$tmp/pfx
-for f in bin/reheap lib/libreheap.so lib/libreheap_track.so lib/libreheap.a lib/libreheap_hook.a \
+for f in bin/reheap lib/libreheap.so lib/libreheap_track.so lib/libreheap_track_got.so lib/libreheap.a lib/libreheap_hook.a \
   include/reheap/alloc.h lib/pkgconfig/reheap.pc lib/cmake/reheap/reheapConfig.cmake \
   share/man/man1/reheap.1 share/man/man5/reheap-profile.5 share/bash-completion/completions/reheap \
   share/reheap/profiles/tcl8.6; do
@@ -71,7 +71,7 @@ done
 # shellcheck disable=SC1091
 source "$pfx/share/bash-completion/completions/reheap"
 complete_words() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=(); _reheap; echo "${COMPREPLY[*]}"; }
-[ "$(complete_words reheap r)" = "run report" ] || fail "completion of 'reheap r': $(complete_words reheap r)"
+[ "$(complete_words reheap r)" = "run report" ] && [ "$(complete_words reheap de)" = "detach" ] || fail "completion of 'reheap r': $(complete_words reheap r)"
 [ "$(complete_words reheap run --heap = j)" = "jemalloc" ] || fail "completion of --heap=j"
 [ "$(complete_words reheap report --format f)" = "folded folded-allocated" ] || fail "completion of report --format"
 [[ " $(complete_words reheap run --st) " == *" --stats "* ]] || fail "completion of run --st"
