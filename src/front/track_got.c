@@ -28,13 +28,15 @@ extern size_t malloc_usable_size(void *);
 extern void *memalign(size_t, size_t);
 extern void *valloc(size_t);
 #define CXX(name, ...) extern void name(void);
-#define CXX_LIST(X)                                                                                                \
+#define CXX_NEW_LIST(X)                                                                                            \
   X(_Znwm) X(_Znam) X(_ZnwmRKSt9nothrow_t) X(_ZnamRKSt9nothrow_t) X(_ZnwmSt11align_val_t) X(_ZnamSt11align_val_t)  \
-  X(_ZnwmSt11align_val_tRKSt9nothrow_t) X(_ZnamSt11align_val_tRKSt9nothrow_t) X(_ZdlPv) X(_ZdaPv) X(_ZdlPvm)      \
-  X(_ZdaPvm) X(_ZdlPvRKSt9nothrow_t) X(_ZdaPvRKSt9nothrow_t) X(_ZdlPvSt11align_val_t) X(_ZdaPvSt11align_val_t)     \
-  X(_ZdlPvmSt11align_val_t) X(_ZdaPvmSt11align_val_t) X(_ZdlPvSt11align_val_tRKSt9nothrow_t)                      \
-  X(_ZdaPvSt11align_val_tRKSt9nothrow_t)
-CXX_LIST(CXX)
+  X(_ZnwmSt11align_val_tRKSt9nothrow_t) X(_ZnamSt11align_val_tRKSt9nothrow_t)
+#define CXX_FREE_LIST(X)                                                                                           \
+  X(_ZdlPv) X(_ZdaPv) X(_ZdlPvm) X(_ZdaPvm) X(_ZdlPvRKSt9nothrow_t) X(_ZdaPvRKSt9nothrow_t)                        \
+  X(_ZdlPvSt11align_val_t) X(_ZdaPvSt11align_val_t) X(_ZdlPvmSt11align_val_t) X(_ZdaPvmSt11align_val_t)            \
+  X(_ZdlPvSt11align_val_tRKSt9nothrow_t) X(_ZdaPvSt11align_val_tRKSt9nothrow_t)
+CXX_NEW_LIST(CXX)
+CXX_FREE_LIST(CXX)
 
 static void *got_dlopen(const char *file, int mode);
 static int got_dlclose(void *handle);
@@ -48,12 +50,16 @@ typedef struct {
 } hooked_t;
 
 #define ENTRY(name) {#name, (void *)(name), false},
+/* In the order they are switched on (and the reverse, off): the frees
+ * first, so that no block allocated through a hook already on is freed
+ * past one not on yet (its record would stay, a leak that is not). */
 static const hooked_t hooked[] = {
-    {"malloc", (void *)malloc, false},
     {"free", (void *)free, false},
-    {"calloc", (void *)calloc, false},
     {"realloc", (void *)realloc, false},
     {"reallocarray", (void *)reallocarray, false},
+    CXX_FREE_LIST(ENTRY)
+    {"malloc", (void *)malloc, false},
+    {"calloc", (void *)calloc, false},
     {"posix_memalign", (void *)posix_memalign, false},
     {"aligned_alloc", (void *)aligned_alloc, false},
     {"memalign", (void *)memalign, false},
@@ -65,7 +71,7 @@ static const hooked_t hooked[] = {
     {"strdup", (void *)got_strdup, false},
     {"strndup", (void *)got_strndup, false},
     {"__strdup", (void *)got_strdup, false},
-    CXX_LIST(ENTRY){"dlopen", (void *)got_dlopen, true},
+    CXX_NEW_LIST(ENTRY){"dlopen", (void *)got_dlopen, true},
     {"dlclose", (void *)got_dlclose, true},
 };
 #define NHOOKED (sizeof hooked / sizeof hooked[0])
@@ -154,7 +160,9 @@ static bool hooks_on(void) {
 }
 
 static void hooks_off(void) {
-  (void)rh_hook_disable_all(hooks, nhooks);
+  rh_hook_t *backwards[NHOOKED];
+  for (size_t i = 0; i < nhooks; i++) backwards[i] = hooks[nhooks - 1 - i];
+  (void)rh_hook_disable_all(backwards, nhooks);
   while (nhooks > 0) rh_hook_destroy(hooks[--nhooks]);
 }
 

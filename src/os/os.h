@@ -192,7 +192,8 @@ bool os_mapping_of(uintptr_t addr, os_mapping_t *m);
 void os_module_data_each(void (*fn)(uintptr_t lo, uintptr_t hi, bool holds_mark, void *arg),
                          const void *mark, void *arg);
 /* Calls fn on every private writable mapping no file backs (heaps,
- * threads' stacks, anonymous memory). */
+ * threads' stacks, anonymous memory), a run of resident pages at a time
+ * (pages swapped out are skipped with those never written). */
 void os_anon_writable_each(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
 /* The definition of name that comes after the calling module's own in
  * symbol order (dlsym's RTLD_NEXT), or NULL. */

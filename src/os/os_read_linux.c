@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -366,7 +367,28 @@ static bool anon_one(uintptr_t lo, uintptr_t hi, const char *p, void *arg) {
   }
   while (*p == ' ') p++;
   if (*p != '0' || (p[1] != ' ' && p[1] != '\n' && p[1] != '\0')) return false; /* an inode: a file's */
-  a->fn(lo, hi, a->arg);
+  /* its resident runs only: what was never written holds nothing, and a
+   * heap reserves far more than it touches */
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  unsigned char vec[4096];
+  uintptr_t run = 0;
+  for (uintptr_t at = lo; at < hi;) {
+    size_t pages = (hi - at) / page < sizeof vec ? (hi - at) / page : sizeof vec;
+    if (mincore((void *)at, pages * page, vec) != 0) {
+      if (run != 0) a->fn(run, at, a->arg);
+      run = 0;
+      at += pages * page;
+      continue;
+    }
+    for (size_t i = 0; i < pages; i++, at += page) {
+      if ((vec[i] & 1) && run == 0) run = at;
+      if (!(vec[i] & 1) && run != 0) {
+        a->fn(run, at, a->arg);
+        run = 0;
+      }
+    }
+  }
+  if (run != 0) a->fn(run, hi, a->arg);
   return false;
 }
 

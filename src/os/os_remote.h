@@ -46,11 +46,14 @@ void os_remote_resume(os_remote_t *r);
 
 /* ---- the architecture's part (os_remote_x86_64.c) ---- */
 typedef struct os_remote_regs os_remote_regs_t;
-#define OS_REMOTE_REGS_BYTES 512
+/* (the general registers and the vector and floating-point state) */
+#define OS_REMOTE_REGS_BYTES (512 + 16384)
 typedef struct os_remote_regs_buf {
   _Alignas(16) unsigned char bytes[OS_REMOTE_REGS_BYTES];
 } os_remote_regs_buf_t;
-/* Reads and writes a stopped thread's registers. */
+/* Reads and writes a stopped thread's registers, all of them: the code
+ * it was stopped in may hold live values in vector registers, which the
+ * call overwrites. */
 bool os_remote_regs_get(long tid, os_remote_regs_buf_t *regs);
 bool os_remote_regs_set(long tid, const os_remote_regs_buf_t *regs);
 uintptr_t os_remote_regs_pc(const os_remote_regs_buf_t *regs);

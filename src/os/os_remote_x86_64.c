@@ -7,23 +7,50 @@
 #include <sys/ptrace.h>
 #include <sys/types.h>
 #include <sys/syscall.h>
+#include <elf.h>
+#include <string.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 
 #include "os/os_remote.h"
 
-_Static_assert(sizeof(struct user_regs_struct) <= OS_REMOTE_REGS_BYTES, "registers fit");
+/* The general registers, then the XSAVE area (x87, SSE, AVX and what
+ * else the CPU has) as PTRACE_GETREGSET gives it. */
+typedef struct all_regs {
+  struct user_regs_struct gp;
+  size_t xlen;
+  _Alignas(64) unsigned char xstate[16384];
+} all_regs_t;
+_Static_assert(sizeof(all_regs_t) <= OS_REMOTE_REGS_BYTES, "registers fit");
 
-static struct user_regs_struct *R(os_remote_regs_buf_t *b) { return (struct user_regs_struct *)b->bytes; }
+static struct user_regs_struct *R(os_remote_regs_buf_t *b) { return &((all_regs_t *)b->bytes)->gp; }
 static const struct user_regs_struct *CR(const os_remote_regs_buf_t *b) {
-  return (const struct user_regs_struct *)b->bytes;
+  return &((const all_regs_t *)b->bytes)->gp;
 }
 
 bool os_remote_regs_get(long tid, os_remote_regs_buf_t *regs) {
-  return ptrace(PTRACE_GETREGS, (pid_t)tid, NULL, R(regs)) == 0;
+  all_regs_t *a = (all_regs_t *)regs->bytes;
+  if (ptrace(PTRACE_GETREGS, (pid_t)tid, NULL, &a->gp) != 0) return false;
+  struct iovec v = {a->xstate, sizeof a->xstate};
+  if (ptrace(PTRACE_GETREGSET, (pid_t)tid, (void *)(uintptr_t)NT_X86_XSTATE, &v) == 0) {
+    a->xlen = v.iov_len;
+    return true;
+  }
+  /* no XSAVE: the SSE state */
+  struct user_fpregs_struct *fp = (struct user_fpregs_struct *)a->xstate;
+  if (ptrace(PTRACE_GETFPREGS, (pid_t)tid, NULL, fp) != 0) return false;
+  a->xlen = 0;
+  return true;
 }
 
 bool os_remote_regs_set(long tid, const os_remote_regs_buf_t *regs) {
-  return ptrace(PTRACE_SETREGS, (pid_t)tid, NULL, CR(regs)) == 0;
+  const all_regs_t *a = (const all_regs_t *)regs->bytes;
+  if (ptrace(PTRACE_SETREGS, (pid_t)tid, NULL, &a->gp) != 0) return false;
+  if (a->xlen != 0) {
+    struct iovec v = {(void *)a->xstate, a->xlen};
+    return ptrace(PTRACE_SETREGSET, (pid_t)tid, (void *)(uintptr_t)NT_X86_XSTATE, &v) == 0;
+  }
+  return ptrace(PTRACE_SETFPREGS, (pid_t)tid, NULL, (void *)a->xstate) == 0;
 }
 
 uintptr_t os_remote_regs_pc(const os_remote_regs_buf_t *regs) { return CR(regs)->rip; }

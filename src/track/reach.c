@@ -23,7 +23,12 @@
 #define CHUNK (64 * 1024) /* bytes read at a time */
 #define TLS_BLOCKS_MAX 256
 #define SPS_MAX 4096
+#define MODS_MAX 2048
 #define META_MAX 4096
+/* how far into a block a pointer from memory not tracked may point: past
+ * headers placed in front of an object (Python's 16-byte GC head), a
+ * base class's part of a C++ object */
+#define NEAR_START 64
 #define NONE ((size_t)-1)
 #define DIGIT_BITS 16 /* radix sort: 4 passes over an address, at most */
 
@@ -38,11 +43,22 @@ typedef struct scan {
   uintptr_t own_lo, own_hi; /* this mapping: never a root */
   size_t threads_not_scanned;
   uintptr_t tls_blocks[TLS_BLOCKS_MAX];
+  /* gathered before the scan, as finding them takes the loader's lock
+   * (which a stopped thread may hold): the modules' data, the loader's
+   * range, this thread's TLS */
+  uintptr_t mods[MODS_MAX][2];
+  bool mods_heap[MODS_MAX];
+  size_t nmods, ntls;
+  bool loader, area;
+  uintptr_t loader_lo, loader_hi, area_lo, area_hi, area_tp;
   uintptr_t sps[SPS_MAX]; /* the stack pointers of the stacks scanned */
   size_t nsps;
   uintptr_t meta[META_MAX][2]; /* a mapping's ranges of heap bookkeeping */
   size_t nmeta;
-  bool starts_only; /* only a word naming a block's first byte marks it */
+  bool near_start_only; /* only a word naming one of a block's first bytes marks it */
+  size_t cap;   /* room for so many blocks */
+  uintptr_t sp; /* this thread's stack, from here up */
+  bool ok;
   os_span_t spans[OS_READ_MANY_MAX];
   uint32_t batch[OS_READ_MANY_MAX];
 } scan_t;
@@ -138,7 +154,7 @@ static void take(scan_t *s, uintptr_t word, bool heap_data) {
   size_t i = find(s, word);
   if (i == NONE || s->b[i].reachable) return;
   if (heap_data && next_chunk_header(&s->b[i], word)) return;
-  if (s->starts_only && word != s->b[i].addr) return;
+  if (s->near_start_only && word - s->b[i].addr >= NEAR_START) return;
   mark(s, i);
 }
 
@@ -204,8 +220,27 @@ static void drain(scan_t *s) {
 
 /* ---- the roots ---- */
 
+typedef void (*meta_each_fn)(uintptr_t, uintptr_t, void (*)(uintptr_t, uintptr_t, void *), void *);
+static meta_each_fn meta_each; /* reheap's heap's (rh_heap_meta_each), when it is the program's */
+
 static void module_data(uintptr_t lo, uintptr_t hi, bool heap_module, void *arg) {
-  scan_root(arg, lo, hi, heap_module);
+  scan_t *s = arg;
+  if (s->nmods == MODS_MAX) {
+    scan_root(s, lo, hi, heap_module); /* (past the room: now) */
+    return;
+  }
+  s->mods[s->nmods][0] = lo;
+  s->mods[s->nmods][1] = hi;
+  s->mods_heap[s->nmods++] = heap_module;
+}
+
+/* What the scan needs that only calls taking the loader's lock tell. */
+static void gather(scan_t *s) {
+  s->loader = os_loader_range(&s->loader_lo, &s->loader_hi);
+  os_module_data_each(module_data, os_symbol_next("malloc"), s);
+  s->ntls = TLS_BLOCKS_MAX;
+  s->area = os_thread_area(&s->area_lo, &s->area_hi, &s->area_tp, s->tls_blocks, &s->ntls);
+  meta_each = track_reach_untracked_roots ? (meta_each_fn)(uintptr_t)os_symbol_lookup("rh_heap_meta_each") : NULL;
 }
 
 /* A stack from sp up: to the end of its mapping (the main thread's), or
@@ -265,8 +300,8 @@ static uintptr_t current_sp(void) {
  * descriptor glibc keeps for reuse. As in LeakSanitizer, such blocks count
  * as reachable; the allocating frame tells them (so not without stacks). */
 static void loader_blocks(scan_t *s) {
-  uintptr_t lo, hi;
-  if (!os_loader_range(&lo, &hi)) return;
+  uintptr_t lo = s->loader_lo, hi = s->loader_hi;
+  if (!s->loader) return;
   for (size_t i = 0; i < s->n; i++) {
     const uintptr_t *frames;
     if (track_stack_get(s->b[i].stack_id, &frames) > 0 && frames[0] >= lo && frames[0] < hi)
@@ -287,8 +322,6 @@ static size_t first_from(const scan_t *s, uintptr_t p) {
   return lo;
 }
 
-typedef void (*meta_each_fn)(uintptr_t, uintptr_t, void (*)(uintptr_t, uintptr_t, void *), void *);
-static meta_each_fn meta_each; /* reheap's heap's (rh_heap_meta_each), when it is the program's */
 
 static void meta_one(uintptr_t lo, uintptr_t hi, void *arg) {
   scan_t *s = arg;
@@ -309,11 +342,13 @@ static void untracked_gap(scan_t *s, uintptr_t lo, uintptr_t hi, size_t *k) {
 }
 
 /* A mapping of anonymous memory, but the tracked blocks in it; not a
- * thread's stack (scanned from its stack pointer up: below lie the dead
- * frames, whose stale pointers would hide leaks). Only a block's start
- * counts there: the heap's free memory holds what its blocks held before
- * (links of another size class's free lists, old data) at any offset,
- * while a live block that keeps another keeps its start. */
+ * thread's stack scanned from its stack pointer up (below lie the dead
+ * frames, whose stale pointers would hide leaks): the stack of a thread
+ * that was running, whose stack pointer is not known, is scanned whole.
+ * Only a pointer near a block's start counts there: the heap's free
+ * memory holds what its blocks held before (links of another size class's
+ * free lists, old data) at any offset, while a live block that keeps
+ * another keeps its start, or an object a header's size into it. */
 static void untracked_root(uintptr_t lo, uintptr_t hi, void *arg) {
   scan_t *s = arg;
   for (size_t k = 0; k < s->nsps; k++)
@@ -332,24 +367,39 @@ static void untracked_root(uintptr_t lo, uintptr_t hi, void *arg) {
 
 static bool scan_roots(scan_t *s, uintptr_t sp) {
   loader_blocks(s);
-  os_module_data_each(module_data, os_symbol_next("malloc"), s);
+  for (size_t k = 0; k < s->nmods; k++) scan_root(s, s->mods[k][0], s->mods[k][1], s->mods_heap[k]);
   if (!scan_stack(s, sp)) return false;
-  size_t nblocks = TLS_BLOCKS_MAX;
-  uintptr_t lo, hi, tp;
-  if (os_thread_area(&lo, &hi, &tp, s->tls_blocks, &nblocks)) {
-    scan_thread_area(s, lo, hi, tp);
+  if (s->area) {
+    scan_thread_area(s, s->area_lo, s->area_hi, s->area_tp);
     /* a module loaded later has its TLS in a block of its own */
-    for (size_t k = 0; k < nblocks; k++) take(s, s->tls_blocks[k], false);
+    for (size_t k = 0; k < s->ntls; k++) take(s, s->tls_blocks[k], false);
   }
   if (main_tp != 0 && !os_is_main_thread()) scan_thread_area(s, main_lo, main_hi, main_tp);
   bool all = os_threads_each(other_thread, s);
   if (track_reach_untracked_roots) { /* (after the stacks, which are then known) */
-    meta_each = (meta_each_fn)(uintptr_t)os_symbol_lookup("rh_heap_meta_each");
-    s->starts_only = true;
+    s->near_start_only = true;
     os_anon_writable_each(untracked_root, s);
-    s->starts_only = false;
+    s->near_start_only = false;
   }
   return all;
+}
+
+/* The blocks copied, sorted and told apart (s->ok: the roots could be read). */
+static void classify_stopped(void *arg) {
+  scan_t *s = arg;
+  copy_t c = {s->b, 0, s->cap};
+  track_live_each(copy_record, &c);
+  s->n = c.n;
+  sort_blocks(s);
+  s->ok = true;
+  if (s->n == 0) return;
+  s->lo = s->b[0].addr;
+  for (size_t i = 0; i < s->n; i++) {
+    uintptr_t end = s->b[i].addr + (s->b[i].size ? s->b[i].size : 1);
+    if (end > s->hi) s->hi = end;
+  }
+  s->ok = scan_roots(s, s->sp);
+  if (s->ok) drain(s);
 }
 
 /* Below the frame that saved the registers: nothing it holds (block
@@ -374,22 +424,17 @@ __attribute__((noinline)) static bool classify(track_reach_t *r, uintptr_t sp) {
   s->work = (uint32_t *)(s->tmp + cap);
   s->own_lo = (uintptr_t)map;
   s->own_hi = (uintptr_t)map + bytes;
-
-  copy_t c = {s->b, 0, cap};
-  track_live_each(copy_record, &c);
-  s->n = c.n;
-  sort_blocks(s);
-  if (s->n > 0) {
-    s->lo = s->b[0].addr;
-    for (size_t i = 0; i < s->n; i++) {
-      uintptr_t end = s->b[i].addr + (s->b[i].size ? s->b[i].size : 1);
-      if (end > s->hi) s->hi = end;
-    }
-    if (!scan_roots(s, sp)) {
-      os_unmap(map, bytes);
-      return false;
-    }
-    drain(s);
+  s->cap = cap;
+  s->sp = sp;
+  gather(s);
+  /* Where only some modules are tracked (attach, --only), the program's
+   * other threads are stopped for the scan (no lock is taken and nothing
+   * allocated meanwhile): blocks they move during a scan would look lost.
+   * A thread that cannot be stopped leaves the scan to run beside it. */
+  if (!track_reach_untracked_roots || !os_stop_world(classify_stopped, NULL, s)) classify_stopped(s);
+  if (!s->ok) {
+    os_unmap(map, bytes);
+    return false;
   }
   r->blocks = s->b;
   r->n = s->n;

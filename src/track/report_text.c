@@ -186,13 +186,20 @@ typedef struct report {
   int64_t suppressed_bytes, suppressed_blocks;
   int64_t reachable_bytes, reachable_blocks;
   size_t threads_not_scanned;
+  /* the blocks the scan found lost (of a running program, the counters,
+   * read at another moment, would not agree with it) */
+  bool scanned;
+  int64_t lost_bytes, lost_blocks;
 } report_t;
 
-/* Live bytes and blocks less the suppressed and reachable ones. */
+/* Lost bytes and blocks (without a scan: the live ones) less the
+ * suppressed ones. */
 static int64_t leaked_bytes(report_t *r) {
+  if (r->scanned) return r->lost_bytes - r->suppressed_bytes;
   return track_read(&r->sum.live_bytes) - r->suppressed_bytes - r->reachable_bytes;
 }
 static int64_t leaked_blocks(report_t *r) {
+  if (r->scanned) return r->lost_blocks - r->suppressed_blocks;
   return track_read(&r->sum.live_blocks) - r->suppressed_blocks - r->reachable_blocks;
 }
 
@@ -331,6 +338,8 @@ static void collect_leaks(report_t *r) {
       const track_block_t *b = &reach.blocks[i];
       if (!b->reachable) {
         track_groups_add(c, b->stack_id, b->size);
+        r->lost_bytes += (int64_t)b->size;
+        r->lost_blocks++;
         continue;
       }
       r->reachable_bytes += (int64_t)b->size;
@@ -338,6 +347,7 @@ static void collect_leaks(report_t *r) {
       if (r->reachable.g != NULL) track_groups_add(&r->reachable, b->stack_id, b->size);
     }
     r->threads_not_scanned = reach.threads_not_scanned;
+    r->scanned = true;
     track_reach_release(&reach);
   } else {
     track_live_each(track_groups_add_record, c);

@@ -2,12 +2,11 @@
 # (run with PYTHONMALLOC=malloc) until the stop file appears; when the
 # trigger file appears, a C library loaded by ctypes leaks known blocks
 # (libonly_leak.so of the --only test: 3 blocks of 1000 bytes), then it
-# writes the ack file and waits for the go-on file (a report then sees it
-# at rest).
-# usage: attach_py.py DIR LEAKLIB
+# writes the ack file and goes on.
+# usage: attach_py.py LEAKLIB DIR
 import ctypes, os, sys, time
 
-d, lib = sys.argv[1], sys.argv[2]
+lib, d = sys.argv[1], sys.argv[2]
 open(os.path.join(d, "ready"), "w").close()
 rounds, leaked, total = 0, False, 0
 keep = []
@@ -23,7 +22,5 @@ while not os.path.exists(os.path.join(d, "stop")):
         ctypes.CDLL(lib).only_leak_now()
         leaked = True
         open(os.path.join(d, "ack"), "w").close()
-        while not os.path.exists(os.path.join(d, "go-on")):
-            time.sleep(0.002)
     time.sleep(0.001)
 print("attach_py: leaked" if leaked else "attach_py: not leaked", "sum ok" if total > 0 else "sum 0")

@@ -3,7 +3,8 @@
 # load (which forks children all along) and python3 allocating through
 # malloc, CYCLES attach/detach cycles each (100 unless REHEAP_ATTACH_CYCLES
 # says): no crash, their output unchanged, a leak made after an attach
-# reported with its stack; then the refusals, one line and exit 2 each.
+# reported with its stack, and nothing else reported though the report is
+# taken while they run; then the refusals, one line and exit 2 each.
 # usage: test_attach.sh BUILD_DIR ATTACH_LOAD TRACER STATIC_PROGRAM LEAK_LIBRARY
 set -uo pipefail
 build="$1"
@@ -29,9 +30,9 @@ wait_file() { # PATH: up to 20 s
   return 1
 }
 
-# cycles NAME PID DIR LEAK_FUNCTION LEAK_LINE
+# cycles NAME PID DIR LEAK_FUNCTION BYTES BLOCKS
 cycles() {
-  local name="$1" pid="$2" d="$3" fn="$4" want="$5" out
+  local name="$1" pid="$2" d="$3" fn="$4" want="$5 bytes in $6 blocks" out
   for i in $(seq "$cycles"); do
     out=$("$bin" attach "$pid" 2>&1) || { fail "$name: attach $i: $out"; return; }
     if [ $((i % 10)) -eq 0 ]; then
@@ -41,7 +42,8 @@ cycles() {
       touch "$d/trigger"
       wait_file "$d/ack" || fail "$name: the program did not leak"
       "$bin" dump --output "$tmp/$name.txt" "$pid" || fail "$name: dump"
-      touch "$d/go-on"
+      grep -q "^reheap track: leaked $want from 1 call stacks$" "$tmp/$name.txt" ||
+        fail "$name: more reported than the leak: $(grep -v '^    #[1-9]' "$tmp/$name.txt" | head -20)"
       grep -A1 "^leak [0-9]*: $want$" "$tmp/$name.txt" | grep -q "#0 0x[0-9a-f]* $fn+" ||
         fail "$name: the leak after the attach is not reported: $(grep -A1 '^leak' "$tmp/$name.txt" | head -20)"
       grep -q "^reheap track: allocations [1-9]" "$tmp/$name.txt" || fail "$name: no allocations counted"
@@ -53,32 +55,28 @@ cycles() {
   [ $? -eq 1 ] && printf '%s' "$out" | grep -q "not tracked now" || fail "$name: stat after detach: $out"
 }
 
-# the threaded program
-mkdir "$tmp/c"
-"$load" "$tmp/c" >"$tmp/c.out" 2>&1 &
-cpid=$!
-pids+=("$cpid")
-wait_file "$tmp/c/ready" || fail "attach_load did not start"
-cycles c "$cpid" "$tmp/c" attach_leak_now "12288 bytes in 3 blocks"
-touch "$tmp/c/stop"
-wait "$cpid"
-rc=$?
-[ $rc -eq 0 ] || fail "attach_load: exit $rc"
-grep -qx "attach_load: 4 workers, leaked, corrupt blocks 0, failed children 0" "$tmp/c.out" ||
-  fail "attach_load's output: $(cat "$tmp/c.out")"
+# program NAME OUTPUT LEAK_FUNCTION BYTES BLOCKS COMMAND...: started, its
+# cycles run, stopped, its status and output checked
+program() {
+  local name="$1" want="$2" fn="$3" bytes="$4" blocks="$5" pid rc
+  shift 5
+  mkdir "$tmp/$name"
+  "$@" "$tmp/$name" >"$tmp/$name.out" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  wait_file "$tmp/$name/ready" || fail "$name did not start"
+  cycles "$name" "$pid" "$tmp/$name" "$fn" "$bytes" "$blocks"
+  touch "$tmp/$name/stop"
+  wait "$pid"
+  rc=$?
+  [ $rc -eq 0 ] || fail "$name: exit $rc"
+  grep -qx "$want" "$tmp/$name.out" || fail "$name's output: $(cat "$tmp/$name.out")"
+}
 
-# python3, its objects through malloc
-mkdir "$tmp/py"
-PYTHONMALLOC=malloc python3 "$(dirname "${BASH_SOURCE[0]}")/attach_py.py" "$tmp/py" "$leaklib" >"$tmp/py.out" 2>&1 &
-ppid=$!
-pids+=("$ppid")
-wait_file "$tmp/py/ready" || fail "python3 did not start"
-cycles python3 "$ppid" "$tmp/py" only_leak_now "3000 bytes in 3 blocks"
-touch "$tmp/py/stop"
-wait "$ppid"
-rc=$?
-[ $rc -eq 0 ] || fail "python3: exit $rc"
-grep -qx "attach_py: leaked sum ok" "$tmp/py.out" || fail "python3's output: $(cat "$tmp/py.out")"
+# the threaded program; python3, its objects through malloc
+program c "attach_load: 4 workers, leaked, corrupt blocks 0, failed children 0" attach_leak_now 12288 3 "$load"
+program python3 "attach_py: leaked sum ok" only_leak_now 3000 3 \
+  env PYTHONMALLOC=malloc python3 "$(dirname "${BASH_SOURCE[0]}")/attach_py.py" "$leaklib"
 
 # refusals: one line, exit 2
 refused() { # WHAT PATTERN ARGS...
