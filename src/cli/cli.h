@@ -18,6 +18,8 @@ int rh_cli_vfail(int status, const char *fmt, va_list ap) __attribute__((format(
 void rh_cli_format_line(char *buf, size_t cap, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 int rh_cmd_run(int argc, char **argv);
+/* run_help.c: its usage line and its --help text */
+extern const char rh_run_usage[], rh_run_help[];
 int rh_cmd_stat(int argc, char **argv);
 int rh_cmd_dump(int argc, char **argv);
 int rh_cmd_attach(int argc, char **argv);

@@ -22,76 +22,6 @@
 #include "front/hook_spec.h"
 #include "track/suppress.h"
 
-static const char run_usage[] =
-    "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|dwarf|nostacks|sample[=BYTES]]] [--depth N] "
-    "[--only REGEX ...] [--except REGEX ...] [--report FILE] "
-    "[--format text|json|folded|folded-allocated|pprof|svg|svg-allocated|html] [--suppress FILE] "
-    "[--profile FILE | --hook SPEC ...] [--strict] -- PROGRAM [ARGS...]";
-
-static const char run_help[] =
-    "usage: reheap run [--heap=NAME] [--stats] [--track[=stacks|dwarf|nostacks|sample[=BYTES]]]\n"
-    "                  [--depth N] [--only REGEX ...] [--except REGEX ...]\n"
-    "                  [--report FILE] [--format F] [--suppress FILE]\n"
-    "                  [--profile FILE | --hook SPEC ...] [--strict] -- PROGRAM [ARGS...]\n"
-    "\n"
-    "Runs PROGRAM on a heap and exits with its status (128+N if signal N\n"
-    "ended it).\n"
-    "\n"
-    "  --heap=NAME  reheap (default): reheap's allocator\n"
-    "               system: the C library's own malloc\n"
-    "               mimalloc, jemalloc, tcmalloc: Debian's builds, for comparison\n"
-    "  --stats      at exit, print on stderr: allocations, frees, peak live\n"
-    "               bytes, peak resident memory, OS map calls, time; on\n"
-    "               reheap's heap also what it held from the OS, gave back\n"
-    "               and kept cached\n"
-    "  --track[=stacks|dwarf|nostacks]\n"
-    "               record every block and its call stack, by frame pointers\n"
-    "               (stacks, the default) or by DWARF unwinding (dwarf: for\n"
-    "               code built without frame pointers; slower); at exit,\n"
-    "               report what was never freed, grouped by stack\n"
-    "  --track=sample[=BYTES]\n"
-    "               record one block in about every BYTES allocated (default\n"
-    "               512K; K, M and G count 1024s), with its stack: cheap enough\n"
-    "               to leave on; the report's bytes and blocks per stack are\n"
-    "               estimates, and the blocks live at exit are shown, not told\n"
-    "               leaked or reachable\n"
-    "  --depth N    frames per call stack (1-64, default 16)\n"
-    "  --only REGEX track only the calls made by the modules (the program, its\n"
-    "               libraries, those loaded later) whose path matches REGEX\n"
-    "               (extended, as grep -E; repeat for more): the tracker's GOT\n"
-    "               hooks reach them, other modules' calls go straight to the\n"
-    "               heap, untracked\n"
-    "  --except REGEX\n"
-    "               the same, for all the modules but those matching REGEX\n"
-    "  --report FILE\n"
-    "               write the track report to FILE (created owner-only)\n"
-    "               instead of stderr\n"
-    "  --format F   the report as text (default), json, folded (stacks of\n"
-    "               leaked bytes for flame-graph tools), folded-allocated\n"
-    "               (stacks of all bytes allocated over the run) or pprof (a\n"
-    "               gzipped profile.proto for go tool pprof, Pyroscope, Parca),\n"
-    "               svg or svg-allocated (a flame graph of the leaked or of the\n"
-    "               allocated bytes: one file, zoom, search, tooltips) or html\n"
-    "               (one page: the summary, a chart of live bytes and resident\n"
-    "               memory over the run, the biggest stacks, their flame graph)\n"
-    "  --suppress FILE\n"
-    "               leaks not to report: one pattern a line, leak:PATTERN or\n"
-    "               PATTERN, matched against each frame's function, source\n"
-    "               file and module (* any run of characters; ^ and $ anchor)\n"
-    "  --profile FILE\n"
-    "               take over the program's own allocator: the functions the\n"
-    "               profile names (docs/hook-spec.md) are served by reheap's heap\n"
-    "               (with --track and --heap NAME, by that heap, tracked)\n"
-    "  --hook SPEC  one such spec given here, such as 'pool_alloc malloc(size)'\n"
-    "               (repeat for each)\n"
-    "  --strict     a profile the program refuses (a target not there, bytes\n"
-    "               that differ) ends it before its main with status 2, instead\n"
-    "               of running it on its own allocator (also REHEAP_STRICT=1)\n"
-    "  --help       this text\n"
-    "\n"
-    "PROGRAM must be dynamically linked: the heap is swapped with LD_PRELOAD,\n"
-    "which a static program ignores. Programs it starts run on the same heap.\n";
-
 /* --hook specs, gathered one a line for REHEAP_HOOKS. */
 typedef struct hooks {
   char *text;
@@ -244,7 +174,7 @@ int rh_cmd_run(int argc, char **argv) {
     }
     if (a[0] != '-' || a[1] == '\0') break;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      fputs(run_help, stdout);
+      fputs(rh_run_help, stdout);
       return 0;
     }
     if (strcmp(a, "--stats") == 0) {
@@ -306,13 +236,13 @@ int rh_cmd_run(int argc, char **argv) {
       if (i + 1 >= argc) return rh_cli_fail("run: --heap needs a name (%s)", rh_heap_names());
       heap_name = argv[++i];
     } else {
-      return rh_cli_fail("run: unknown option '%s'; %s", a, run_usage);
+      return rh_cli_fail("run: unknown option '%s'; %s", a, rh_run_usage);
     }
   }
   const rh_heap_choice_t *heap = rh_heap_find(heap_name);
   if (heap == NULL)
     return rh_cli_fail("run: unknown heap '%s'; choose one of %s", heap_name, rh_heap_names());
-  if (i >= argc) return rh_cli_fail("run: no program given; %s", run_usage);
+  if (i >= argc) return rh_cli_fail("run: no program given; %s", rh_run_usage);
   char **prog_argv = argv + i;
 
   char program[PATH_MAX];

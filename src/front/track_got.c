@@ -302,6 +302,7 @@ EXPORT int rh_track_got_attach(const char *settings) {
     memset(given_block, 0, sizeof given_block);
     memcpy(given_block, settings, len + 1);
     track_shim_given(given_block);
+    track_report_attached = true;
     if (!started) track_shim_start(true);
     else track_shim_read_settings();
     started = true;

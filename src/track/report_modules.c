@@ -12,6 +12,7 @@
 #include "track/track_internal.h"
 
 bool track_report_by_module;
+bool track_report_attached;
 
 #define MODULES_MAX 64
 

@@ -256,7 +256,9 @@ static void report_text(out_t *o, report_t *r, size_t max_groups) {
   put_count(o, track_read(&s->bytes_allocated));
   put(o, ", peak live bytes ");
   put_count(o, track_read(&s->peak_bytes));
-  put(o, track_report_by_module ? ", frees of blocks not tracked " : ", frees of blocks never seen ");
+  put(o, track_report_attached    ? ", frees of blocks from before the attach or not tracked "
+         : track_report_by_module ? ", frees of blocks not tracked "
+                                  : ", frees of blocks never seen ");
   put_count(o, track_read(&s->unknown_frees));
   put(o, ", double frees ");
   put_count(o, track_read(&s->double_frees));

@@ -234,6 +234,8 @@ TRACK_HIDDEN void track_symbols_unloaded(const char *path, uintptr_t bias);
 /* The reports say which library each leak came from (the module of each
  * stack's first frame): set where the tracker tracks chosen modules. */
 TRACK_HIDDEN extern bool track_report_by_module;
+/* ... and the tracker came into a running process (`reheap attach`) */
+TRACK_HIDDEN extern bool track_report_attached;
 /* (reach.c) the memory of blocks not tracked counts as a root */
 TRACK_HIDDEN extern bool track_reach_untracked_roots;
 /* Every count back to zero (an attach that starts again). */

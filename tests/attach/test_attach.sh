@@ -47,6 +47,9 @@ cycles() {
       grep -A1 "^leak [0-9]*: $want$" "$tmp/$name.txt" | grep -q "#0 0x[0-9a-f]* $fn+" ||
         fail "$name: the leak after the attach is not reported: $(grep -A1 '^leak' "$tmp/$name.txt" | head -20)"
       grep -q "^reheap track: allocations [1-9]" "$tmp/$name.txt" || fail "$name: no allocations counted"
+      # the blocks from before the attach freed since: counted, not reported
+      grep -q "frees of blocks from before the attach or not tracked [1-9]" "$tmp/$name.txt" ||
+        fail "$name: no frees of blocks from before: $(head -1 "$tmp/$name.txt")"
     fi
     out=$("$bin" detach "$pid" 2>&1) || { fail "$name: detach $i: $out"; return; }
   done
