@@ -36,5 +36,7 @@ TRACK_HIDDEN void track_groups_sort(track_group_t *g, size_t n);
 /* report_modules.c: the leaks of g[0..n) by the library that allocated
  * them, as lines of the text report on fd. */
 TRACK_HIDDEN void track_report_modules(int fd, const track_group_t *g, size_t n);
+/* The same as the JSON report's by_library array's entries. */
+TRACK_HIDDEN void track_report_modules_json(int fd, const track_group_t *g, size_t n);
 
 #endif

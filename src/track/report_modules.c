@@ -21,8 +21,11 @@ typedef struct {
   int64_t bytes, blocks;
 } module_sum_t;
 
-void track_report_modules(int fd, const track_group_t *g, size_t n) {
-  static module_sum_t sums[MODULES_MAX + 1]; /* the last: the others, and stacks with no frame */
+/* The sums by module, biggest first; returns how many modules, the rest
+ * (past the room, or stacks with no frame) in sums[MODULES_MAX]. */
+static module_sum_t sums[MODULES_MAX + 1];
+
+static size_t sum_modules(const track_group_t *g, size_t n) {
   size_t used = 0;
   memset(&sums[MODULES_MAX], 0, sizeof sums[MODULES_MAX]);
   for (size_t i = 0; i < n; i++) {
@@ -50,6 +53,11 @@ void track_report_modules(int fd, const track_group_t *g, size_t n) {
       sums[k] = sums[k - 1];
       sums[k - 1] = t;
     }
+  return used;
+}
+
+void track_report_modules(int fd, const track_group_t *g, size_t n) {
+  size_t used = sum_modules(g, n);
   if (used == 0 && sums[MODULES_MAX].blocks == 0) return;
   track_out_t o = {.fd = fd};
   track_out_put(&o, "reheap track: leaked by library:\n");
@@ -58,6 +66,26 @@ void track_report_modules(int fd, const track_group_t *g, size_t n) {
     if (m->blocks == 0) continue;
     track_out_putf(&o, "    %lld bytes in %lld %s  %s\n", (long long)m->bytes, (long long)m->blocks,
                    m->blocks == 1 ? "block" : "blocks", i < used ? m->path : "(no module known)");
+  }
+  track_out_flush(&o);
+}
+
+void track_report_modules_json(int fd, const track_group_t *g, size_t n) {
+  size_t used = sum_modules(g, n);
+  track_out_t o = {.fd = fd};
+  bool first = true;
+  for (size_t i = 0; i <= used; i++) {
+    const module_sum_t *m = i < used ? &sums[i] : &sums[MODULES_MAX];
+    if (m->blocks == 0) continue;
+    track_out_put(&o, first ? "\n  {\"module\": \"" : ",\n  {\"module\": \"");
+    first = false;
+    /* a path as a JSON string: quotes, backslashes and control bytes escaped */
+    for (const char *c = i < used ? m->path : ""; *c; c++) {
+      if (*c == '"' || *c == '\\') track_out_putf(&o, "\\%c", *c);
+      else if ((unsigned char)*c < 0x20) track_out_putf(&o, "\\u%04x", (unsigned)(unsigned char)*c);
+      else track_out_putf(&o, "%c", *c);
+    }
+    track_out_putf(&o, "\", \"bytes\": %lld, \"blocks\": %lld}", (long long)m->bytes, (long long)m->blocks);
   }
   track_out_flush(&o);
 }

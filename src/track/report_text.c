@@ -241,6 +241,11 @@ static void report_json(out_t *o, report_t *r) {
       put(o, "}");
     }
   }
+  if (track_report_by_module && o->fd >= 0) { /* the leaks by the library that allocated them */
+    put(o, "\n ],\n \"by_library\": [");
+    flush(o);
+    track_report_modules_json(o->fd, r->leaks.g, r->leaks.n);
+  }
   put(o, "\n ]}\n");
 }
 

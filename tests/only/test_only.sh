@@ -38,6 +38,17 @@ for heap in reheap system; do
   grep -Eq "main\.c:1[0-9] |only_hot|777 bytes" "$r" && fail "$heap: an untracked module reported"
 done
 
+# the JSON says the same by library
+"$bin" run --track --only 'libonly_(leak|late)\.so' --format json --report "$tmp/r.json" -- "$prog" 100 >/dev/null ||
+  fail "json: exit $?"
+/usr/bin/python3 - "$tmp/r.json" <<'PY' || fail "json by_library"
+import json, sys
+d = json.load(open(sys.argv[1]))
+got = [(m["module"].rsplit("/", 1)[-1], m["bytes"], m["blocks"]) for m in d["by_library"]]
+assert got == [("libonly_leak.so", 3000, 3), ("libonly_late.so", 667, 6)], got
+assert d["summary"]["leaked_bytes"] == 3667 and d["summary"]["unknown_frees"] == 1, d["summary"]
+PY
+
 # --except: every module but those; the program's own 777 bytes then count
 "$bin" run --track --except 'libonly_hot|libc\.so|libstdc' --report "$tmp/ex.txt" -- "$prog" 100 >/dev/null ||
   fail "--except: exit $?"
