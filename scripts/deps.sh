@@ -25,6 +25,8 @@ pkgs=(
   gcc-mingw-w64-x86-64 gcc-mingw-w64-i686   # the Windows builds (tests/windows, the NVSE plugin)
   binutils-mingw-w64-x86-64 binutils-mingw-w64-i686
   wine64                      # runs the x86-64 Windows tests
+  libc6-dev-arm64-cross libgcc-12-dev-arm64-cross libstdc++-12-dev-arm64-cross binutils-aarch64-linux-gnu
+                              # the aarch64 build (tests/aarch64: clang over these; qemu-user runs it)
 )
 
 apt_etc=${REHEAP_APT_ETC:-/etc/apt} # (another folder: the test's own sources)

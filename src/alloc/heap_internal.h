@@ -294,7 +294,13 @@ static inline void heap_gmax(_Atomic uint64_t *c, uint64_t v) {
 }
 
 /* ---- owner_map.c ---- */
+/* user addresses: 47 bits on x86-64 (4-level pages), 48 on aarch64
+ * (Linux's default there, and where its mmap puts memory) */
+#if defined(__aarch64__)
+#define OWNER_ADDR_BITS 48
+#else
 #define OWNER_ADDR_BITS 47
+#endif
 #define GRANULES ((uint64_t)1 << (OWNER_ADDR_BITS - SEG_SHIFT))
 HEAP_HIDDEN extern _Atomic uint64_t heap_owner_bits[GRANULES / 64];
 static inline bool heap_owns(const void *p) {

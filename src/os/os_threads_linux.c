@@ -215,6 +215,8 @@ static uintptr_t *ip_of(ucontext_t *uc) {
   return (uintptr_t *)&uc->uc_mcontext.gregs[REG_RIP];
 #elif defined(__i386__)
   return (uintptr_t *)&uc->uc_mcontext.gregs[REG_EIP];
+#elif defined(__aarch64__)
+  return (uintptr_t *)&uc->uc_mcontext.pc;
 #else
 #error "os_stop_world: instruction pointer of this architecture"
 #endif

@@ -30,6 +30,13 @@ wait_file() { # PATH: up to 20 s
   return 1
 }
 
+# Waits until PID runs the program PATH (a child started with & runs the
+# shell until its exec).
+wait_exec() {
+  for _ in $(seq 500); do [ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$(readlink -f "$2")" ] && return 0; sleep 0.01; done
+  return 1
+}
+
 # cycles NAME PID DIR LEAK_FUNCTION BYTES BLOCKS
 cycles() {
   local name="$1" pid="$2" d="$3" fn="$4" want="$5 bytes in $6 blocks" out
@@ -93,6 +100,7 @@ refused() { # WHAT PATTERN ARGS...
 sleep 60 &
 spid=$!
 pids+=("$spid")
+wait_exec "$spid" "$(command -v sleep)" || fail "sleep did not start"
 refused "no pid" "no process id given" attach
 refused "not a pid" "is not a process id" attach 12x
 refused "no such process" "no process 999999999" attach 999999999
@@ -112,12 +120,13 @@ kill "$tpid"
 "$static" sleep &
 stpid=$!
 pids+=("$stpid")
+wait_exec "$stpid" "$static" || fail "the static program did not start"
 refused "static program" "statically linked" attach "$stpid"
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   setpriv --reuid=65534 --regid=65534 --clear-groups sleep 60 &
   opid=$!
   pids+=("$opid")
-  sleep 0.2
+  wait_exec "$opid" "$(command -v sleep)" || fail "another user's sleep did not start"
   refused "another user's process" "belongs to user 65534" attach "$opid"
 fi
 "$bin" run --track --report /dev/null -- sleep 60 &
