@@ -261,6 +261,10 @@ void *heap_huge_alloc(size_t size, size_t align, bool *zeroed, unsigned kind) {
     if (old != NULL) {
       size_t old_total = old->map_size;
       huge_account_live(old, false, false);
+      /* not ours before the move: the move frees its addresses, which
+       * another thread's mapping may take at once (and mark as ours, so
+       * clearing its bits after would disown that one) */
+      heap_owner_mark(old, old_total, false);
 #if RH_HEAP_RECORDS
       heap_rec_map_lock(true);
       heap_head_mark(old, false);
@@ -269,7 +273,6 @@ void *heap_huge_alloc(size_t size, size_t align, bool *zeroed, unsigned kind) {
 #if RH_HEAP_RECORDS
       heap_rec_map_lock(false);
 #endif
-      heap_owner_mark(old, old_total, false);
       if (!warm) os_unmap(old, old_total);
     }
   } else {
@@ -357,11 +360,15 @@ void *heap_huge_realloc(heap_segment_t *seg, size_t size) {
   }
   size_t old_total = seg->map_size;
   heap_owner_mark(dst, total, true);
+  /* the move frees seg's addresses, which another thread's mapping may
+   * take at once: they stop being ours before it */
+  heap_owner_mark(seg, old_total, false);
   huge_account(seg, false);
 #if RH_HEAP_RECORDS
   heap_rec_map_lock(true); /* the record walk must not read the old header as it goes */
 #endif
   if (!os_move_pages(seg, old_total, dst, total)) {
+    heap_owner_mark(seg, old_total, true);
     huge_account(seg, true);
     atomic_fetch_sub_explicit(&heap_gstats.os_map_calls, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&heap_gstats.os_unmap_calls, 1, memory_order_relaxed);
@@ -377,7 +384,6 @@ void *heap_huge_realloc(heap_segment_t *seg, size_t size) {
   heap_head_mark(dst, true);
   heap_rec_map_lock(false);
 #endif
-  heap_owner_mark(seg, old_total, false);
   /* the header moved with the pages */
   dst->map_size = total;
   dst->huge_block = (uint8_t *)dst + off;
