@@ -45,21 +45,17 @@ typedef struct session {
   long pid;
   os_remote_t *r;
   rh_target_lib_t libc;
+  uintptr_t munmap_fn; /* to give the calls' stack back */
   uintptr_t scratch;
 } session_t;
-
-static int refuse_stop(const session_t *s, const char *verb, int err, const char *why) {
-  (void)err;
-  return rh_cli_fail("%s: cannot stop a thread of process %ld: %s", verb, s->pid, why);
-}
 
 /* One thread stopped, and a stack of its own mapped for the calls. */
 static int session_open(session_t *s, long pid, const char *verb) {
   memset(s, 0, sizeof *s);
   s->pid = pid;
-  uintptr_t mmap_fn, munmap_fn;
+  uintptr_t mmap_fn;
   if ((!rh_target_lib(pid, "libc.so", &s->libc) && !rh_target_lib(pid, "libc-", &s->libc)) ||
-      !rh_target_symbol(pid, &s->libc, "mmap", &mmap_fn) || !rh_target_symbol(pid, &s->libc, "munmap", &munmap_fn))
+      !rh_target_symbol(pid, &s->libc, "mmap", &mmap_fn) || !rh_target_symbol(pid, &s->libc, "munmap", &s->munmap_fn))
     return rh_cli_fail("%s: process %ld has no C library reheap can call into (a static or unusual program)",
                        verb, pid);
   os_code_range_t unsafe[64];
@@ -67,7 +63,7 @@ static int session_open(session_t *s, long pid, const char *verb) {
   int err = 0;
   char why[256];
   s->r = os_remote_stop(pid, unsafe, nunsafe, &err, why, sizeof why);
-  if (s->r == NULL) return refuse_stop(s, verb, err, why);
+  if (s->r == NULL) return rh_cli_fail("%s: cannot stop a thread of process %ld: %s", verb, pid, why);
   uintptr_t args[6] = {0, SCRATCH_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, (uintptr_t)-1, 0};
   uintptr_t got = 0;
   if (!os_remote_call(s->r, mmap_fn, args, 6, 5000, &got, why, sizeof why) || got == (uintptr_t)MAP_FAILED ||
@@ -79,18 +75,14 @@ static int session_open(session_t *s, long pid, const char *verb) {
   }
   s->scratch = got;
   os_remote_use_stack(s->r, got + SCRATCH_BYTES);
-  (void)munmap_fn;
   return 0;
 }
 
 static void session_close(session_t *s) {
-  uintptr_t munmap_fn, ret;
+  uintptr_t ret, args[2] = {s->scratch, SCRATCH_BYTES};
   char why[256];
-  os_remote_use_stack(s->r, 0);
-  if (rh_target_symbol(s->pid, &s->libc, "munmap", &munmap_fn)) {
-    uintptr_t args[2] = {s->scratch, SCRATCH_BYTES};
-    (void)os_remote_call(s->r, munmap_fn, args, 2, 5000, &ret, why, sizeof why);
-  }
+  os_remote_use_stack(s->r, 0); /* (the thread's own: the mapping goes) */
+  (void)os_remote_call(s->r, s->munmap_fn, args, 2, 5000, &ret, why, sizeof why);
   os_remote_resume(s->r);
 }
 

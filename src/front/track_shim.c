@@ -197,15 +197,17 @@ static inline void sampled_free(void *p) {
  * allocated before tracking began: counted); false when it must not (p was
  * freed already, or points into a block or nowhere: reported, and the
  * free skipped so that the program goes on). */
-__attribute__((noinline, cold)) static bool untracked_free(void *p, track_counters_t *c) {
 #if REHEAP_TRACK_GOT
-  /* Through GOT hooks the blocks other modules allocate are not seen: an
-   * address freed once and now theirs, or one of theirs, is no bad free
-   * the tracker can tell. Counted, passed on. */
+/* Through GOT hooks the blocks other modules allocate are not seen: an
+ * address freed once and now theirs, or one of theirs, is no bad free the
+ * tracker can tell. Counted, passed on. */
+__attribute__((noinline, cold)) static bool untracked_free(void *p, track_counters_t *c) {
   (void)p;
   track_add(&c->unknown_frees, 1);
   return true;
-#endif
+}
+#else
+__attribute__((noinline, cold)) static bool untracked_free(void *p, track_counters_t *c) {
   uintptr_t a = (uintptr_t)p;
   track_record_t rec;
   uintptr_t frames[DEPTH_MAX];
@@ -229,6 +231,7 @@ __attribute__((noinline, cold)) static bool untracked_free(void *p, track_counte
   track_add(&c->unknown_frees, 1);
   return true;
 }
+#endif
 
 /* Forgets p's record. False when the free must not reach the heap. */
 static bool track_free(void *p) {

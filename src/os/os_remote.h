@@ -45,7 +45,6 @@ void os_remote_use_stack(os_remote_t *r, uintptr_t top);
 void os_remote_resume(os_remote_t *r);
 
 /* ---- the architecture's part (os_remote_x86_64.c) ---- */
-typedef struct os_remote_regs os_remote_regs_t;
 /* (the general registers and the vector and floating-point state) */
 #define OS_REMOTE_REGS_BYTES (512 + 16384)
 typedef struct os_remote_regs_buf {

@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "scrub.h"
+
 #define WORKERS 4
 #define SLOTS 256
 
@@ -64,16 +66,6 @@ __attribute__((noinline)) static void attach_leak_now(void) {
     memset(p, i, 4096);
     p = NULL;
   }
-}
-
-/* The stack below and the registers: no copy of a lost block's address
- * stays where a conservative scan reads (as in LeakSanitizer's tests). */
-__attribute__((noinline)) static void scrub(void) {
-  volatile char stack[16384];
-  memset((char *)stack, 0, sizeof stack);
-  __asm__ volatile("xor %%eax, %%eax; xor %%ecx, %%ecx; xor %%edx, %%edx; xor %%esi, %%esi; xor %%edi, %%edi;"
-                   "xor %%r8d, %%r8d; xor %%r9d, %%r9d; xor %%r10d, %%r10d; xor %%r11d, %%r11d"
-                   ::: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory");
 }
 
 int main(int argc, char **argv) {

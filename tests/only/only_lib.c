@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scrub.h"
+
 #define EXPORT __attribute__((visibility("default"), noinline))
 
 #ifdef ONLY_HOT
@@ -28,17 +30,6 @@ EXPORT void *only_hot_block(void) { return malloc(48); }
 #else
 static void *volatile kept[8]; /* (volatile: no compiler drops the store) */
 
-/* The stack below and the scratch registers cleared: no copy of a lost
- * block's address stays where a conservative scan reads (the frames of
- * malloc and memset that ran below this library's keep what they held;
- * a report taken later from a deeper call would read them). */
-__attribute__((noinline)) static void scrub(void) {
-  volatile char stack[16384];
-  memset((char *)stack, 0, sizeof stack);
-  __asm__ volatile("xor %%eax, %%eax; xor %%ecx, %%ecx; xor %%edx, %%edx; xor %%esi, %%esi; xor %%edi, %%edi;"
-                   "xor %%r8d, %%r8d; xor %%r9d, %%r9d; xor %%r10d, %%r10d; xor %%r11d, %%r11d"
-                   ::: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory");
-}
 /* LEAK_BYTES bytes in LEAK_BLOCKS blocks, lost; and as many blocks freed */
 EXPORT void LEAK_FN(void) {
   for (int i = 0; i < LEAK_BLOCKS; i++) {
