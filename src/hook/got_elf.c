@@ -18,6 +18,11 @@
 #define R_GLOB_DAT R_X86_64_GLOB_DAT
 #define REL_TYPE(info) ELF64_R_TYPE(info)
 #define REL_SYM(info) ELF64_R_SYM(info)
+#elif defined(__aarch64__)
+#define R_JUMP_SLOT R_AARCH64_JUMP_SLOT
+#define R_GLOB_DAT R_AARCH64_GLOB_DAT
+#define REL_TYPE(info) ELF64_R_TYPE(info)
+#define REL_SYM(info) ELF64_R_SYM(info)
 #elif defined(__i386__)
 #define R_JUMP_SLOT R_386_JMP_SLOT
 #define R_GLOB_DAT R_386_GLOB_DAT

@@ -42,9 +42,10 @@ static rh_status_t site_open(uint8_t *target, hook_site_t **out) {
   rh_status_t st;
   size_t patch_len = HOOK_PATCH_LEN;
   hook_slot_t *slot = hook_slot_alloc(target, &st);
-#if defined(__x86_64__)
-  /* No free memory within 2 GiB: a 14-byte absolute jump instead, where
-   * the function's first instructions leave room for it. */
+#if defined(__x86_64__) || defined(__aarch64__)
+  /* No free memory in the near jump's reach (2 GiB, on aarch64 128 MiB):
+   * the absolute jump instead, where the function's first instructions
+   * leave room for it. */
   if (slot == NULL && st == RH_ERR_NO_NEAR_MEMORY) {
     slot = hook_slot_alloc(NULL, &st);
     patch_len = HOOK_PATCH_FAR_LEN;

@@ -24,14 +24,25 @@
 
 #define HOOK_HIDDEN __attribute__((visibility("hidden")))
 
+#if defined(__aarch64__)
+/* aarch64 (reloc_aarch64.c): B imm26 reaches +/-128 MiB; the far form is
+ * LDR X17, #8; BR X17; .quad relay */
+#define HOOK_PATCH_LEN 4
+#define HOOK_PATCH_FAR_LEN 16
+#define HOOK_NEAR_RANGE ((size_t)0x7F00000) /* a little under 128 MiB */
+#define HOOK_FILL_BYTE 0x00                 /* UDF #0 wherever no code was put */
+#else
 #define HOOK_PATCH_LEN 5          /* E9 rel32 */
 #define HOOK_PATCH_FAR_LEN 14     /* jmp [rip+0]; .quad relay (x86-64, no memory near) */
+#define HOOK_NEAR_RANGE ((size_t)0x7FF00000) /* a little under 2 GiB */
+#define HOOK_FILL_BYTE 0xCC                  /* int3 wherever no code was put */
+#endif
 #define HOOK_STOLEN_MAX 32        /* bytes a patch can take at most */
 #define HOOK_CODE_MAX 160         /* relocated code + jump back */
 #define HOOK_CHAIN_MAX 8          /* hooks on one function */
-#define HOOK_NEAR_RANGE ((size_t)0x7FF00000) /* a little under 2 GiB */
 
-/* ---- reloc_x86.c: decoding and moving the covered instructions ---- */
+/* ---- reloc_x86.c, reloc_aarch64.c: decoding and moving the covered
+ * instructions ---- */
 typedef struct hook_reloc {
   size_t skip;                  /* bytes kept at the entry (endbr64) */
   size_t stolen;                /* bytes the patch covers, from the site */
@@ -58,14 +69,16 @@ HOOK_HIDDEN rh_status_t hook_relocate(const uint8_t *target, size_t func_len, ui
  * relocated code (off must be an instruction boundary); -1 if none. */
 HOOK_HIDDEN long hook_reloc_map(const hook_reloc_t *r, size_t off);
 
-/* Encoders: each writes at most 14 bytes at dst (which will run at
- * dst_addr) and returns the length. */
+/* Encoders: each writes at most HOOK_PATCH_FAR_LEN bytes at dst (which
+ * will run at dst_addr) and returns the length. */
 HOOK_HIDDEN size_t hook_emit_jmp(uint8_t *dst, uintptr_t dst_addr, uintptr_t to);
-/* The 14-byte absolute jump (x86-64), wherever dst is. */
+/* The absolute jump (x86-64: 14 bytes, aarch64: 16), wherever dst is. */
 HOOK_HIDDEN size_t hook_emit_jmp_abs(uint8_t *dst, uintptr_t to);
-/* jmp [rip+disp] reading its destination from slot_addr. */
+/* A jump reading its destination from slot_addr (jmp [rip+disp]; on
+ * aarch64 LDR X17, slot; BR X17, slot_addr within 1 MiB). */
 HOOK_HIDDEN size_t hook_emit_jmp_indirect(uint8_t *dst, uintptr_t dst_addr, uintptr_t slot_addr);
-/* The 5-byte E9 jump; false when to is out of rel32 reach. */
+/* The near jump (E9 rel32, or aarch64's B); false when to is out of its
+ * reach. */
 HOOK_HIDDEN bool hook_emit_patch(uint8_t *dst, uintptr_t dst_addr, uintptr_t to);
 
 /* ---- tramp_pool.c: trampoline slots near their targets ---- */

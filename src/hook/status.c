@@ -9,7 +9,7 @@ static const char *const messages[RH_STATUS_COUNT] = {
     [RH_ERR_NO_MEMORY] = "out of memory for reheap's own bookkeeping",
     [RH_ERR_STATE] = "not allowed in the object's current state",
     [RH_ERR_DECODE] = "the target's first bytes are not valid instructions",
-    [RH_ERR_TOO_SHORT] = "the function is shorter than the 5-byte patch",
+    [RH_ERR_TOO_SHORT] = "the function is shorter than the patch (its first instructions end it)",
     [RH_ERR_BRANCH_INTO_PATCH] =
         "code elsewhere in the function jumps into the bytes the patch would replace",
     [RH_ERR_UNRELOCATABLE] = "an instruction the patch covers cannot run from a trampoline",

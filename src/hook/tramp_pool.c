@@ -40,7 +40,7 @@ static hook_slot_t *take(chunk_t *c) {
     c->used[w] |= (uint64_t)1 << b;
     c->used_count++;
     hook_slot_t *s = (hook_slot_t *)(c->base + (w * 64 + b) * HOOK_SLOT_SIZE);
-    memset(s, 0xCC, HOOK_SLOT_SIZE); /* int3 wherever no code was put */
+    memset(s, HOOK_FILL_BYTE, HOOK_SLOT_SIZE);
     return s;
   }
   return NULL;
@@ -92,7 +92,7 @@ void hook_slot_free(hook_slot_t *slot) {
     size_t k = (size_t)((uint8_t *)slot - c->base) / HOOK_SLOT_SIZE;
     c->used[k / 64] &= ~((uint64_t)1 << (k % 64));
     c->used_count--;
-    memset(slot, 0xCC, HOOK_SLOT_SIZE);
+    memset(slot, HOOK_FILL_BYTE, HOOK_SLOT_SIZE);
     if (c->used_count == 0) {
       os_unmap(c->base, CHUNK_SIZE);
       c->base = NULL;

@@ -10,7 +10,7 @@ zydis="$3"
 # the engine, less its ELF symbol reader (a library of its own, over
 # elfutils) and its Windows files
 hook_src=()
-for f in "$src"/src/hook/*.c; do [[ $f == */symbols_elf.c || $f == */got_pe.c ]] || hook_src+=("$f"); done
+for f in "$src"/src/hook/*.c; do [[ $f == */symbols_elf.c || $f == */got_pe.c || $f == *_aarch64.c ]] || hook_src+=("$f"); done
 os_src=()
 for f in "$src"/src/os/*.c; do [[ $f == *_windows.c || $f == */os_remote_* ]] || os_src+=("$f"); done
 mkdir -p "$out"

@@ -28,7 +28,7 @@ fi
 
 # the engine, less its ELF symbol reader (a library of its own, over elfutils)
 hook_src=()
-for f in "$src"/src/hook/*.c; do [[ $f == */symbols_elf.c || $f == */got_pe.c ]] || hook_src+=("$f"); done
+for f in "$src"/src/hook/*.c; do [[ $f == */symbols_elf.c || $f == */got_pe.c || $f == *_aarch64.c ]] || hook_src+=("$f"); done
 engine=("${hook_src[@]}" "$src/src/os/os_code_linux.c" "$src/src/os/os_threads_linux.c"
         "$src/src/os/os_linux.c" "$src/tests/hook/i386/fixtures_i386.S")
 build() { # OUTPUT TEST_SOURCE [FLAGS...]
