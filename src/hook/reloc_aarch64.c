@@ -89,13 +89,10 @@ typedef struct fixup {
   size_t to_old; /* destination, as an offset at the site */
 } fixup_t;
 
-/* Copies the instruction w found at old_addr to dst + *pos, which runs at
+/* Copies the instruction w (decoded: in) to dst + *pos, which runs at
  * code_addr + *pos. */
-static rh_status_t relocate_one(uint32_t w, uintptr_t old_addr, uintptr_t site, size_t patch_len,
-                                uint8_t *dst, size_t *pos, uintptr_t code_addr, fixup_t *fix,
-                                size_t *nfix) {
-  a64_insn_t in;
-  a64_decode(w, old_addr, &in);
+static rh_status_t relocate_one(uint32_t w, a64_insn_t in, uintptr_t site, size_t patch_len, uint8_t *dst,
+                                size_t *pos, uintptr_t code_addr, fixup_t *fix, size_t *nfix) {
   uintptr_t new_addr = code_addr + *pos;
   uint64_t to = in.target;
   bool inside = to >= site && to < site + patch_len;
@@ -211,11 +208,10 @@ rh_status_t hook_relocate(const uint8_t *target, size_t func_len, uintptr_t code
     out->old_off[out->insn_count] = (uint8_t)off;
     out->new_off[out->insn_count] = (uint8_t)pos;
     out->insn_count++;
-    rh_status_t st = relocate_one(w, (uintptr_t)site + off, (uintptr_t)site, patch_len, out->code, &pos,
-                                  code_addr, fix, &nfix);
-    if (st != RH_OK) return st;
     a64_insn_t in;
     a64_decode(w, (uintptr_t)site + off, &in);
+    rh_status_t st = relocate_one(w, in, (uintptr_t)site, patch_len, out->code, &pos, code_addr, fix, &nfix);
+    if (st != RH_OK) return st;
     /* a B forward into words the patch covers anyway lets the flow go on */
     bool flows_on = in.kind == A64_B && in.target > (uintptr_t)site + off &&
                     in.target < (uintptr_t)site + patch_len;
