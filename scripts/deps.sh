@@ -25,6 +25,7 @@ pkgs=(
   gcc-mingw-w64-x86-64 gcc-mingw-w64-i686   # the Windows builds (tests/windows, the NVSE plugin)
   binutils-mingw-w64-x86-64 binutils-mingw-w64-i686
   wine64                      # runs the x86-64 Windows tests
+  libcapstone-dev             # the aarch64 relocator's fuzz target checks its decoder against Capstone
   libc6-dev-arm64-cross libgcc-12-dev-arm64-cross libstdc++-12-dev-arm64-cross binutils-aarch64-linux-gnu
                               # the aarch64 build (tests/aarch64: clang over these; qemu-user runs it)
 )
@@ -73,7 +74,9 @@ need_src=0
 if ! grep -rqs '^Types:.*deb-src\|^deb-src ' "$apt_etc"/sources.list "$apt_etc"/sources.list.d/; then
   need_src=1
 fi
-[ ${#missing[@]} -eq 0 ] && [ $need_src -eq 0 ] && exit 0
+here=$(cd "$(dirname "$0")" && pwd)
+# and the aarch64 build's libraries, unpacked from Debian's arm64 archive
+[ ${#missing[@]} -eq 0 ] && [ $need_src -eq 0 ] && exec bash "$here/arm64-libs.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "deps: missing Debian packages (${missing[*]}) or a deb-src entry; run 'sudo scripts/deps.sh'" >&2
@@ -95,3 +98,4 @@ if [ ${#missing[@]} -ne 0 ]; then
   echo "deps: installing ${missing[*]}" >&2
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+exec bash "$here/arm64-libs.sh"

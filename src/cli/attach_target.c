@@ -74,8 +74,8 @@ int rh_target_check(long pid, const char *verb) {
     return rh_cli_fail("%s: process %ld runs a statically linked program: it has no dynamic loader to load the "
                        "tracker with", verb, pid);
   if (kind == RH_PROGRAM_OTHER_ARCH)
-    return rh_cli_fail("%s: process %ld runs a program of another architecture; this reheap attaches to x86-64 "
-                       "programs only", verb, pid);
+    return rh_cli_fail("%s: process %ld runs a program of another architecture; this reheap attaches to " RH_ARCH_NAME
+                       " programs only", verb, pid);
   return 0;
 }
 

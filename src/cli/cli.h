@@ -10,6 +10,16 @@
 
 #define RH_EXIT_USAGE 2
 
+/* The architecture this reheap is built for: the programs it runs and
+ * attaches to are of it, its libraries too. */
+#if defined(__aarch64__)
+#define RH_ARCH_NAME "aarch64"
+#define RH_ARCH_ELF_MACHINE 183 /* EM_AARCH64 */
+#else
+#define RH_ARCH_NAME "x86-64"
+#define RH_ARCH_ELF_MACHINE 62 /* EM_X86_64 */
+#endif
+
 /* Prints "reheap: " + message + newline on stderr; returns RH_EXIT_USAGE. */
 int rh_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same with the exit status given, for the verbs' own messages. */

@@ -77,7 +77,7 @@ static int hooks_check(const hooks_t *h, const char *profile, const char *heap, 
     if (!whole) return rh_cli_fail("run: the profile %s is larger than 64 KiB", profile);
     text = buf;
   }
-  if (!spec_parse_profile(text, len, SPEC_ARCH_X86_64, &parsed, &err)) {
+  if (!spec_parse_profile(text, len, SPEC_ARCH_NATIVE, &parsed, &err)) {
     if (err.col != 0) fprintf(stderr, "reheap: %s:%u:%u: %s\n", name, err.line, err.col, err.message);
     else fprintf(stderr, "reheap: %s:%u: %s\n", name, err.line, err.message);
     return RH_EXIT_USAGE;
@@ -259,8 +259,8 @@ int rh_cmd_run(int argc, char **argv) {
                          "dynamically linked programs can run on another (try --heap=system)",
                          prog_argv[0]);
     if (kind == RH_PROGRAM_OTHER_ARCH)
-      return rh_cli_fail("run: '%s' is not an x86-64 program; this reheap's library is "
-                         "x86-64 only", prog_argv[0]);
+      return rh_cli_fail("run: '%s' is not an " RH_ARCH_NAME " program; this reheap's library is "
+                         RH_ARCH_NAME " only", prog_argv[0]);
   }
 
   char lib[PATH_MAX];

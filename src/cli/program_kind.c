@@ -14,7 +14,7 @@ static bool read_at(int fd, void *buf, size_t len, off_t at) {
 }
 
 static rh_program_kind_t elf64_kind(int fd, const Elf64_Ehdr *eh) {
-  if (eh->e_machine != EM_X86_64) return RH_PROGRAM_OTHER_ARCH;
+  if (eh->e_machine != RH_ARCH_ELF_MACHINE) return RH_PROGRAM_OTHER_ARCH;
   for (unsigned i = 0; i < eh->e_phnum; i++) {
     Elf64_Phdr ph;
     if (!read_at(fd, &ph, sizeof ph, (off_t)(eh->e_phoff + (Elf64_Off)i * eh->e_phentsize)))

@@ -249,7 +249,7 @@ static bool parse_args(cursor_t *c, spec_t *out, spec_arch_t arch) {
     /* size32: a size of 32 bits (C's unsigned int) in a 64-bit register,
      * whose upper half the caller need not have cleared */
     if (n == 6 && memcmp(c->s + at, "size32", 6) == 0) {
-      if (arch != SPEC_ARCH_X86_64)
+      if (arch == SPEC_ARCH_X86)
         return fail(c, at, "size32 is for 64-bit programs, whose registers are wider than a 32-bit size (write size)");
       out->size32 = true;
       n = 4;
@@ -337,8 +337,9 @@ static bool parse_options(cursor_t *c, spec_t *out, spec_arch_t arch) {
                   (int)n, c->s + at);
     if (conv_given) return fail(c, at, "a second calling convention");
     conv_given = true;
-    if (arch == SPEC_ARCH_X86_64 && conv >= SPEC_CONV_STDCALL)
-      return fail(c, at, "%s is a 32-bit x86 convention; on x86-64 there is one (leave it out)", conv_names[conv]);
+    if (arch != SPEC_ARCH_X86 && conv >= SPEC_CONV_STDCALL)
+      return fail(c, at, "%s is a 32-bit x86 convention; on %s there is one (leave it out)", conv_names[conv],
+                  arch == SPEC_ARCH_AARCH64 ? "aarch64" : "x86-64");
     out->conv = conv == SPEC_CONV_CDECL ? SPEC_CONV_DEFAULT : (spec_conv_t)conv;
   }
 }

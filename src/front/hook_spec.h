@@ -58,7 +58,16 @@ typedef enum {
   SPEC_ARG_HEAP, /* a scrap heap's object */
 } spec_arg_t;
 
-typedef enum { SPEC_ARCH_X86_64, SPEC_ARCH_X86 } spec_arch_t;
+/* What a profile is read for: the 32-bit x86 conventions belong to
+ * SPEC_ARCH_X86 alone, size32 to the 64-bit architectures. */
+typedef enum { SPEC_ARCH_X86_64, SPEC_ARCH_X86, SPEC_ARCH_AARCH64 } spec_arch_t;
+#if defined(__aarch64__)
+#define SPEC_ARCH_NATIVE SPEC_ARCH_AARCH64
+#elif defined(__i386__)
+#define SPEC_ARCH_NATIVE SPEC_ARCH_X86
+#else
+#define SPEC_ARCH_NATIVE SPEC_ARCH_X86_64
+#endif
 
 typedef struct spec {
   spec_target_kind_t kind;

@@ -2,7 +2,7 @@
  * takes the program's call in its calling convention and hands the
  * arguments, numbered as the spec numbers them, to takeover_serve; and a
  * way to call an original function (its trampoline) the same way. One
- * file per architecture: takeover_x86_64.c, takeover_i386.c with
+ * file per architecture: takeover_regs.c (x86-64, aarch64), takeover_i386.c with
  * takeover_i386.S. */
 #ifndef REHEAP_FRONT_TAKEOVER_ARCH_H
 #define REHEAP_FRONT_TAKEOVER_ARCH_H

@@ -277,7 +277,7 @@ static int switch_on(void) {
   track_counters_reset();
   track_report_by_module = true;
   track_reach_untracked_roots = true;
-  if (track_region != NULL) __atomic_store_n(&track_region->detached, 0u, __ATOMIC_RELEASE);
+  if (track_region != NULL) atomic_store_explicit(&track_region->detached, 0u, memory_order_release);
   active = true;
   if (!hooks_on()) {
     active = false;
@@ -321,7 +321,7 @@ EXPORT int rh_track_got_detach(void) {
   if (active) {
     hooks_off();
     active = false;
-    if (track_region != NULL) __atomic_store_n(&track_region->detached, 1u, __ATOMIC_RELEASE);
+    if (track_region != NULL) atomic_store_explicit(&track_region->detached, 1u, memory_order_release);
   }
   unlock();
   return rc;

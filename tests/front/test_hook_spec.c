@@ -104,6 +104,10 @@ int main(void) {
   refused("f free()", SPEC_ARCH_X86_64, 8, "no arguments");
   refused("* free(ptr)", SPEC_ARCH_X86_64, 2, "a target expected after '*'");
   refused("f free(ptr) thiscall", SPEC_ARCH_X86_64, 13, "32-bit x86 convention");
+  /* aarch64: one convention, and 64-bit registers */
+  refused("f free(ptr) stdcall", SPEC_ARCH_AARCH64, 13, "on aarch64 there is one");
+  CHECK(one("f realloc(ptr,size32)", SPEC_ARCH_AARCH64)->size32);
+  CHECK(one("f malloc(size) cdecl", SPEC_ARCH_AARCH64)->conv == SPEC_CONV_DEFAULT);
   refused("f free(ptr) pascal", SPEC_ARCH_X86, 13, "'pascal' is neither");
   refused("f free(ptr) cdecl stdcall", SPEC_ARCH_X86, 19, "a second calling convention");
   refused("f free(ptr) expect=5G", SPEC_ARCH_X86, 20, "expect= needs");

@@ -1,8 +1,10 @@
-/* The takeover's entries on x86-64. An entry takes the six arguments
- * System V passes in registers, as integers (a function of fewer is read
- * correctly: the rest are whatever the registers held), and no more:
- * arguments on the stack belong to the callee in that ABI, and an entry
- * taking them could write over its caller's frame.
+/* The takeover's entries where a call's first integer arguments travel
+ * in registers, in one convention: x86-64 (System V's six, Windows x64's
+ * four) and aarch64 (AAPCS64's eight, x0-x7). An entry takes those, as
+ * integers (a function of fewer is read correctly: the rest are whatever
+ * the registers held), and no more: arguments on the stack belong to the
+ * callee in these ABIs, and an entry taking them could write over its
+ * caller's frame.
  *
  * The calls a program's allocator takes most (its malloc, its free, its
  * size, with the argument in the first or second place) have entries of
@@ -29,6 +31,15 @@ typedef uintptr_t (*entry_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t);
 #define PASS_ARRAY(a) a[0], a[1], a[2], a[3]
 #define PAD 0, 0, 0, 0
 #define ABI_NAME "Windows x64"
+#elif defined(__aarch64__)
+#define REG_ARGS 8
+typedef uintptr_t (*entry_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t,
+                              uintptr_t);
+#define U __attribute__((unused)) uintptr_t
+#define PARAMS U a0, U a1, U a2, U a3, U a4, U a5, U a6, U a7
+#define PASS a0, a1, a2, a3, a4, a5, a6, a7
+#define PASS_ARRAY(a) a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+#define ABI_NAME "aarch64"
 #else
 #define REG_ARGS 6
 typedef uintptr_t (*entry_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t);
@@ -38,6 +49,11 @@ typedef uintptr_t (*entry_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintpt
 #define PASS_ARRAY(a) a[0], a[1], a[2], a[3], a[4], a[5]
 #define PAD 0, 0
 #define ABI_NAME "x86-64"
+#endif
+#if REG_ARGS < 8
+#define ARRAY_OF_ARGS {PASS, PAD}
+#else
+#define ARRAY_OF_ARGS {PASS}
 #endif
 
 _Static_assert(SPEC_ARGS_MAX >= REG_ARGS, "a[] holds every register argument");
@@ -51,7 +67,7 @@ _Static_assert(SPEC_ARGS_MAX == 8, "PAD fills a[] up");
 /* the general entry */
 #define GENERAL(a, b, c, d)                                                    \
   static uintptr_t general_##a##b##c##d(PARAMS) {                              \
-    uintptr_t arr[SPEC_ARGS_MAX] = {PASS, PAD};                                \
+    uintptr_t arr[SPEC_ARGS_MAX] = ARRAY_OF_ARGS;                                \
     return takeover_serve(SEAT(a, b, c, d), arr);                              \
   }
 
@@ -64,6 +80,8 @@ _Static_assert(SPEC_ARGS_MAX == 8, "PAD fills a[] up");
  * quarantine on, a free takes the general entry, a jump too. */
 #if defined(_WIN64)
 typedef void (*void_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t);
+#elif defined(__aarch64__)
+typedef void (*void_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t);
 #else
 typedef void (*void_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t);
 #endif
@@ -118,9 +136,16 @@ MALLOC_AT(3)
 MALLOC_AT(4)
 MALLOC_AT(5)
 #endif
+#if REG_ARGS > 6
+MALLOC_AT(6)
+MALLOC_AT(7)
+#endif
 static const entry_fn mallocs[REG_ARGS] = {malloc_at0, malloc_at1, malloc_at2, malloc_at3,
 #if REG_ARGS > 4
-                                           malloc_at4, malloc_at5
+                                           malloc_at4, malloc_at5,
+#endif
+#if REG_ARGS > 6
+                                           malloc_at6, malloc_at7,
 #endif
 };
 /* and one whose size is 32 bits (size32): the register's upper half is
@@ -135,9 +160,16 @@ MALLOC32_AT(3)
 MALLOC32_AT(4)
 MALLOC32_AT(5)
 #endif
+#if REG_ARGS > 6
+MALLOC32_AT(6)
+MALLOC32_AT(7)
+#endif
 static const entry_fn mallocs32[REG_ARGS] = {malloc32_at0, malloc32_at1, malloc32_at2, malloc32_at3,
 #if REG_ARGS > 4
-                                             malloc32_at4, malloc32_at5
+                                             malloc32_at4, malloc32_at5,
+#endif
+#if REG_ARGS > 6
+                                             malloc32_at6, malloc32_at7,
 #endif
 };
 
@@ -182,4 +214,4 @@ bool takeover_fits(const spec_t *s, char *why, size_t cap) {
   return true;
 }
 
-spec_arch_t takeover_arch(void) { return SPEC_ARCH_X86_64; }
+spec_arch_t takeover_arch(void) { return SPEC_ARCH_NATIVE; }
