@@ -29,7 +29,6 @@ typedef uintptr_t (*entry_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t);
 #define PARAMS U a0, U a1, U a2, U a3
 #define PASS a0, a1, a2, a3
 #define PASS_ARRAY(a) a[0], a[1], a[2], a[3]
-#define PAD 0, 0, 0, 0
 #define ABI_NAME "Windows x64"
 #elif defined(__aarch64__)
 #define REG_ARGS 8
@@ -47,17 +46,10 @@ typedef uintptr_t (*entry_fn)(uintptr_t, uintptr_t, uintptr_t, uintptr_t, uintpt
 #define PARAMS U a0, U a1, U a2, U a3, U a4, U a5
 #define PASS a0, a1, a2, a3, a4, a5
 #define PASS_ARRAY(a) a[0], a[1], a[2], a[3], a[4], a[5]
-#define PAD 0, 0
 #define ABI_NAME "x86-64"
-#endif
-#if REG_ARGS < 8
-#define ARRAY_OF_ARGS {PASS, PAD}
-#else
-#define ARRAY_OF_ARGS {PASS}
 #endif
 
 _Static_assert(SPEC_ARGS_MAX >= REG_ARGS, "a[] holds every register argument");
-_Static_assert(SPEC_ARGS_MAX == 8, "PAD fills a[] up");
 
 /* A seat fixed at build time per entry: the hook engine calls a detour
  * with the program's own arguments and nothing else. Seat
@@ -67,7 +59,7 @@ _Static_assert(SPEC_ARGS_MAX == 8, "PAD fills a[] up");
 /* the general entry */
 #define GENERAL(a, b, c, d)                                                    \
   static uintptr_t general_##a##b##c##d(PARAMS) {                              \
-    uintptr_t arr[SPEC_ARGS_MAX] = ARRAY_OF_ARGS;                                \
+    uintptr_t arr[SPEC_ARGS_MAX] = {PASS}; /* (the rest zero) */               \
     return takeover_serve(SEAT(a, b, c, d), arr);                              \
   }
 
