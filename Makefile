@@ -46,11 +46,12 @@ bench: build
 	$(BUILD)/bin/rh-tcl-bench
 	bash bench/windows/legacy_bench.sh $(CURDIR) $(CURDIR)/$(BUILD)/windows
 
-# The hook relocator and the hook-spec parser under libFuzzer, ten minutes
-# each (short runs are in check).
+# The hook relocators (x86-64, aarch64), the hook-spec parser and the
+# report reader under libFuzzer, ten minutes each (short runs are in check).
 fuzz: build
-	mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-spec-corpus $(BUILD)/fuzz-report-corpus
+	mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-aarch64-corpus $(BUILD)/fuzz-spec-corpus $(BUILD)/fuzz-report-corpus
 	$(BUILD)/bin/fuzz_reloc -max_total_time=600 $(BUILD)/fuzz-corpus
+	$(BUILD)/bin/fuzz_reloc_aarch64 -max_total_time=600 $(BUILD)/fuzz-aarch64-corpus
 	$(BUILD)/bin/fuzz_spec -max_total_time=600 -max_len=4096 $(BUILD)/fuzz-spec-corpus tests/front/fuzz-spec-seeds
 	$(BUILD)/bin/fuzz_report -max_total_time=600 -max_len=65536 -close_fd_mask=2 $(BUILD)/fuzz-report-corpus tests/cli/fuzz-report-seeds
 

@@ -84,12 +84,14 @@ static uint32_t ask_stack(heap_t *h, size_t size, const void *frame) {
 }
 
 void *heap_rec_stacked(heap_t *h, heap_rec_t *r, void *p, size_t size) {
-  if (!atomic_load_explicit(&recorder_set, memory_order_acquire)) {
-    rec_quiet(h, r, size, RH_HEAP_STACK_EARLY);
+  /* the recorder's own block, also while it sets itself up (its look-ups
+   * allocate and free before it is set: not blocks from before tracking) */
+  if (h->rec_paused || h->rec_busy) {
+    rec_quiet(h, r, size, RH_HEAP_STACK_UNTRACKED);
     return p;
   }
-  if (h->rec_paused || h->rec_busy) { /* the recorder's own block */
-    rec_quiet(h, r, size, RH_HEAP_STACK_UNTRACKED);
+  if (!atomic_load_explicit(&recorder_set, memory_order_acquire)) {
+    rec_quiet(h, r, size, RH_HEAP_STACK_EARLY);
     return p;
   }
   /* a stack the recorder does not want (its own code calling malloc) is

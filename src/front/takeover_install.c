@@ -235,8 +235,10 @@ bool takeover_install(const spec_profile_t *profile, char *err, size_t cap) {
       if (s->args[i] != SPEC_ARG_IGNORED) seat->at[s->args[i]] = (int8_t)i;
     seat->target = target;
     seat->entry = takeover_entry(k, s);
-    seat->nbefore = os_readable_after(target) < sizeof seat->before ? os_readable_after(target)
-                                                                     : sizeof seat->before;
+    /* a slot is one pointer: the bytes after it are other variables,
+     * which may change (a neighbouring slot of the profile among them) */
+    size_t span = s->slot ? sizeof(void *) : sizeof seat->before;
+    seat->nbefore = os_readable_after(target) < span ? os_readable_after(target) : span;
     memcpy(seat->before, target, seat->nbefore);
     seat->slot = s->slot;
     if (s->slot) {

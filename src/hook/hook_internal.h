@@ -24,7 +24,9 @@
 
 #define HOOK_HIDDEN __attribute__((visibility("hidden")))
 
-#if defined(__aarch64__)
+/* (HOOK_ARCH_AARCH64: the aarch64 relocator built on another host, for
+ * its fuzz target) */
+#if defined(__aarch64__) || defined(HOOK_ARCH_AARCH64)
 /* aarch64 (reloc_aarch64.c): B imm26 reaches +/-128 MiB; the far form is
  * LDR X17, #8; BR X17; .quad relay */
 #define HOOK_PATCH_LEN 4

@@ -237,7 +237,8 @@ static void report_json(out_t *o, report_t *r) {
       put_key(o, "blocks", gs->g[i].blocks, true);
       if (track_sample_mean != 0 && part != 1) put_key(o, "samples", gs->g[i].samples, true);
       const uintptr_t *frames;
-      put_json_frames(o, frames, track_stack_get(gs->g[i].stack_id, &frames));
+      size_t depth = track_stack_get(gs->g[i].stack_id, &frames); /* before frames is read */
+      put_json_frames(o, frames, depth);
       put(o, "}");
     }
   }
@@ -320,7 +321,8 @@ static void report_text(out_t *o, report_t *r, size_t max_groups) {
     }
     put(o, "\n");
     const uintptr_t *frames;
-    put_frames(o, frames, track_stack_get(g[i].stack_id, &frames));
+    size_t depth = track_stack_get(g[i].stack_id, &frames); /* before frames is read */
+    put_frames(o, frames, depth);
   }
   if (r->leaks.n > max_groups) {
     put(o, "(");
@@ -451,7 +453,8 @@ void track_report_double_free(int fd, const track_record_t *rec, const uintptr_t
   put_frames(&o, now, n);
   put(&o, "  allocated at:\n");
   const uintptr_t *frames;
-  put_frames(&o, frames, track_stack_get(rec->stack_id, &frames));
+  size_t depth = track_stack_get(rec->stack_id, &frames); /* before frames is read */
+  put_frames(&o, frames, depth);
   flush(&o);
 }
 
@@ -476,7 +479,8 @@ void track_report_invalid_free(int fd, uintptr_t addr, const track_record_t *con
   if (containing != NULL) {
     put(&o, "  the block was allocated at:\n");
     const uintptr_t *frames;
-    put_frames(&o, frames, track_stack_get(containing->stack_id, &frames));
+    size_t depth = track_stack_get(containing->stack_id, &frames); /* before frames is read */
+    put_frames(&o, frames, depth);
   }
   flush(&o);
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "os/os.h"
+#include "track/symbols_cu.h"
 
 /* The maps are read again when the loader knows a module libdw does not
  * (dlopen after the Dwfl was opened); a few times at most, so that a
@@ -131,6 +132,7 @@ void track_symbols_unloaded(const char *path, uintptr_t bias) {
 }
 
 static bool report_maps(void) {
+  track_cu_forget();
   dwfl_report_begin(dwfl);
   bool ok = dwfl_linux_proc_report(dwfl, getpid()) == 0;
   for (unsigned i = 0; i < nunloaded; i++) /* (refused where a module is loaded now) */
@@ -155,7 +157,8 @@ static bool dwfl_ready(void) {
  * a function of its own, not an inlined copy. */
 static bool dwarf_function(Dwfl_Module *mod, Dwarf_Addr addr, track_symbol_t *out) {
   Dwarf_Addr bias;
-  Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias);
+  Dwarf_Die unit, *cu = dwfl_module_addrdie(mod, addr, &bias);
+  if (cu == NULL && track_cu_at(mod, addr, &unit, &bias)) cu = &unit;
   if (cu == NULL) return false;
   Dwarf_Die *scopes = NULL;
   int n = dwarf_getscopes(cu, addr - bias, &scopes);
@@ -201,6 +204,13 @@ static void from_dwarf(uintptr_t pc, track_symbol_t *out) {
   Dwfl_Line *line = libc ? NULL : dwfl_module_getsrc(mod, call);
   int lineno = 0;
   const char *file = line != NULL ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
+  Dwarf_Die cu;
+  Dwarf_Addr bias;
+  if (line == NULL && !libc && track_cu_at(mod, call, &cu, &bias)) {
+    Dwarf_Line *l = dwarf_getsrc_die(&cu, call - bias);
+    file = l != NULL ? dwarf_linesrc(l, NULL, NULL) : NULL;
+    if (file != NULL && dwarf_lineno(l, &lineno) != 0) file = NULL;
+  }
   if (file != NULL && lineno > 0) {
     copy(out->file, sizeof out->file, file);
     out->line = (unsigned)lineno;

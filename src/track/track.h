@@ -87,7 +87,11 @@ static inline track_record_t *track_record_at(uint32_t n) { return track_records
  * only where written); the first level then reserves 64 MiB, which stays
  * small enough where the system counts reserved memory (strict overcommit) */
 #define TRACK_SPAN_BITS 24
+#if defined(__aarch64__)
+#define TRACK_ADDR_BITS 48 /* user addresses on aarch64 (48-bit VA, 4 KiB pages) */
+#else
 #define TRACK_ADDR_BITS 47 /* user addresses on x86-64 (4-level pages) */
+#endif
 typedef _Atomic uint32_t track_slot_t;
 TRACK_HIDDEN extern track_slot_t *_Atomic *_Atomic track_level1;
 /* The slot of the granule at addr, made if need be; NULL if it cannot be. */

@@ -240,7 +240,9 @@ for mode in stacks nostacks suppress reach; do
   case $mode in
     suppress) track=(--track --suppress "$tmp/supp"); leaked="leaked 300 bytes in 3 blocks" ;;
     reach) track=(--track); prog=("$reach" spin)
-      leaked="^reheap track: 1 threads were running and not scanned; blocks only they reference are counted as leaked$" ;;
+      threads=1
+      [ -n "${RH_CROSS:-}" ] && threads="[0-9]*" # (and qemu-user's own)
+      leaked="^reheap track: $threads threads were running and not scanned; blocks only they reference are counted as leaked$" ;;
     *) track=(--track=$mode); leaked="leaked 5300 bytes in 4 blocks" ;;
   esac
   "${norand[@]}" "$bin" run "${track[@]}" --report "$tmp/real.txt" -- "${prog[@]}" >/dev/null || fail "$mode: text run"
@@ -251,7 +253,8 @@ for mode in stacks nostacks suppress reach; do
     fail "$mode: report renders other text than the tracker printed:
 $(cat "$tmp/diff")"
   grep -q "$leaked" "$tmp/rendered.txt" || fail "$mode: rendered totals: $(head -4 "$tmp/rendered.txt")"
-  if [ $mode = reach ]; then
+  # (a thread's registers cannot be read under qemu-user, RH_CROSS)
+  if [ $mode = reach ] && [ -z "${RH_CROSS:-}" ]; then
     grep -q "^reheap track: still reachable [0-9]* bytes in [0-9]* blocks (not leaks" "$tmp/rendered.txt" ||
       fail "reach: no reachable line: $(head -4 "$tmp/rendered.txt")"
     "$bin" report --reachable --top 1000 "$tmp/real.json" | grep -A1 "^reachable [0-9]*: 900 bytes in 1 block$" |

@@ -40,7 +40,12 @@ for heap in reheap system; do
   grep -q freed_fine "$r" && fail "$heap: freed blocks reported as leaks"
   grep -q "invalid frees 0$" "$r" || fail "$heap: no invalid frees count: $(head -1 "$r")"
   grep -q "suppressed" "$r" && fail "$heap: a suppressed line without suppressions"
-  grep -Eq "still reachable|not scanned" "$r" && fail "$heap: leaky's lost blocks called reachable: $(head -4 "$r")"
+  # (under qemu-user, RH_CROSS, the emulator's own threads are the
+  # process's too and cannot be scanned: that line is right there)
+  lines="still reachable|not scanned"
+  [ -n "${RH_CROSS:-}" ] && lines="still reachable"
+  grep -Eq "$lines" "$r" &&
+    fail "$heap: leaky's lost blocks called reachable: $(head -4 "$r")"
   # file:line from the debug information, for the allocation and its caller
   awk '/^leak 1:/{getline; print; exit}' "$r" | grep -Eq "^    #0 0x[0-9a-f]+ leak_big\+0x[0-9a-f]+$(at "$L_big")" ||
     fail "$heap: leak_big's frame lacks leaky.c:$L_big: $(grep -A1 '^leak 1:' "$r")"
@@ -58,7 +63,7 @@ done
 "$bin" run --track --format json --report "$tmp/r.json" -- "$leaky" || fail "json run"
 lines="$L_small $L_big $L_main_small $L_main_big $L_fine_malloc $L_fine_realloc"
 /usr/bin/python3 - "$tmp/r.json" $lines <<'PY' || fail "json report"
-import json, sys
+import json, os, sys
 r = json.load(open(sys.argv[1]))
 small, big, main_small, main_big, fine_malloc, fine_realloc = map(int, sys.argv[2:])
 assert list(r) == ["format", "version", "summary", "leaks", "allocated", "reachable"], list(r)
@@ -73,8 +78,10 @@ assert (s["leaked_bytes"], s["leaked_blocks"], s["allocations"], s["frees"]) == 
 assert (s["bytes_allocated"], s["invalid_frees"], s["suppressed_bytes"], s["suppressed_blocks"]) == (1105300, 0, 0, 0), s
 assert s["leak_stacks"] == len(r["leaks"]) and sum(l["bytes"] for l in r["leaks"]) == 5300, s
 # leaky drops every pointer it had (its globals are set to NULL): nothing
-# live at exit is reachable, and no thread is running then
-assert (s["reachable_bytes"], s["reachable_blocks"], s["threads_not_scanned"]) == (0, 0, 0), s
+# live at exit is reachable, and no thread is running then (but
+# qemu-user's own, under RH_CROSS)
+assert (s["reachable_bytes"], s["reachable_blocks"]) == (0, 0), s
+assert s["threads_not_scanned"] == 0 or os.environ.get("RH_CROSS"), s
 assert r["reachable"] == [], r["reachable"]
 for group in r["leaks"] + r["allocated"] + r["reachable"]:
     assert list(group) == ["bytes", "blocks", "frames"], group
@@ -245,7 +252,7 @@ grep -q "invalid frees 1$" "$tmp/nowhere.txt" || fail "nowhere: not counted"
 
 # a death the tracker cannot see coming (a raw exit_group) leaves one line
 # saying why there is no report (_exit, abort and signals: test_track_live.sh)
-"$bin" run --track -- /usr/bin/python3 -c 'import ctypes; ctypes.CDLL(None).syscall(231, 5)' 2>"$tmp/err"; rc=$?
+"$bin" run --track -- "${bin%/*}/rh_test_ender" exit_group 5 2>"$tmp/err"; rc=$?
 [ $rc -eq 5 ] || fail "exit_group status $rc"
 grep -q "no track report: .* ended without running its exit handlers" "$tmp/err" || fail "exit_group: no line: $(cat "$tmp/err")"
 "$bin" run --track --report "$tmp/ok.txt" -- "$leaky" 2>"$tmp/err" || fail "leaky run"

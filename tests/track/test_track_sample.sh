@@ -88,11 +88,11 @@ done
 
 # bad input: one line, status 2
 for arg in --track=sample=0 --track=sample=lots --track=sample=2G --track=sample=4Q; do
-  out=$("$bin" run "$arg" -- /bin/true 2>&1); rc=$?
+  out=$("$bin" run "$arg" -- true 2>&1); rc=$?
   [ $rc -eq 2 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q "sample=BYTES wants" <<<"$out" ||
     fail "$arg: status $rc, '$out'"
 done
-out=$("$bin" run --track=sample --hook 'pool_alloc malloc(size)' -- /bin/true 2>&1); rc=$?
+out=$("$bin" run --track=sample --hook 'pool_alloc malloc(size)' -- true 2>&1); rc=$?
 [ $rc -eq 2 ] && grep -q "do not go together" <<<"$out" || fail "sample with a takeover: status $rc, '$out'"
 
 [ $fails -eq 0 ] && echo "track sample: estimates within reach on both heaps, text, default, bad input"
