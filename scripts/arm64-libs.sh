@@ -2,11 +2,11 @@
 # The aarch64 build's libraries beyond the C library (elfutils' libdw and
 # libelf, libunwind, jansson, zlib and what they need), and the programs
 # its tests run under reheap besides their own (a shell, true, cat, sort),
-# taken from Debian's
-# arm64 archive and unpacked into one folder, the way the cross C library
-# sits in /usr/aarch64-linux-gnu: the machine's dpkg is not told of a second
-# architecture, so nothing it has installed changes. apt reads the
-# machine's own sources, with lists of its own for arm64.
+# taken from Debian's arm64 archive and unpacked into one folder, the way
+# the cross C library sits in /usr/aarch64-linux-gnu: the machine's dpkg
+# is not told of a second architecture, so nothing it has installed
+# changes. apt reads the machine's own sources, with lists of its own for
+# arm64.
 # Idempotent: prints nothing when the folder holds these packages.
 # usage: arm64-libs.sh [FOLDER]   (default /opt/reheap-arm64)
 set -euo pipefail

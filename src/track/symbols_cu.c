@@ -53,7 +53,7 @@ static bool read_ranges(Dwarf *dw, cu_range_t **out, size_t *count) {
         return false;
       }
   }
-  qsort(r, n, sizeof *r, by_low);
+  if (n > 1) qsort(r, n, sizeof *r, by_low);
   *out = r;
   *count = n;
   return true;
@@ -70,6 +70,8 @@ bool track_cu_at(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Die *cu, Dwarf_Addr *b
   if (k == MODULES_KEPT) {
     k = oldest;
     free(kept[k].ranges);
+    kept[k].ranges = NULL;
+    kept[k].n = 0;
     kept[k].dwarf = NULL;
     if (!read_ranges(dw, &kept[k].ranges, &kept[k].n)) return false;
     kept[k].dwarf = dw;
